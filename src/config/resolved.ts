@@ -1,0 +1,47 @@
+import type { BackoffOptions, ScheduleDefinition, TaskDefinition } from '../core/task.js';
+
+/** A task with its options validated and durations in ms. */
+export interface ResolvedTask {
+  readonly name: string;
+  readonly definition: TaskDefinition;
+  readonly queue: string;
+  readonly attempts: number;
+  readonly backoff: (Omit<BackoffOptions, 'delay' | 'maxDelay'> & { delay: number; maxDelay?: number }) | undefined;
+  readonly timeoutMs: number | undefined;
+  readonly priority: number | undefined;
+  readonly expiresMs: number | undefined;
+  readonly keep: number | undefined;
+  readonly args: readonly string[];
+  readonly description: string | undefined;
+}
+
+export interface ResolvedConfig {
+  /** Absolute path of the config file, or undefined for a built-in config (demo). */
+  readonly file: string | undefined;
+  /** Directory relative paths in the config are resolved against. */
+  readonly dir: string;
+  readonly tasks: ReadonlyMap<string, ResolvedTask>;
+  readonly schedules: Readonly<Record<string, ScheduleDefinition>>;
+  readonly timezone: string;
+  readonly mediaDir: string;
+  readonly history: { keepMs: number | undefined; redact: readonly string[]; streamMaxLen: number };
+  readonly images: { allow: readonly string[]; maxPixels: number };
+  readonly payloadLimit: number;
+  readonly worker: { concurrency: number; shutdownTimeoutMs: number; unknownTaskGraceMs: number };
+  /** Every queue some task uses, sorted. */
+  readonly queues: readonly string[];
+  /** Values from the file, used when no flag or environment variable sets them. */
+  readonly redis: string | undefined;
+  readonly db: string | undefined;
+  readonly prefix: string | undefined;
+}
+
+/** Connection-level settings after flag > environment > config > default. */
+export interface Settings {
+  readonly redisUrl: string;
+  /** Whether a URL was given at all (flag, env or config); `dev` starts its own server only when not. */
+  readonly redisExplicit: boolean;
+  readonly dbFile: string;
+  readonly prefix: string;
+  readonly debug: boolean;
+}

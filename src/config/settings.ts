@@ -1,0 +1,56 @@
+import path from 'node:path';
+import { UsageError } from '../core/errors.js';
+import type { ResolvedConfig, Settings } from './resolved.js';
+
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+export const DEFAULT_DB_FILE = '.tq/tq.db';
+export const DEFAULT_PREFIX = 'tq';
+
+export interface GlobalFlags {
+  config?: string;
+  redis?: string;
+  db?: string;
+  prefix?: string;
+  debug?: boolean;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Which config file to load: flag, TQ_CONFIG, then `./tasks.config.ts`. */
+export function configPath(flags: GlobalFlags, env: Env, cwd: string): string {
+  return path.resolve(cwd, flags.config ?? env.TQ_CONFIG ?? 'tasks.config.ts');
+}
+
+/**
+ * Resolves connection settings in the documented order: flag, environment, config file,
+ * default. Paths from flags and the environment are relative to the working directory; paths
+ * in the config file are relative to the file.
+ */
+export function resolveSettings(flags: GlobalFlags, env: Env, config: ResolvedConfig | undefined, cwd: string): Settings {
+  const fromConfig = (value: string | undefined) => (value !== undefined && config ? path.resolve(config.dir, value) : undefined);
+  const redisUrl = flags.redis ?? nonEmpty(env.TQ_REDIS_URL) ?? config?.redis;
+  const prefix = flags.prefix ?? nonEmpty(env.TQ_PREFIX) ?? config?.prefix ?? DEFAULT_PREFIX;
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(prefix)) {
+    throw new UsageError(`prefix "${prefix}" must be letters, digits, _ . - (no ':'), at most 64`);
+  }
+  const url = redisUrl ?? DEFAULT_REDIS_URL;
+  if (!/^rediss?:\/\//.test(url)) {
+    throw new UsageError(`Redis URL must start with redis:// or rediss:// (got "${url.replace(/\/\/[^@]*@/, '//***@')}")`);
+  }
+  const dbFile =
+    (flags.db !== undefined ? path.resolve(cwd, flags.db) : undefined) ??
+    (nonEmpty(env.TQ_DB) !== undefined ? path.resolve(cwd, env.TQ_DB!) : undefined) ??
+    fromConfig(config?.db) ??
+    path.resolve(config?.dir ?? cwd, DEFAULT_DB_FILE);
+  return {
+    redisUrl: url,
+    redisExplicit: redisUrl !== undefined,
+    dbFile,
+    prefix,
+    debug: Boolean(flags.debug) || env.TQ_DEBUG === '1',
+  };
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value;
+}

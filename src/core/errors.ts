@@ -1,0 +1,84 @@
+/**
+ * Expected failures are typed: a `TqError` carries a stable `code`, a one-line message, an
+ * optional `hint` (what to do next) and the process exit code the CLI should use. Anything that
+ * is not a `TqError` is a bug and keeps its stack.
+ */
+export type ExitCode = 0 | 1 | 2;
+
+export interface TqErrorOptions {
+  hint?: string;
+  cause?: unknown;
+}
+
+export class TqError extends Error {
+  readonly code: string;
+  readonly hint: string | undefined;
+  readonly exitCode: ExitCode;
+
+  constructor(code: string, message: string, exitCode: ExitCode, options: TqErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.hint = options.hint;
+    this.exitCode = exitCode;
+  }
+}
+
+/** Bad command line: unknown task, bad JSON, missing file, bad flag value. Exit 2. */
+export class UsageError extends TqError {
+  constructor(message: string, options: TqErrorOptions = {}) {
+    super('E_USAGE', message, 2, options);
+  }
+}
+
+/** `tasks.config.ts` is missing, does not load, or fails validation. Exit 2. */
+export class ConfigError extends TqError {
+  readonly problems: readonly string[];
+  constructor(message: string, problems: readonly string[] = [], options: TqErrorOptions = {}) {
+    super('E_CONFIG', message, 2, options);
+    this.problems = problems;
+  }
+}
+
+/** Redis does not answer (or refused us). Exit 1. */
+export class RedisUnavailableError extends TqError {
+  constructor(message: string, options: TqErrorOptions = {}) {
+    super('E_REDIS', message, 1, options);
+  }
+}
+
+/** Something failed at run time that the user can act on (a task failed under --wait, ...). Exit 1. */
+export class RuntimeError extends TqError {
+  constructor(code: string, message: string, options: TqErrorOptions = {}) {
+    super(code, message, 1, options);
+  }
+}
+
+/** The SQLite file cannot be opened or is not a tq database. Exit 1. */
+export class StoreError extends TqError {
+  constructor(message: string, options: TqErrorOptions = {}) {
+    super('E_STORE', message, 1, options);
+  }
+}
+
+/**
+ * Thrown by a task handler to fail the run at once, skipping any remaining attempts
+ * (a corrupt image will not get better on a retry). The worker maps it onto BullMQ's
+ * `UnrecoverableError`.
+ */
+export class FatalTaskError extends Error {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'FatalTaskError';
+  }
+}
+
+export function isTqError(err: unknown): err is TqError {
+  return err instanceof TqError;
+}
+
+/** The message of anything thrown, for one-line reports. */
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

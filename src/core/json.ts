@@ -1,0 +1,73 @@
+import { UsageError } from './errors.js';
+
+export const DEFAULT_PAYLOAD_LIMIT = 1024 * 1024;
+const MAX_DEPTH = 64;
+
+/**
+ * Checks that `value` survives a JSON round trip unchanged in meaning (no functions, symbols,
+ * bigints, class instances with hidden state, cycles, NaN), is not nested absurdly deep and
+ * fits `limitBytes` once serialised. Returns the serialised text.
+ */
+export function assertJsonPayload(value: unknown, what = 'payload', limitBytes = DEFAULT_PAYLOAD_LIMIT): string {
+  checkJson(value, what, 0, new Set());
+  const text = JSON.stringify(value ?? null);
+  const size = Buffer.byteLength(text);
+  if (size > limitBytes) {
+    throw new UsageError(`${what} is ${size} bytes, over the ${limitBytes}-byte limit`, {
+      hint: 'pass a reference (a record id, a path) instead of the data, or raise payloadLimit in the config',
+    });
+  }
+  return text;
+}
+
+function checkJson(value: unknown, path: string, depth: number, seen: Set<unknown>): void {
+  if (depth > MAX_DEPTH) throw new UsageError(`${path} is nested more than ${MAX_DEPTH} levels deep`);
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return;
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new UsageError(`${path} is ${value}, which JSON cannot carry`);
+    return;
+  }
+  if (value === undefined) return;
+  if (typeof value !== 'object') {
+    throw new UsageError(`${path} is a ${typeof value}, which is not JSON-serialisable`);
+  }
+  if (seen.has(value)) throw new UsageError(`${path} contains a cycle, which is not JSON-serialisable`);
+  seen.add(value);
+  if (Array.isArray(value)) {
+    value.forEach((item, i) => checkJson(item, `${path}[${i}]`, depth + 1, seen));
+  } else if (value instanceof Date) {
+    // Dates serialise to ISO strings; accepted, the handler receives the string.
+  } else {
+    const proto = Object.getPrototypeOf(value);
+    if (proto !== Object.prototype && proto !== null) {
+      throw new UsageError(`${path} is a ${proto?.constructor?.name ?? 'class'} instance; payloads are plain JSON`);
+    }
+    for (const [key, item] of Object.entries(value)) checkJson(item, `${path}.${key}`, depth + 1, seen);
+  }
+  seen.delete(value);
+}
+
+/** Parses `--payload` text; a parse failure is a UsageError naming the flag. */
+export function parseJsonArg(text: string, what = '--payload'): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`${what} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+/** Masks the values of the given keys (any depth) before a payload is stored in history. */
+export function redact(value: unknown, keys: readonly string[]): unknown {
+  if (keys.length === 0) return value;
+  const lower = new Set(keys.map((k) => k.toLowerCase()));
+  const walk = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(walk);
+    if (v && typeof v === 'object') {
+      const out: Record<string, unknown> = {};
+      for (const [k, item] of Object.entries(v)) out[k] = lower.has(k.toLowerCase()) ? '[redacted]' : walk(item);
+      return out;
+    }
+    return v;
+  };
+  return walk(value);
+}

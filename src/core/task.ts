@@ -1,0 +1,196 @@
+/**
+ * Terminology
+ * - task:     a named unit of work defined in `tasks.config.ts` (`resize`, `cleanup`): a handler
+ *             and its options.
+ * - run:      one execution request of a task, with its payload; a BullMQ job. It has an id and
+ *             moves through the states in `states.ts`.
+ * - attempt:  one try at a run; a run has up to `attempts` of them.
+ * - queue:    a named line of runs; workers consume one or more queues.
+ * - worker:   a process (`tq worker`) that takes runs from its queues and calls the handlers.
+ * - schedule: a rule in the config that makes `tq beat` enqueue a task periodically.
+ * - prefix:   the Redis key namespace of one application (`tq` by default).
+ * - recorder: the loop that applies run events from Redis to the SQLite history.
+ */
+import type { RecordsStore } from './records.js';
+
+export const DEFAULT_QUEUE = 'default';
+
+/** Per-enqueue options, from the CLI flags or the client API. */
+export interface EnqueueOptions {
+  queue?: string;
+  /** Milliseconds, or a duration such as `10s`. */
+  delay?: number | string;
+  /** Run at this time (ISO string or Date). */
+  at?: string | Date;
+  priority?: number;
+  attempts?: number;
+  /** Custom run id: a second enqueue with the same id is a no-op. */
+  id?: string;
+}
+
+export interface TaskLogger {
+  info(message: string): void;
+  warn(message: string): void;
+}
+
+/** What a handler receives beside its payload. */
+export interface TaskContext {
+  /** Run id. */
+  readonly id: string;
+  /** Task name. */
+  readonly name: string;
+  readonly queue: string;
+  /** Attempt number, from 1. */
+  readonly attempt: number;
+  /** Aborted on cancel, time limit or forced shutdown: pass it to fetch(), streams, timers. */
+  readonly signal: AbortSignal;
+  /** Reports progress: a number 0..100 or a JSON object. */
+  progress(value: number | Record<string, unknown>): Promise<void>;
+  /** Appends a line to the run's log (kept with the run, shown by inspect). */
+  log(line: string): Promise<void>;
+  /** The records store (SQLite) of this host. */
+  readonly db: RecordsStore;
+  /** Absolute path of the media directory. */
+  readonly media: string;
+  /** Enqueues follow-up work. */
+  enqueue(task: string, payload?: unknown, options?: EnqueueOptions): Promise<{ id: string }>;
+  readonly logger: TaskLogger;
+}
+
+export interface BackoffOptions {
+  type: 'exponential' | 'fixed';
+  /** Base delay: ms or a duration (`5s`). */
+  delay: number | string;
+  /** 0..1: share of each delay that is randomised. */
+  jitter?: number;
+  /** Upper bound for exponential growth. */
+  maxDelay?: number | string;
+}
+
+/** Options every task accepts (see the README's task-options table for exact semantics). */
+export interface TaskOptions {
+  /** Queue name, default `default`. */
+  queue?: string;
+  /** Total attempts, default 1. */
+  attempts?: number;
+  backoff?: BackoffOptions;
+  /** Whether an error is worth another attempt (default: every error except FatalTaskError). */
+  retryOn?: (err: unknown) => boolean;
+  /** Time limit per attempt (`30s`). */
+  timeout?: number | string;
+  /** Run the handler in a child process that can be killed hard at the time limit. */
+  isolate?: boolean;
+  /** `'10/s'`, `'100/m'`, `'1000/h'` across all workers. */
+  rateLimit?: string;
+  /** Lower runs first. */
+  priority?: number;
+  /** A run not started this long after it was enqueued is never executed. */
+  expires?: number | string;
+  /** At most one pending run per key. */
+  dedupe?: { key: (payload: any) => string; ttl?: number | string };
+  /** Payload validator (Standard Schema: zod, valibot, ...). */
+  schema?: unknown;
+  /** Names that map CLI positionals onto the payload: `args: ['name']`. */
+  args?: readonly string[];
+  /** How many finished runs Redis keeps for this task (SQLite history keeps them all). */
+  keep?: number;
+  /** One line shown by `tq inspect registered` and `--help`. */
+  description?: string;
+}
+
+/** What `fromArgs` may use to turn command-line arguments into runs. */
+export interface CliInputContext {
+  readonly cwd: string;
+  readonly media: string;
+  readonly db: RecordsStore;
+  /** Called after each argument is handled (drives the progress bar). */
+  readonly tick: () => void;
+}
+
+export interface PreparedRun<P> {
+  payload: P;
+  /** Extra fields for the enqueue output (e.g. `recordId`). */
+  meta?: Record<string, unknown>;
+  /** What the argument was (a file name), for messages. */
+  label?: string;
+}
+
+export interface TaskDefinition<P = any, R = any> extends TaskOptions {
+  run(payload: P, ctx: TaskContext): R | Promise<R>;
+  /**
+   * Turns `tq enqueue <task> [args...]` positionals into one or more runs. Without it,
+   * positionals map onto `args` names.
+   */
+  fromArgs?(args: string[], ctx: CliInputContext): Promise<PreparedRun<P>[]>;
+}
+
+export type MissedPolicy = 'skip' | 'latest' | 'all';
+
+export interface ScheduleDefinition {
+  task: string;
+  cron?: string;
+  every?: string | number;
+  payload?: unknown;
+  queue?: string;
+  priority?: number;
+  tz?: string;
+  enabled?: boolean;
+  missed?: MissedPolicy;
+}
+
+export interface HistoryOptions {
+  /** How long finished runs stay in SQLite (`30d`); default: forever. */
+  keep?: string | number;
+  /** Payload keys masked before storing (`['password', 'token']`). */
+  redact?: string[];
+  /** Approximate length cap of the run-event stream in Redis, default 100000. */
+  streamMaxLen?: number;
+}
+
+export interface ImagesOptions {
+  /** Extra formats to accept beside jpeg, png, webp, gif, tiff, avif (e.g. `['svg']`). */
+  allow?: string[];
+  /** Largest accepted image in pixels (width x height), default 100 megapixels. */
+  maxPixels?: number;
+}
+
+export interface WorkerDefaults {
+  concurrency?: number;
+  shutdownTimeout?: string | number;
+  /** How long a run of a task this worker does not know is put back before it fails. */
+  unknownTaskGrace?: string | number;
+}
+
+export type TaskMap = Record<string, TaskDefinition<any, any>>;
+
+export interface TqConfig<T extends TaskMap = TaskMap> {
+  tasks: T;
+  schedules?: Record<string, ScheduleDefinition>;
+  /** IANA zone for schedules, default: the system zone. */
+  timezone?: string;
+  /** Directory for originals and thumbnails, default `media`. */
+  media?: string;
+  redis?: string;
+  db?: string;
+  prefix?: string;
+  history?: HistoryOptions;
+  images?: ImagesOptions;
+  /** Largest payload accepted at enqueue, bytes; default 1 MiB. */
+  payloadLimit?: number;
+  worker?: WorkerDefaults;
+}
+
+/** Declares a task; the identity function that gives editors the types. */
+export function defineTask<P = any, R = any>(definition: TaskDefinition<P, R>): TaskDefinition<P, R> {
+  return definition;
+}
+
+/** Declares the application's configuration (the default export of `tasks.config.ts`). */
+export function defineConfig<T extends TaskMap>(config: TqConfig<T>): TqConfig<T> {
+  return config;
+}
+
+/** Payload type of a task definition. */
+export type PayloadOf<D> = D extends TaskDefinition<infer P, any> ? P : never;
+/** Result type of a task definition. */
+export type ResultOf<D> = D extends TaskDefinition<any, infer R> ? Awaited<R> : never;

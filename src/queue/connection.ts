@@ -1,0 +1,162 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import { RedisUnavailableError, errorMessage } from '../core/errors.js';
+import { maskRedisUrl, scrubSecret } from '../core/url.js';
+import { REDIS_LAYOUT_VERSION, tqKeys } from './keys.js';
+
+export type { Redis };
+
+/**
+ * - producer: fails fast (short connect timeout, no offline queue) so `tq enqueue` never hangs.
+ * - worker:   retries forever with backoff; BullMQ requires `maxRetriesPerRequest: null`.
+ */
+export type ConnectionRole = 'producer' | 'worker';
+
+export interface ConnectOptions {
+  role: ConnectionRole;
+  /** Connection name shown in CLIENT LIST (helps operators). */
+  name?: string;
+  connectTimeoutMs?: number;
+  /** Called once per connection state change (lost / restored), never per retry. */
+  onStateChange?: (state: 'lost' | 'restored', detail: string) => void;
+}
+
+function baseOptions(url: string): RedisOptions {
+  const u = new URL(url);
+  const options: RedisOptions = {
+    host: u.hostname.replace(/^\[|\]$/g, ''),
+    port: u.port ? Number(u.port) : 6379,
+  };
+  if (u.username) options.username = decodeURIComponent(u.username);
+  if (u.password) options.password = decodeURIComponent(u.password);
+  const db = u.pathname.replace(/^\//, '');
+  if (db) options.db = Number(db);
+  if (u.protocol === 'rediss:') options.tls = { servername: u.hostname };
+  return options;
+}
+
+/** ioredis options for a role (also handed to BullMQ, which opens its own connections). */
+export function redisOptions(url: string, options: ConnectOptions): RedisOptions {
+  const base = baseOptions(url);
+  if (options.role === 'producer') {
+    return {
+      ...base,
+      connectionName: options.name,
+      connectTimeout: options.connectTimeoutMs ?? 3000,
+      enableOfflineQueue: true,
+      maxRetriesPerRequest: 1,
+      retryStrategy: (times) => (times > 2 ? null : 200 * times),
+      lazyConnect: true,
+    };
+  }
+  return {
+    ...base,
+    connectionName: options.name,
+    connectTimeout: options.connectTimeoutMs ?? 5000,
+    maxRetriesPerRequest: null,
+    enableReadyCheck: true,
+    retryStrategy: (times) => Math.min(250 * 2 ** Math.min(times, 5), 5000),
+    lazyConnect: true,
+  };
+}
+
+/**
+ * Opens a connection and waits until it is ready. When Redis does not answer within the
+ * connect timeout, throws `RedisUnavailableError` (one line, password masked).
+ */
+export async function connect(url: string, options: ConnectOptions): Promise<Redis> {
+  const redis = new Redis(redisOptions(url, options));
+  const password = safePassword(url);
+  let lastError: unknown;
+  redis.on('error', (err) => {
+    lastError = err;
+  });
+  const timeoutMs = (options.connectTimeoutMs ?? (options.role === 'producer' ? 3000 : 5000)) + 500;
+  try {
+    await withTimeout(redis.connect(), timeoutMs);
+    await withTimeout(redis.ping(), timeoutMs);
+  } catch (err) {
+    redis.disconnect();
+    const reason = scrubSecret(errorMessage(lastError ?? err), password);
+    throw new RedisUnavailableError(`cannot reach Redis at ${maskRedisUrl(url)}: ${reason}`, {
+      hint: 'start redis-server, or point --redis / TQ_REDIS_URL at a running one (tq dev starts one for you)',
+      cause: err,
+    });
+  }
+  watchState(redis, options);
+  return redis;
+}
+
+function watchState(redis: Redis, options: ConnectOptions): void {
+  let up = true;
+  redis.on('close', () => {
+    if (!up) return;
+    up = false;
+    options.onStateChange?.('lost', 'connection closed; reconnecting');
+  });
+  redis.on('ready', () => {
+    if (up) return;
+    up = true;
+    options.onStateChange?.('restored', 'connection ready');
+  });
+}
+
+function safePassword(url: string): string | undefined {
+  try {
+    const p = new URL(url).password;
+    return p ? decodeURIComponent(p) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    }),
+  ]);
+}
+
+/**
+ * Records (or checks) the layout version of tq's data under `prefix`, so a future tq can
+ * migrate keys; refuses to run against data written by a newer layout.
+ */
+export async function ensureLayout(redis: Redis, prefix: string): Promise<void> {
+  const key = tqKeys(prefix).layout;
+  await redis.set(key, String(REDIS_LAYOUT_VERSION), 'NX');
+  const stored = Number(await redis.get(key));
+  if (stored > REDIS_LAYOUT_VERSION) {
+    throw new RedisUnavailableError(
+      `the data under prefix "${prefix}" has layout version ${stored}, newer than this tq understands (${REDIS_LAYOUT_VERSION})`,
+      { hint: 'upgrade tq, or use another --prefix' },
+    );
+  }
+}
+
+export interface ServerWarnings {
+  warnings: string[];
+  version: string;
+}
+
+/** What an operator should know about the Redis server before trusting it with work. */
+export async function checkServer(redis: Redis): Promise<ServerWarnings> {
+  const warnings: string[] = [];
+  const info = await redis.info('server');
+  const version = /redis_version:([^\r\n]+)/.exec(info)?.[1] ?? 'unknown';
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  if (major < 6 || (major === 6 && minor < 2)) {
+    warnings.push(`Redis ${version} is older than 6.2; tq needs 6.2 or newer`);
+  }
+  try {
+    const policy = (await redis.config('GET', 'maxmemory-policy')) as string[];
+    const value = policy[1];
+    if (value && value !== 'noeviction') {
+      warnings.push(`Redis maxmemory-policy is "${value}": Redis may evict queued runs; set it to noeviction`);
+    }
+  } catch {
+    // Managed Redis services often forbid CONFIG; nothing to warn about then.
+  }
+  return { warnings, version };
+}

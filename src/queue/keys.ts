@@ -1,0 +1,17 @@
+/**
+ * tq's own Redis keys. BullMQ's keys are `<prefix>:<queue>:...`; tq's live under
+ * `<prefix>:_tq:...`, and queue names may not start with `_`, so the two never meet.
+ */
+export function tqKeys(prefix: string) {
+  const base = `${prefix}:_tq`;
+  return {
+    /** The run-event stream (history pipeline). */
+    events: `${base}:events`,
+    /** Layout version of tq's data under this prefix. */
+    layout: `${base}:layout`,
+    /** Set of queue names that have ever been used under this prefix. */
+    queues: `${base}:queues`,
+  } as const;
+}
+
+export const REDIS_LAYOUT_VERSION = 1;

@@ -1,0 +1,262 @@
+import { Queue, QueueEvents, type ConnectionOptions, type Job, type JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { parseDuration } from '../core/duration.js';
+import { RuntimeError, UsageError, errorMessage } from '../core/errors.js';
+import { assertJsonPayload } from '../core/json.js';
+import type { RunEvent } from '../core/run-events.js';
+import type { EnqueueOptions } from '../core/task.js';
+import type { ResolvedConfig, ResolvedTask } from '../config/resolved.js';
+import { connect, ensureLayout, redisOptions } from './connection.js';
+import { wrap } from './envelope.js';
+import { tqKeys } from './keys.js';
+import { checkRunId, newRunId } from './run-id.js';
+import { RunEventWriter } from './run-stream.js';
+
+export interface ProducerSettings {
+  redisUrl: string;
+  prefix: string;
+}
+
+export interface EnqueueRequest {
+  task: string;
+  payload?: unknown;
+  options?: EnqueueOptions;
+}
+
+export interface EnqueuedRun {
+  id: string;
+  task: string;
+  queue: string;
+  state: 'waiting' | 'delayed';
+  /** True when a run with this id already existed and nothing was added. */
+  existed: boolean;
+  /** When a delayed run becomes due (epoch ms). */
+  dueAt?: number;
+}
+
+export type RunOutcome =
+  | { state: 'completed'; result: unknown }
+  | { state: 'failed'; error: string }
+  | { state: 'timeout'; lastState: string };
+
+const BULK_CHUNK = 500;
+const DEFAULT_KEEP_COMPLETED = 1000;
+const DEFAULT_KEEP_FAILED = 10_000;
+
+/**
+ * Adds runs to queues. One connection, shared by every queue it touches; fails fast when Redis
+ * does not answer (see `connection.ts`). Every run it adds is also appended to the run-event
+ * stream as `enqueued`, so history knows about it before any worker does.
+ */
+export class Producer {
+  private readonly queues = new Map<string, Queue>();
+  private readonly events = new Map<string, QueueEvents>();
+  readonly writer: RunEventWriter;
+
+  private constructor(
+    readonly redis: Redis,
+    private readonly config: ResolvedConfig,
+    private readonly settings: ProducerSettings,
+  ) {
+    this.writer = new RunEventWriter(redis, settings.prefix, config.history.streamMaxLen);
+  }
+
+  static async connect(config: ResolvedConfig, settings: ProducerSettings): Promise<Producer> {
+    const redis = await connect(settings.redisUrl, { role: 'producer', name: 'tq-producer' });
+    try {
+      await ensureLayout(redis, settings.prefix);
+    } catch (err) {
+      redis.disconnect();
+      throw err;
+    }
+    return new Producer(redis, config, settings);
+  }
+
+  task(name: string): ResolvedTask {
+    const task = this.config.tasks.get(name);
+    if (!task) {
+      throw new UsageError(`unknown task "${name}" (known: ${[...this.config.tasks.keys()].sort().join(', ')})`);
+    }
+    return task;
+  }
+
+  queue(name: string): Queue {
+    let queue = this.queues.get(name);
+    if (!queue) {
+      queue = new Queue(name, { connection: this.redis, prefix: this.settings.prefix, skipMetasUpdate: true });
+      this.queues.set(name, queue);
+    }
+    return queue;
+  }
+
+  /** Validates and shapes one run: payload checks, ids, delays, BullMQ job options. */
+  prepare(request: EnqueueRequest, now = Date.now()) {
+    const task = this.task(request.task);
+    const options = request.options ?? {};
+    const payload = request.payload ?? {};
+    assertJsonPayload(payload, 'payload', this.config.payloadLimit);
+    const queueName = options.queue ?? task.queue;
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/.test(queueName)) {
+      throw new UsageError(`queue "${queueName}" must be letters, digits, _ . - and not start with _`);
+    }
+    const id = options.id !== undefined ? checkRunId(options.id) : newRunId(now);
+    let delay = 0;
+    if (options.delay !== undefined) delay = parseDuration(options.delay, '--delay');
+    if (options.at !== undefined) {
+      const at = options.at instanceof Date ? options.at.getTime() : Date.parse(options.at);
+      if (Number.isNaN(at)) throw new UsageError(`--at "${String(options.at)}" is not a date (use ISO 8601, e.g. 2026-01-31T09:00:00Z)`);
+      delay = Math.max(0, at - now);
+    }
+    const attempts = options.attempts ?? task.attempts;
+    if (!Number.isInteger(attempts) || attempts < 1) throw new UsageError(`--attempts must be a positive integer (got ${attempts})`);
+    const priority = options.priority ?? task.priority;
+    if (priority !== undefined && (!Number.isInteger(priority) || priority < 0 || priority > 2_097_151)) {
+      throw new UsageError(`--priority must be an integer from 0 to 2097151 (got ${priority})`);
+    }
+    const keep = task.keep;
+    const opts: JobsOptions = {
+      jobId: id,
+      attempts,
+      removeOnComplete: { count: keep ?? DEFAULT_KEEP_COMPLETED },
+      removeOnFail: { count: keep ?? DEFAULT_KEEP_FAILED },
+    };
+    if (delay > 0) opts.delay = delay;
+    if (priority !== undefined && priority > 0) opts.priority = priority;
+    if (task.backoff) {
+      opts.backoff = { type: task.backoff.type, delay: task.backoff.delay, ...(task.backoff.jitter ? { jitter: task.backoff.jitter } : {}) };
+    }
+    const event: RunEvent = {
+      type: 'enqueued',
+      jobId: id,
+      task: task.name,
+      queue: queueName,
+      at: now,
+      attempt: 0,
+      payload,
+      ...(delay > 0 ? { dueAt: now + delay } : {}),
+    };
+    return { task, queueName, id, opts, data: wrap(payload, now), event, delay };
+  }
+
+  /** Adds one run. With a custom id that already exists, adds nothing and says so. */
+  async enqueue(task: string, payload?: unknown, options: EnqueueOptions = {}): Promise<EnqueuedRun> {
+    const p = this.prepare({ task, payload, options });
+    const queue = this.queue(p.queueName);
+    const existed = options.id !== undefined && (await this.exists(p.queueName, p.id));
+    if (!existed) {
+      await this.guard(() => queue.add(p.task.name, p.data, p.opts));
+      this.writer.append(p.event);
+      await this.guard(async () => {
+        await this.writer.flush();
+        await this.redis.sadd(tqKeys(this.settings.prefix).queues, p.queueName);
+      });
+    }
+    return {
+      id: p.id,
+      task: p.task.name,
+      queue: p.queueName,
+      state: p.delay > 0 ? 'delayed' : 'waiting',
+      existed,
+      ...(p.delay > 0 ? { dueAt: p.event.at + p.delay } : {}),
+    };
+  }
+
+  /**
+   * Adds many runs with `addBulk`, in chunks, reporting progress after each chunk. All runs are
+   * validated before the first is added, so a bad one adds none.
+   */
+  async enqueueMany(requests: readonly EnqueueRequest[], onProgress?: (done: number) => void): Promise<EnqueuedRun[]> {
+    const now = Date.now();
+    const prepared = requests.map((r) => this.prepare(r, now));
+    const out: EnqueuedRun[] = [];
+    for (let i = 0; i < prepared.length; i += BULK_CHUNK) {
+      const chunk = prepared.slice(i, i + BULK_CHUNK);
+      const byQueue = new Map<string, typeof chunk>();
+      for (const p of chunk) byQueue.set(p.queueName, [...(byQueue.get(p.queueName) ?? []), p]);
+      for (const [queueName, items] of byQueue) {
+        const queue = this.queue(queueName);
+        await this.guard(() => queue.addBulk(items.map((p) => ({ name: p.task.name, data: p.data, opts: p.opts }))));
+      }
+      await this.guard(async () => {
+        await this.writer.write(chunk.map((p) => p.event));
+        await this.redis.sadd(tqKeys(this.settings.prefix).queues, ...byQueue.keys());
+      });
+      for (const p of chunk) {
+        out.push({
+          id: p.id,
+          task: p.task.name,
+          queue: p.queueName,
+          state: p.delay > 0 ? 'delayed' : 'waiting',
+          existed: false,
+          ...(p.delay > 0 ? { dueAt: p.event.at + p.delay } : {}),
+        });
+      }
+      onProgress?.(out.length);
+    }
+    return out;
+  }
+
+  async exists(queueName: string, id: string): Promise<boolean> {
+    return (await this.redis.exists(`${this.settings.prefix}:${queueName}:${id}`)) === 1;
+  }
+
+  async getJob(queueName: string, id: string): Promise<Job | undefined> {
+    return (await this.queue(queueName).getJob(id)) ?? undefined;
+  }
+
+  /** Waits for a run to finish; `timeoutMs` undefined waits forever. */
+  async wait(run: { id: string; queue: string }, timeoutMs?: number): Promise<RunOutcome> {
+    const events = await this.queueEvents(run.queue);
+    const job = await this.getJob(run.queue, run.id);
+    if (!job) throw new RuntimeError('E_NO_RUN', `run ${run.id} is not in queue "${run.queue}" any more`);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<RunOutcome>((resolve) => {
+      if (timeoutMs === undefined) return;
+      timer = setTimeout(() => {
+        void job.getState().then(
+          (s) => resolve({ state: 'timeout', lastState: s }),
+          () => resolve({ state: 'timeout', lastState: 'unknown' }),
+        );
+      }, timeoutMs);
+    });
+    const finished = job.waitUntilFinished(events).then(
+      (result: unknown) => ({ state: 'completed', result }) as RunOutcome,
+      (err: unknown) => ({ state: 'failed', error: errorMessage(err) }) as RunOutcome,
+    );
+    try {
+      return await Promise.race([finished, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async queueEvents(queueName: string): Promise<QueueEvents> {
+    let events = this.events.get(queueName);
+    if (!events) {
+      events = new QueueEvents(queueName, {
+        connection: redisOptions(this.settings.redisUrl, { role: 'worker', name: 'tq-wait' }) as ConnectionOptions,
+        prefix: this.settings.prefix,
+      });
+      this.events.set(queueName, events);
+      await events.waitUntilReady();
+    }
+    return events;
+  }
+
+  /** Turns a lost connection mid-command into one clear runtime error. */
+  private async guard<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof UsageError) throw err;
+      throw new RuntimeError('E_REDIS', `Redis command failed: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.writer.flush().catch(() => undefined);
+    await Promise.all([...this.events.values()].map((e) => e.close().catch(() => undefined)));
+    await Promise.all([...this.queues.values()].map((q) => q.close().catch(() => undefined)));
+    this.redis.disconnect();
+  }
+}

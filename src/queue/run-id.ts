@@ -1,0 +1,20 @@
+import { randomBytes } from 'node:crypto';
+import { UsageError } from '../core/errors.js';
+
+/**
+ * A new run id: time-sortable base36 (ms) plus 8 random base36 characters, e.g.
+ * `mi5x3k2a0f8c2kd9qz`. Unique across queues (BullMQ's own numeric ids restart per queue) and
+ * never all digits, which BullMQ refuses for custom ids.
+ */
+export function newRunId(now = Date.now()): string {
+  const random = BigInt(`0x${randomBytes(6).toString('hex')}`).toString(36).padStart(8, '0').slice(-8);
+  return `${now.toString(36)}${random}`;
+}
+
+/** Checks a user-chosen run id (`--id`). */
+export function checkRunId(id: string): string {
+  if (id.length === 0 || id.length > 200) throw new UsageError('--id must be 1 to 200 characters');
+  if (id.includes(':')) throw new UsageError(`--id "${id}" must not contain ':' (Redis key separator)`);
+  if (/^\d+$/.test(id)) throw new UsageError(`--id "${id}" must not be only digits (BullMQ reserves those); add a letter`);
+  return id;
+}

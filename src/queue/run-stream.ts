@@ -1,0 +1,135 @@
+import type { Redis } from 'ioredis';
+import type { RunEvent, RunEventSource, StreamEntry, StreamInfo } from '../core/run-events.js';
+import { tqKeys } from './keys.js';
+
+/**
+ * Appends run events to the prefix's stream. Events raised in the same tick go out in one
+ * pipeline (a busy worker writes hundreds per round trip); `flush()` waits for them.
+ */
+export class RunEventWriter {
+  private readonly key: string;
+  private buffer: RunEvent[] = [];
+  private scheduled = false;
+  private inFlight: Promise<void> = Promise.resolve();
+  private failures = 0;
+
+  constructor(
+    private readonly redis: Redis,
+    prefix: string,
+    private readonly maxLen = 100_000,
+    private readonly onError?: (err: unknown) => void,
+  ) {
+    this.key = tqKeys(prefix).events;
+  }
+
+  append(event: RunEvent): void {
+    this.buffer.push(event);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => {
+        this.scheduled = false;
+        void this.drain();
+      });
+    }
+  }
+
+  /** Writes `events` now and waits for Redis to acknowledge them. */
+  async write(events: readonly RunEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    const pipeline = this.redis.pipeline();
+    for (const e of events) pipeline.xadd(this.key, 'MAXLEN', '~', this.maxLen, '*', 'e', JSON.stringify(e));
+    const results = await pipeline.exec();
+    const failed = results?.find(([err]) => err);
+    if (failed?.[0]) throw failed[0];
+  }
+
+  /** Resolves when everything appended so far is in Redis (or has failed and been reported). */
+  async flush(): Promise<void> {
+    await this.drain();
+  }
+
+  private drain(): Promise<void> {
+    this.inFlight = this.inFlight.then(async () => {
+      if (this.buffer.length === 0) return;
+      const batch = this.buffer;
+      this.buffer = [];
+      try {
+        await this.write(batch);
+        this.failures = 0;
+      } catch (err) {
+        // Keep the events and try again with the next batch; history must not lose them.
+        this.buffer = batch.concat(this.buffer);
+        this.failures += 1;
+        if (this.failures === 1) this.onError?.(err);
+        if (this.buffer.length > 0 && !this.scheduled) {
+          this.scheduled = true;
+          setTimeout(() => {
+            this.scheduled = false;
+            void this.drain();
+          }, Math.min(200 * this.failures, 5000)).unref();
+        }
+      }
+    });
+    return this.inFlight;
+  }
+
+  get pending(): number {
+    return this.buffer.length;
+  }
+}
+
+/** Reads the run-event stream for the recorder (its own connection: XREAD BLOCK holds it). */
+export class RunEventReader implements RunEventSource {
+  private readonly key: string;
+
+  constructor(
+    private readonly redis: Redis,
+    prefix: string,
+  ) {
+    this.key = tqKeys(prefix).events;
+  }
+
+  async read(afterId: string, count: number, blockMs: number): Promise<StreamEntry[]> {
+    const reply = (
+      blockMs > 0
+        ? await this.redis.xread('COUNT', count, 'BLOCK', blockMs, 'STREAMS', this.key, afterId)
+        : await this.redis.xread('COUNT', count, 'STREAMS', this.key, afterId)
+    ) as [string, [string, string[]][]][] | null;
+    const entries = reply?.[0]?.[1] ?? [];
+    return entries.map(([id, fields]) => ({ id, event: parseEvent(fields) }));
+  }
+
+  async info(): Promise<StreamInfo> {
+    let raw: unknown[];
+    try {
+      raw = (await this.redis.xinfo('STREAM', this.key)) as unknown[];
+    } catch {
+      return { firstId: undefined, lastId: undefined, length: 0, entriesAdded: undefined, maxDeletedId: undefined };
+    }
+    const map = new Map<string, unknown>();
+    for (let i = 0; i + 1 < raw.length; i += 2) map.set(String(raw[i]), raw[i + 1]);
+    const entryId = (v: unknown) => (Array.isArray(v) && typeof v[0] === 'string' ? v[0] : undefined);
+    const added = map.get('entries-added');
+    const maxDeleted = map.get('max-deleted-entry-id');
+    return {
+      firstId: entryId(map.get('first-entry')),
+      lastId: entryId(map.get('last-entry')),
+      length: Number(map.get('length') ?? 0),
+      entriesAdded: added === undefined ? undefined : Number(added),
+      maxDeletedId: typeof maxDeleted === 'string' && maxDeleted !== '0-0' ? maxDeleted : undefined,
+    };
+  }
+}
+
+function parseEvent(fields: string[]): RunEvent | null {
+  const i = fields.indexOf('e');
+  const text = i >= 0 ? fields[i + 1] : undefined;
+  if (!text) return null;
+  try {
+    const event = JSON.parse(text) as RunEvent;
+    // A malformed entry (not written by tq) is skipped, never fatal to the recorder.
+    return event && typeof event.jobId === 'string' && typeof event.type === 'string' ? event : null;
+  } catch {
+    return null;
+  }
+}

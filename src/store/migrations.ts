@@ -1,0 +1,68 @@
+/**
+ * Versioned schema migrations, applied in order on open. `PRAGMA user_version` holds the
+ * schema version. The `images` and `task_runs` column names are a public surface (users query
+ * them with sqlite3): add columns, never rename.
+ */
+export interface Migration {
+  version: number;
+  description: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'images, task_runs, meta',
+    sql: `
+      CREATE TABLE images (
+        id TEXT PRIMARY KEY,
+        original_path TEXT NOT NULL,
+        resized_path TEXT,
+        width INTEGER,
+        height INTEGER,
+        resized_width INTEGER,
+        resized_height INTEGER,
+        bytes INTEGER,
+        resized_bytes INTEGER,
+        status TEXT NOT NULL DEFAULT 'pending',
+        error TEXT,
+        uploaded_at TEXT NOT NULL,
+        processed_at TEXT
+      );
+      CREATE INDEX images_uploaded_at ON images (uploaded_at);
+
+      CREATE TABLE task_runs (
+        job_id TEXT PRIMARY KEY,
+        task TEXT NOT NULL,
+        queue TEXT NOT NULL,
+        payload TEXT,
+        state TEXT NOT NULL,
+        result TEXT,
+        error TEXT,
+        attempt INTEGER NOT NULL DEFAULT 0,
+        worker TEXT,
+        enqueued_at TEXT,
+        started_at TEXT,
+        finished_at TEXT,
+        runtime_ms INTEGER,
+        errors TEXT,
+        stack TEXT,
+        due_at TEXT,
+        progress TEXT,
+        updated_at TEXT NOT NULL
+      );
+      CREATE INDEX task_runs_task ON task_runs (task, enqueued_at);
+      CREATE INDEX task_runs_state ON task_runs (state, enqueued_at);
+      CREATE INDEX task_runs_finished ON task_runs (finished_at);
+      CREATE INDEX task_runs_enqueued ON task_runs (enqueued_at);
+
+      CREATE TABLE meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      );
+    `,
+  },
+];
+
+/** The layout version of tq's data (SQLite schema and Redis keys). A newer tq can migrate it. */
+export const LAYOUT_VERSION = 1;

@@ -1,0 +1,252 @@
+import os from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { compareStreamIds, type RunEventSource } from '../core/run-events.js';
+import { errorMessage } from '../core/errors.js';
+import type { TaskLogger } from '../core/task.js';
+import { getMeta, setMeta, type SqliteDatabase } from './database.js';
+import { createTaskRunsRepository, type TaskRunsRepository } from './task-runs.js';
+
+const LAST_ID_KEY = 'recorder_last_id';
+const APPLIED_KEY = 'recorder_applied_total';
+const LEASE_KEY = 'recorder_lease';
+const GAP_KEY = 'recorder_missed_total';
+
+export interface RecorderOptions {
+  /** Payload keys masked before storing. */
+  redactKeys?: readonly string[];
+  /** Finished runs older than this (ms) are pruned; undefined keeps everything. */
+  keepMs?: number;
+  batchSize?: number;
+  /** How long a lease lasts without renewal, ms. */
+  leaseMs?: number;
+  logger?: TaskLogger;
+}
+
+export interface CatchUpResult {
+  applied: number;
+  /** Events trimmed from the stream before this file saw them (estimate), when a gap was found. */
+  missed?: number;
+}
+
+interface Lease {
+  owner: string;
+  expires: number;
+}
+
+/**
+ * Applies the run-event stream to `task_runs`. Every tq process that opens a database file
+ * runs one; a lease row in the file makes sure only one of them writes at a time, so SQLite
+ * contention stays low. Batches are applied in `BEGIN IMMEDIATE` transactions together with the
+ * last applied stream id, so a crash never applies a batch twice or skips one.
+ */
+export class Recorder {
+  readonly runs: TaskRunsRepository;
+  private readonly owner = `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  private readonly batchSize: number;
+  private readonly leaseMs: number;
+  private stopped = false;
+  private loop: Promise<void> | undefined;
+  private lastPrune = 0;
+  private lastGapCheck = 0;
+
+  constructor(
+    private readonly db: SqliteDatabase,
+    private readonly source: RunEventSource,
+    private readonly options: RecorderOptions = {},
+  ) {
+    this.runs = createTaskRunsRepository(db);
+    this.batchSize = options.batchSize ?? 1000;
+    this.leaseMs = options.leaseMs ?? 15_000;
+  }
+
+  get lastId(): string {
+    return getMeta(this.db, LAST_ID_KEY) ?? '0-0';
+  }
+
+  /** Tries to take (or renew) the lease; true when this recorder holds it. */
+  acquireLease(now = Date.now()): boolean {
+    return this.immediate(() => {
+      const raw = getMeta(this.db, LEASE_KEY);
+      const lease = raw ? (JSON.parse(raw) as Lease) : undefined;
+      if (lease && lease.owner !== this.owner && lease.expires > now) return false;
+      setMeta(this.db, LEASE_KEY, JSON.stringify({ owner: this.owner, expires: now + this.leaseMs }));
+      return true;
+    });
+  }
+
+  releaseLease(): void {
+    this.immediate(() => {
+      const raw = getMeta(this.db, LEASE_KEY);
+      const lease = raw ? (JSON.parse(raw) as Lease) : undefined;
+      if (lease?.owner === this.owner) setMeta(this.db, LEASE_KEY, JSON.stringify({ owner: '', expires: 0 }));
+    });
+  }
+
+  /**
+   * Applies everything the stream holds now, then returns. Used by short-lived commands
+   * (enqueue, inspect) so the file is current before they read it. When another process holds
+   * the lease it is left to that process and nothing is applied.
+   */
+  async catchUp(): Promise<CatchUpResult> {
+    if (!this.acquireLease()) return { applied: 0 };
+    try {
+      const missed = await this.checkGap(true);
+      let applied = 0;
+      for (;;) {
+        const n = await this.step(0);
+        applied += n;
+        if (n < this.batchSize) break;
+      }
+      this.maybePrune(true);
+      return missed ? { applied, missed } : { applied };
+    } finally {
+      this.releaseLease();
+    }
+  }
+
+  /** Runs the recorder in the background until `close()`. */
+  start(): void {
+    if (this.loop) return;
+    this.loop = this.run();
+  }
+
+  async close(): Promise<void> {
+    this.stopped = true;
+    await this.loop;
+    this.loop = undefined;
+  }
+
+  private async run(): Promise<void> {
+    let leader = false;
+    let renewAt = 0;
+    let failures = 0;
+    while (!this.stopped) {
+      try {
+        const now = Date.now();
+        if (!leader || now >= renewAt) {
+          const wasLeader = leader;
+          leader = this.acquireLease(now);
+          renewAt = now + this.leaseMs / 3;
+          if (leader && !wasLeader) await this.checkGap(true);
+        }
+        if (!leader) {
+          await sleep(Math.min(2000, this.leaseMs / 3), () => this.stopped);
+          continue;
+        }
+        await this.checkGap(false);
+        await this.step(1000);
+        this.maybePrune(false);
+        if (failures > 0) this.options.logger?.info('history recorder: recovered');
+        failures = 0;
+      } catch (err) {
+        failures += 1;
+        // One line per state change, not one per retry.
+        if (failures === 1) this.options.logger?.warn(`history recorder: ${errorMessage(err)} (retrying)`);
+        await sleep(Math.min(500 * failures, 5000), () => this.stopped);
+      }
+    }
+    if (leader) {
+      try {
+        await this.step(0);
+      } catch {
+        // Shutting down and Redis is away: the next recorder resumes from the stored id.
+      }
+      this.releaseLease();
+    }
+  }
+
+  /** Reads one batch after the last applied id and applies it; returns how many events. */
+  private async step(blockMs: number): Promise<number> {
+    const entries = await this.source.read(this.lastId, this.batchSize, blockMs);
+    if (entries.length === 0) return 0;
+    const last = entries[entries.length - 1]!.id;
+    this.immediate(() => {
+      // Another recorder may have applied these meanwhile (lease lost while blocked): skip them.
+      const stored = getMeta(this.db, LAST_ID_KEY) ?? '0-0';
+      const fresh = entries.filter((e) => compareStreamIds(e.id, stored) > 0);
+      if (fresh.length === 0) return;
+      const redactKeys = this.options.redactKeys ?? [];
+      this.runs.apply(
+        fresh.flatMap((e) => (e.event ? [e.event] : [])),
+        { redactKeys },
+      );
+      setMeta(this.db, LAST_ID_KEY, last);
+      setMeta(this.db, APPLIED_KEY, String(Number(getMeta(this.db, APPLIED_KEY) ?? '0') + fresh.length));
+    });
+    return entries.length;
+  }
+
+  /**
+   * Reports when the stream was trimmed past the last applied id: those events are gone, so
+   * say how many (an estimate from the stream's own counter) instead of pretending.
+   */
+  private async checkGap(force: boolean): Promise<number | undefined> {
+    const now = Date.now();
+    if (!force && now - this.lastGapCheck < 30_000) return undefined;
+    this.lastGapCheck = now;
+    const info = await this.source.info();
+    const lastId = this.lastId;
+    if (!info.firstId) return undefined;
+    // Redis >= 7 says exactly which ids were trimmed; older servers only give the first id kept.
+    const trimmedPastUs =
+      info.maxDeletedId !== undefined
+        ? compareStreamIds(info.maxDeletedId, lastId) > 0
+        : compareStreamIds(firstBefore(info.firstId), lastId) > 0;
+    if (!trimmedPastUs) return undefined;
+    const applied = Number(getMeta(this.db, APPLIED_KEY) ?? '0');
+    const estimate =
+      info.entriesAdded !== undefined ? Math.max(1, info.entriesAdded - info.length - applied) : undefined;
+    const missed = estimate ?? 1;
+    const since = lastId === '0-0' ? 'before this database existed' : `after ${new Date(Number(lastId.split('-')[0])).toISOString()}`;
+    this.options.logger?.warn(
+      `history: the run-event stream was trimmed ${since}; about ${estimate ?? 'an unknown number of'} events never reached this database (raise history.streamMaxLen or keep a tq process running on this host)`,
+    );
+    this.immediate(() => {
+      setMeta(this.db, GAP_KEY, String(Number(getMeta(this.db, GAP_KEY) ?? '0') + missed));
+      // Count the trimmed ones as seen so the estimate does not repeat.
+      setMeta(this.db, APPLIED_KEY, String(applied + missed));
+      setMeta(this.db, LAST_ID_KEY, firstBefore(info.firstId!));
+    });
+    return missed;
+  }
+
+  private maybePrune(force: boolean): void {
+    if (this.options.keepMs === undefined) return;
+    const now = Date.now();
+    if (!force && now - this.lastPrune < 3_600_000) return;
+    this.lastPrune = now;
+    const cutoff = new Date(now - this.options.keepMs).toISOString();
+    this.immediate(() => this.runs.pruneFinishedBefore(cutoff));
+  }
+
+  private immediate<T>(fn: () => T): T {
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      const out = fn();
+      this.db.exec('COMMIT');
+      return out;
+    } catch (err) {
+      this.db.exec('ROLLBACK');
+      throw err;
+    }
+  }
+}
+
+/** The id just before `id` (so that reading "after" it includes `id`). */
+function firstBefore(id: string): string {
+  const [ms = '0', seq = '0'] = id.split('-');
+  if (seq !== '0') return `${ms}-${BigInt(seq) - 1n}`;
+  const m = BigInt(ms);
+  return m === 0n ? '0-0' : `${m - 1n}-18446744073709551615`;
+}
+
+function sleep(ms: number, stop: () => boolean): Promise<void> {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const tick = () => {
+      if (stop() || Date.now() - started >= ms) resolve();
+      else setTimeout(tick, Math.min(100, ms));
+    };
+    setTimeout(tick, Math.min(100, ms));
+  });
+}

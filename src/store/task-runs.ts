@@ -1,0 +1,180 @@
+import type { RunEvent } from '../core/run-events.js';
+import { FINAL_STATES, supersedes, type TaskState } from '../core/states.js';
+import { redact } from '../core/json.js';
+import type { SqliteDatabase } from './database.js';
+
+/** A `task_runs` row as stored (JSON columns are text). */
+export interface TaskRunRow {
+  job_id: string;
+  task: string;
+  queue: string;
+  payload: string | null;
+  state: TaskState;
+  result: string | null;
+  error: string | null;
+  attempt: number;
+  worker: string | null;
+  enqueued_at: string | null;
+  started_at: string | null;
+  finished_at: string | null;
+  runtime_ms: number | null;
+  /** JSON array of `{ attempt, error, at }`: every attempt's error. */
+  errors: string | null;
+  stack: string | null;
+  due_at: string | null;
+  progress: string | null;
+  updated_at: string;
+}
+
+export interface AttemptError {
+  attempt: number;
+  error: string;
+  at: string;
+}
+
+export interface ApplyOptions {
+  redactKeys?: readonly string[];
+}
+
+const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
+const json = (v: unknown): string | null => (v === undefined ? null : JSON.stringify(v));
+
+function stateOf(event: RunEvent): TaskState {
+  if (event.type === 'enqueued') return event.dueAt !== undefined && event.dueAt > event.at ? 'delayed' : 'waiting';
+  if (event.type === 'requeued') return 'waiting';
+  return event.type;
+}
+
+export interface TaskRunsRepository {
+  /**
+   * Applies events idempotently: a row per job id, fields filled as they become known, and the
+   * state never moving backwards (see `supersedes`). Call inside a transaction for batches.
+   */
+  apply(events: readonly RunEvent[], options?: ApplyOptions): number;
+  get(jobId: string): TaskRunRow | undefined;
+  count(filter?: { state?: TaskState; task?: string }): number;
+  /** Deletes finished runs that finished before `isoTime`; returns how many. */
+  pruneFinishedBefore(isoTime: string): number;
+}
+
+export function createTaskRunsRepository(db: SqliteDatabase): TaskRunsRepository {
+  const getStmt = db.prepare('SELECT * FROM task_runs WHERE job_id = ?');
+  const upsertStmt = db.prepare(`
+    INSERT INTO task_runs (job_id, task, queue, payload, state, result, error, attempt, worker, enqueued_at,
+      started_at, finished_at, runtime_ms, errors, stack, due_at, progress, updated_at)
+    VALUES (@job_id, @task, @queue, @payload, @state, @result, @error, @attempt, @worker, @enqueued_at,
+      @started_at, @finished_at, @runtime_ms, @errors, @stack, @due_at, @progress, @updated_at)
+    ON CONFLICT(job_id) DO UPDATE SET task = excluded.task, queue = excluded.queue, payload = excluded.payload,
+      state = excluded.state, result = excluded.result, error = excluded.error, attempt = excluded.attempt,
+      worker = excluded.worker, enqueued_at = excluded.enqueued_at, started_at = excluded.started_at,
+      finished_at = excluded.finished_at, runtime_ms = excluded.runtime_ms, errors = excluded.errors,
+      stack = excluded.stack, due_at = excluded.due_at, progress = excluded.progress, updated_at = excluded.updated_at`);
+  const pruneStmt = db.prepare(
+    `DELETE FROM task_runs WHERE finished_at IS NOT NULL AND finished_at < ? AND state IN ('completed','failed','cancelled','expired')`,
+  );
+
+  function merge(row: TaskRunRow | undefined, event: RunEvent, options: ApplyOptions): TaskRunRow {
+    const state = stateOf(event);
+    const next: TaskRunRow = row
+      ? { ...row }
+      : {
+          job_id: event.jobId,
+          task: event.task,
+          queue: event.queue,
+          payload: null,
+          state,
+          result: null,
+          error: null,
+          attempt: event.attempt,
+          worker: null,
+          enqueued_at: null,
+          started_at: null,
+          finished_at: null,
+          runtime_ms: null,
+          errors: null,
+          stack: null,
+          due_at: null,
+          progress: null,
+          updated_at: '',
+        };
+    // Facts that do not depend on ordering fill in whenever they arrive.
+    if (event.payload !== undefined && next.payload === null) {
+      next.payload = json(options.redactKeys?.length ? redact(event.payload, options.redactKeys) : event.payload);
+    }
+    if (event.type === 'enqueued' && next.enqueued_at === null) next.enqueued_at = iso(event.at);
+    if (event.error !== undefined && (event.type === 'failed' || event.type === 'retrying')) {
+      const errors: AttemptError[] = next.errors ? (JSON.parse(next.errors) as AttemptError[]) : [];
+      if (!errors.some((e) => e.attempt === event.attempt)) {
+        errors.push({ attempt: event.attempt, error: event.error, at: new Date(event.at).toISOString() });
+        errors.sort((a, b) => a.attempt - b.attempt);
+        next.errors = JSON.stringify(errors);
+      }
+    }
+    const current = row ? { state: row.state, attempt: row.attempt } : undefined;
+    // A run handed back by a stopping worker is the one legal step back: active -> waiting.
+    const handedBack = event.type === 'requeued' && row?.state === 'active' && row.attempt === event.attempt;
+    if (row && !handedBack && !supersedes(current, { state, attempt: event.attempt })) return next;
+
+    next.state = state;
+    next.attempt = Math.max(event.attempt, row?.attempt ?? 0);
+    if (event.worker !== undefined) next.worker = event.worker;
+    if (event.dueAt !== undefined) next.due_at = iso(event.dueAt);
+    if (handedBack) next.started_at = null;
+    if (state === 'active') {
+      next.started_at = iso(event.at);
+      next.finished_at = null;
+      next.due_at = null;
+    }
+    if (event.progress !== undefined) next.progress = json(event.progress);
+    if (FINAL_STATES.has(state)) {
+      next.finished_at = iso(event.at);
+      if (event.runtimeMs !== undefined) next.runtime_ms = Math.round(event.runtimeMs);
+      next.due_at = null;
+    }
+    if (state === 'completed') {
+      next.result = json(event.result ?? null);
+      next.error = null;
+      next.stack = null;
+    }
+    if (event.error !== undefined) {
+      next.error = event.error;
+      next.stack = event.stack ?? null;
+    }
+    return next;
+  }
+
+  return {
+    apply(events, options = {}) {
+      const now = new Date().toISOString();
+      const pending = new Map<string, TaskRunRow>();
+      for (const event of events) {
+        const row = pending.get(event.jobId) ?? (getStmt.get(event.jobId) as TaskRunRow | undefined);
+        const merged = merge(row, event, options);
+        merged.updated_at = now;
+        pending.set(event.jobId, merged);
+      }
+      for (const row of pending.values()) upsertStmt.run(row);
+      return pending.size;
+    },
+    get(jobId) {
+      return getStmt.get(jobId) as TaskRunRow | undefined;
+    },
+    count(filter = {}) {
+      const where: string[] = [];
+      const params: unknown[] = [];
+      if (filter.state) {
+        where.push('state = ?');
+        params.push(filter.state);
+      }
+      if (filter.task) {
+        where.push('task = ?');
+        params.push(filter.task);
+      }
+      const sql = `SELECT count(*) AS n FROM task_runs${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`;
+      return (db.prepare(sql).get(...params) as { n: number }).n;
+    },
+    pruneFinishedBefore(isoTime) {
+      return pruneStmt.run(isoTime).changes;
+    },
+  };
+}
