@@ -88,7 +88,8 @@ export async function connect(url: string, options: ConnectOptions): Promise<Red
 
 function watchState(redis: Redis, options: ConnectOptions): void {
   let up = true;
-  redis.on('close', () => {
+  // 'reconnecting' (not 'close'): a deliberate disconnect() is not a lost connection.
+  redis.on('reconnecting', () => {
     if (!up) return;
     up = false;
     options.onStateChange?.('lost', 'connection closed; reconnecting');
@@ -159,4 +160,19 @@ export async function checkServer(redis: Redis): Promise<ServerWarnings> {
     // Managed Redis services often forbid CONFIG; nothing to warn about then.
   }
   return { warnings, version };
+}
+
+/**
+ * Deletes every key under `prefix` (SCAN + UNLINK). Only for prefixes tq owns outright, such as
+ * the demo's own `<prefix>-demo`; never FLUSHDB.
+ */
+export async function deletePrefix(redis: Redis, prefix: string): Promise<number> {
+  let cursor = '0';
+  let deleted = 0;
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) deleted += await redis.unlink(...keys);
+  } while (cursor !== '0');
+  return deleted;
 }

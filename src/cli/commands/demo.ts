@@ -1,0 +1,128 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Table from 'cli-table3';
+import ora from 'ora';
+import { configFromObject } from '../../config/index.js';
+import { formatBytes, formatDuration } from '../../core/duration.js';
+import { RuntimeError } from '../../core/errors.js';
+import { FINAL_STATES, type TaskState } from '../../core/states.js';
+import type { RunEvent } from '../../core/run-events.js';
+import { maskRedisUrl } from '../../core/url.js';
+import { connect, deletePrefix, Producer } from '../../queue/index.js';
+import { openStore } from '../../store/index.js';
+import { generateSampleImages, resizeImage } from '../../tasks/index.js';
+import type { CliContext } from '../context.js';
+import { createProgress } from '../progress.js';
+import { serve } from '../serve.js';
+import { createWorkerLogger } from '../worker-log.js';
+import { parseConcurrency } from './worker.js';
+import { devRedis } from './dev.js';
+
+const DEMO_TIMEOUT_MS = 120_000;
+
+/**
+ * `tq demo`: sample images in, thumbnails out. Runs a worker in this process and never mixes
+ * with real work: its own prefix (`<prefix>-demo`) and files under `.tq/demo`.
+ */
+export async function demoCommand(ctx: CliContext, options: { concurrency?: string }): Promise<number> {
+  const started = Date.now();
+  const root = path.resolve(ctx.cwd, '.tq', 'demo');
+  const base = ctx.settings(undefined);
+  const concurrency = parseConcurrency(options.concurrency, 2);
+
+  const samples = await generateSampleImages(path.join(root, 'samples'));
+  // A clean slate each run: the demo's own records and thumbnails only.
+  fs.rmSync(path.join(root, 'media'), { recursive: true, force: true });
+  for (const f of ['tq.db', 'tq.db-wal', 'tq.db-shm']) fs.rmSync(path.join(root, f), { force: true });
+
+  const config = configFromObject({ tasks: { resize: resizeImage({ queue: 'images' }) }, media: 'media' }, root);
+  const redis = await devRedis(ctx, base.redisExplicit ? base.redisUrl : undefined, path.join(root, 'redis'));
+  const settings = { ...base, redisUrl: redis.url, prefix: `${base.prefix}-demo`, dbFile: path.join(root, 'tq.db') };
+  try {
+    const admin = await connect(settings.redisUrl, { role: 'producer', name: 'tq-demo' });
+    await deletePrefix(admin, settings.prefix).finally(() => admin.disconnect());
+
+    ctx.out.info(
+      `tq demo: ${samples.length} sample images -> 800x600 thumbnails (Redis ${maskRedisUrl(settings.redisUrl)}, prefix ${settings.prefix}, files in ${path.relative(ctx.cwd, root)})`,
+    );
+    const finals = new Map<string, RunEvent>();
+    let resolveAll: () => void = () => undefined;
+    const allDone = new Promise<void>((resolve) => {
+      resolveAll = resolve;
+    });
+    let expected = Number.POSITIVE_INFINITY;
+    const logger = createWorkerLogger({ level: 'warn', format: 'text', color: ctx.out.color, write: (l) => ctx.out.info(l) });
+    const serving = await serve({
+      config,
+      settings,
+      queues: ['images'],
+      concurrency,
+      logger,
+      onEvent: (event) => {
+        if (!FINAL_STATES.has(event.type as TaskState)) return;
+        finals.set(event.jobId, event);
+        if (finals.size >= expected) resolveAll();
+      },
+    });
+    const producer = await Producer.connect(config, settings);
+    try {
+      const resize = config.tasks.get('resize')!;
+      const bar = createProgress(ctx.out, 'storing', samples.length);
+      const prepared = await resize.definition.fromArgs!(samples, { cwd: ctx.cwd, media: config.mediaDir, db: serving.store.records, tick: () => bar.increment() });
+      bar.stop();
+      const enqueueBar = createProgress(ctx.out, 'enqueuing', prepared.length);
+      const runs = await producer.enqueueMany(prepared.map((p) => ({ task: 'resize', payload: p.payload })), (n) => enqueueBar.update(n));
+      enqueueBar.stop();
+      expected = runs.length;
+      if (finals.size >= expected) resolveAll();
+
+      const spinner = ctx.out.errTty ? ora({ text: `resizing ${runs.length} images with ${concurrency} worker slots`, stream: process.stderr }).start() : undefined;
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = await Promise.race([
+        allDone.then(() => false),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(true), DEMO_TIMEOUT_MS);
+        }),
+      ]);
+      clearTimeout(timer);
+      spinner?.stop();
+      if (timedOut) throw new RuntimeError('E_DEMO_TIMEOUT', `the demo did not finish within ${DEMO_TIMEOUT_MS / 1000}s (${finals.size}/${runs.length} done)`);
+
+      const table = new Table({
+        head: ['image', 'format', 'before', 'after', 'bytes', 'time', 'state'],
+        style: ctx.out.color.level > 0 ? { head: ['cyan'], border: ['grey'] } : { head: [], border: [] },
+      });
+      let failed = 0;
+      runs.forEach((run, i) => {
+        const p = prepared[i]!;
+        const record = serving.store.records.images.get(String(p.meta?.recordId));
+        const event = finals.get(run.id);
+        const ok = event?.type === 'completed';
+        if (!ok) failed += 1;
+        const result = (event?.result ?? {}) as { format?: string };
+        table.push([
+          path.basename(p.label ?? ''),
+          result.format ?? '-',
+          record?.width ? `${record.width}x${record.height}` : '-',
+          record?.resized_width ? `${record.resized_width}x${record.resized_height}` : '-',
+          record?.bytes && record.resized_bytes ? `${formatBytes(record.bytes)} -> ${formatBytes(record.resized_bytes)}` : '-',
+          event?.runtimeMs !== undefined ? formatDuration(event.runtimeMs) : '-',
+          ok ? ctx.out.color.green('completed') : ctx.out.color.red(`${event?.type ?? 'unknown'}: ${event?.error ?? ''}`),
+        ]);
+      });
+      ctx.out.print(table.toString());
+      ctx.out.print(
+        `${runs.length - failed}/${runs.length} thumbnails in ${formatDuration(Date.now() - started)}; thumbnails in ${path.relative(ctx.cwd, path.join(config.mediaDir, 'resized'))}, records and history in ${path.relative(ctx.cwd, settings.dbFile)}`,
+      );
+      await producer.close();
+      await serving.stop(5000);
+      return failed > 0 ? 1 : 0;
+    } catch (err) {
+      await producer.close();
+      await serving.stop(1000);
+      throw err;
+    }
+  } finally {
+    await redis.server?.stop();
+  }
+}

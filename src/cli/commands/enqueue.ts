@@ -1,0 +1,185 @@
+import { parseDuration } from '../../core/duration.js';
+import { RuntimeError, UsageError, errorMessage } from '../../core/errors.js';
+import { parseJsonArg } from '../../core/json.js';
+import type { EnqueueOptions, PreparedRun } from '../../core/task.js';
+import type { ResolvedTask } from '../../config/index.js';
+import { Producer, type EnqueuedRun, type RunOutcome } from '../../queue/index.js';
+import { openStore } from '../../store/index.js';
+import type { CliContext } from '../context.js';
+import { catchUpHistory } from '../history.js';
+import { createProgress } from '../progress.js';
+
+export interface EnqueueCommandOptions {
+  payload?: string;
+  queue?: string;
+  delay?: string;
+  at?: string;
+  priority?: string;
+  attempts?: string;
+  id?: string;
+  wait?: boolean;
+  timeout?: string;
+  json?: boolean;
+}
+
+function integer(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n)) throw new UsageError(`${flag} must be an integer (got "${value}")`);
+  return n;
+}
+
+/** Positionals onto the task's `args` names, merged over `--payload`. */
+export function payloadFromArgs(task: ResolvedTask, args: readonly string[], payloadText: string | undefined): unknown {
+  const base = payloadText !== undefined ? parseJsonArg(payloadText) : undefined;
+  if (args.length === 0) return base ?? {};
+  if (args.length > task.args.length) {
+    const takes = task.args.length === 0 ? 'takes no positional arguments (use --payload JSON)' : `takes ${task.args.length} argument(s): ${task.args.join(' ')}`;
+    throw new UsageError(`task "${task.name}" ${takes}; got ${args.length}`);
+  }
+  if (base !== undefined && (typeof base !== 'object' || base === null || Array.isArray(base))) {
+    throw new UsageError('--payload must be a JSON object when positional arguments are given');
+  }
+  const payload: Record<string, unknown> = { ...(base as Record<string, unknown> | undefined) };
+  args.forEach((value, i) => {
+    payload[task.args[i]!] = value;
+  });
+  return payload;
+}
+
+/** `tq enqueue <task> [args...]`. */
+export async function enqueueCommand(ctx: CliContext, taskName: string, args: string[], opts: EnqueueCommandOptions): Promise<number> {
+  const config = await ctx.config();
+  const settings = ctx.settings(config);
+  const task = config.tasks.get(taskName);
+  if (!task) throw new UsageError(`unknown task "${taskName}" (known: ${[...config.tasks.keys()].sort().join(', ')})`);
+
+  const options: EnqueueOptions = {};
+  if (opts.queue !== undefined) options.queue = opts.queue;
+  if (opts.delay !== undefined) options.delay = parseDuration(opts.delay, '--delay');
+  if (opts.at !== undefined) options.at = opts.at;
+  const priority = integer(opts.priority, '--priority');
+  if (priority !== undefined) options.priority = priority;
+  const attempts = integer(opts.attempts, '--attempts');
+  if (attempts !== undefined) options.attempts = attempts;
+  if (opts.id !== undefined) options.id = opts.id;
+  const timeoutMs = opts.timeout !== undefined ? parseDuration(opts.timeout, '--timeout') : undefined;
+
+  const usesFiles = typeof task.definition.fromArgs === 'function' && args.length > 0;
+  if (usesFiles && opts.id !== undefined && args.length > 1) throw new UsageError('--id names one run; give one file with it');
+  if (usesFiles && opts.payload !== undefined) throw new UsageError(`task "${task.name}" takes files; --payload cannot be combined with them`);
+  const plainPayload = usesFiles ? undefined : payloadFromArgs(task, args, opts.payload);
+
+  const producer = await Producer.connect(config, settings);
+  const store = openStore(settings.dbFile);
+  let prepared: PreparedRun<unknown>[] = [];
+  try {
+    if (usesFiles) {
+      const bar = createProgress(ctx.out, 'storing', args.length);
+      try {
+        prepared = await task.definition.fromArgs!(args, { cwd: ctx.cwd, media: config.mediaDir, db: store.records, tick: () => bar.increment() });
+      } finally {
+        bar.stop();
+      }
+    } else {
+      prepared = [{ payload: plainPayload }];
+    }
+
+    let runs: EnqueuedRun[];
+    const known = opts.id !== undefined ? store.runs.get(opts.id) : undefined;
+    if (known) {
+      runs = [{ id: known.job_id, task: known.task, queue: known.queue, state: known.state as 'waiting', existed: true }];
+    } else if (prepared.length === 1) {
+      runs = [await producer.enqueue(task.name, prepared[0]!.payload, options)];
+    } else {
+      const bar = createProgress(ctx.out, 'enqueuing', prepared.length);
+      try {
+        runs = await producer.enqueueMany(
+          prepared.map((p) => ({ task: task.name, payload: p.payload, options })),
+          (done) => bar.update(done),
+        );
+      } finally {
+        bar.stop();
+      }
+    }
+    await catchUpHistory(store, producer.redis, settings, config).catch((err) =>
+      ctx.out.warn(`history not updated yet: ${errorMessage(err)}`),
+    );
+
+    const outcomes = new Map<string, RunOutcome>();
+    if (opts.wait) {
+      await Promise.all(
+        runs.map(async (run) => {
+          const existing = run.existed ? store.runs.get(run.id) : undefined;
+          if (existing?.state === 'completed') return outcomes.set(run.id, { state: 'completed', result: existing.result === null ? null : JSON.parse(existing.result) });
+          if (existing?.state === 'failed') return outcomes.set(run.id, { state: 'failed', error: existing.error ?? 'failed' });
+          outcomes.set(run.id, await producer.wait(run, timeoutMs));
+        }),
+      );
+      await catchUpHistory(store, producer.redis, settings, config).catch(() => undefined);
+    }
+    return report(ctx, runs, prepared, outcomes, opts);
+  } catch (err) {
+    // Files already stored but never enqueued: say so in their records rather than leave them pending.
+    for (const p of prepared) {
+      const id = p.meta?.recordId;
+      if (typeof id === 'string' && store.records.images.get(id)?.status === 'pending') {
+        store.records.images.update(id, { status: 'failed', error: `not enqueued: ${errorMessage(err)}` });
+      }
+    }
+    throw err;
+  } finally {
+    await producer.close();
+    store.close();
+  }
+}
+
+function report(
+  ctx: CliContext,
+  runs: EnqueuedRun[],
+  prepared: PreparedRun<unknown>[],
+  outcomes: Map<string, RunOutcome>,
+  opts: EnqueueCommandOptions,
+): number {
+  const { out } = ctx;
+  const docs = runs.map((run, i): Record<string, unknown> & { id: string; state: string; error?: string } => {
+    const outcome = outcomes.get(run.id);
+    return {
+      id: run.id,
+      task: run.task,
+      queue: run.queue,
+      state: outcome ? (outcome.state === 'timeout' ? outcome.lastState : outcome.state) : run.state,
+      ...(run.existed ? { existed: true } : {}),
+      ...(run.dueAt !== undefined ? { dueAt: new Date(run.dueAt).toISOString() } : {}),
+      ...(prepared[i]?.meta ?? {}),
+      ...(outcome?.state === 'completed' ? { result: outcome.result } : {}),
+      ...(outcome?.state === 'failed' ? { error: outcome.error } : {}),
+      ...(outcome?.state === 'timeout' ? { error: 'timed out waiting for the result' } : {}),
+    };
+  });
+  const failed = [...outcomes.values()].filter((o) => o.state !== 'completed').length;
+  if (opts.json) {
+    out.json(docs.length === 1 && prepared.length <= 1 ? docs[0] : { runs: docs });
+    return failed > 0 ? 1 : 0;
+  }
+  if (runs.length === 1) {
+    const run = runs[0]!;
+    const doc = docs[0]!;
+    const record = typeof doc.recordId === 'string' ? `, record ${doc.recordId}` : '';
+    if (run.existed) out.info(`run ${run.id} already exists (${doc.state}); nothing enqueued`);
+    else out.info(`enqueued ${run.task} run ${out.color.bold(run.id)} on queue ${run.queue} (${run.state}${record})`);
+    const outcome = outcomes.get(run.id);
+    if (outcome?.state === 'completed') out.print(JSON.stringify(outcome.result, null, 2));
+    if (outcome?.state === 'failed') throw new RuntimeError('E_TASK_FAILED', `run ${run.id} failed: ${outcome.error}`);
+    if (outcome?.state === 'timeout') throw new RuntimeError('E_TIMEOUT', `run ${run.id} is still ${outcome.lastState} after ${opts.timeout}`, { hint: 'it keeps going; check it later with tq inspect' });
+    if (!outcome) out.print(run.id);
+    return 0;
+  }
+  out.info(`enqueued ${runs.length} runs of ${runs[0]?.task ?? ''} on queue ${[...new Set(runs.map((r) => r.queue))].join(', ')}`);
+  for (const doc of docs) {
+    const extra = doc.error ? ` ${doc.error}` : '';
+    out.print(`${doc.id}\t${doc.state}${typeof doc.recordId === 'string' ? `\t${doc.recordId}` : ''}${extra}`);
+  }
+  if (failed > 0) throw new RuntimeError('E_TASK_FAILED', `${failed} of ${runs.length} runs did not complete`);
+  return 0;
+}

@@ -1,0 +1,176 @@
+import { Command, CommanderError, Option } from 'commander';
+import { createRequire } from 'node:module';
+import { TqError, errorMessage } from '../core/errors.js';
+import { maskRedisUrl, scrubSecret } from '../core/url.js';
+import { createContext, type CliContext, type SignalHub } from './context.js';
+
+const require = createRequire(import.meta.url);
+const { version } = require('../../package.json') as { version: string };
+
+/** A second SIGINT/SIGTERM during shutdown: leave now. */
+export class ForcedExit extends Error {
+  constructor(readonly signal: NodeJS.Signals) {
+    super(`${signal} again: exiting at once`);
+  }
+}
+
+function createSignalHub(): SignalHub {
+  const handlers: ((signal: NodeJS.Signals) => void)[] = [];
+  let rejectForced: (err: ForcedExit) => void = () => undefined;
+  const forced = new Promise<never>((_, reject) => {
+    rejectForced = reject;
+  });
+  forced.catch(() => undefined);
+  let count = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    count += 1;
+    if (count === 1 && handlers.length > 0) {
+      for (const h of handlers) h(signal);
+      return;
+    }
+    rejectForced(new ForcedExit(signal));
+    if (handlers.length === 0) process.exit(130);
+  };
+  let installed = false;
+  return {
+    onStop(handler) {
+      handlers.push(handler);
+      if (!installed) {
+        installed = true;
+        process.on('SIGINT', onSignal);
+        process.on('SIGTERM', onSignal);
+      }
+    },
+    forced,
+  };
+}
+
+type Action = (ctx: CliContext, ...args: any[]) => Promise<number | void>;
+
+/** Wraps a lazily imported command: it gets the context and its arguments, returns an exit code. */
+function lazy(load: () => Promise<Action>, signals: SignalHub, result: { code: number }) {
+  return async (...args: unknown[]) => {
+    const command = args[args.length - 1] as Command;
+    const ctx = createContext(command, signals);
+    const action = await load();
+    const code = await Promise.race([action(ctx, ...args.slice(0, -1)), signals.forced]);
+    result.code = typeof code === 'number' ? code : 0;
+  };
+}
+
+export function buildProgram(result: { code: number }, signals: SignalHub): Command {
+  const program = new Command('tq')
+    .description('Distributed task queue for TypeScript: workers, beat, inspect and monitor on Redis (BullMQ), history in SQLite.')
+    .version(version, '-V, --version')
+    .option('--config <file>', 'config file (env TQ_CONFIG)', undefined)
+    .option('--redis <url>', 'Redis URL, redis:// or rediss:// (env TQ_REDIS_URL)')
+    .option('--db <file>', 'SQLite file for records and history (env TQ_DB, default .tq/tq.db)')
+    .option('--prefix <prefix>', 'Redis key prefix, lets apps share a Redis (env TQ_PREFIX, default tq)')
+    .option('--debug', 'show stack traces (env TQ_DEBUG=1)')
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ tq demo                          thumbnails for sample images, end to end
+  $ tq worker -Q images -c 4         run a worker
+  $ tq enqueue resize photo.jpg --wait
+`,
+    );
+
+  program
+    .command('worker')
+    .description('consume queues and run tasks')
+    .option('-Q, --queues <list>', 'comma-separated queues (default: every queue the config uses)')
+    .option('-c, --concurrency <n>', 'runs at once per queue (default: config worker.concurrency, else 1)')
+    .option('-n, --name <name>', 'worker name (default: <host>.<pid>)')
+    .addOption(new Option('-l, --loglevel <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).default('info'))
+    .addOption(new Option('--log-format <format>', 'log format').choices(['text', 'json']).default('text'))
+    .option('--shutdown-timeout <duration>', 'on SIGTERM, how long active runs may finish before they are handed back (default 30s)')
+    .addHelpText('after', '\nExamples:\n  $ tq worker\n  $ tq worker -Q images,default -c 4 -n thumbs-1\n  $ tq worker --log-format json --shutdown-timeout 2m\n')
+    .action(lazy(async () => (await import('./commands/worker.js')).workerCommand, signals, result));
+
+  program
+    .command('enqueue')
+    .description('enqueue a run of a task (resize: files are copied into media and recorded)')
+    .argument('<task>', 'task name from the config')
+    .argument('[args...]', "positional arguments (files for resize; mapped onto the task's args otherwise)")
+    .option('--payload <json>', 'payload as JSON (merged with positional args)')
+    .option('-q, --queue <queue>', 'queue (default: the task\'s queue)')
+    .option('--delay <duration>', 'start no earlier than this from now (10s, 5m)')
+    .option('--at <iso>', 'start no earlier than this time (ISO 8601)')
+    .option('--priority <n>', 'lower runs first (0..2097151)')
+    .option('--attempts <n>', 'total attempts (default: the task\'s)')
+    .option('--id <id>', 'custom run id; enqueueing an existing id again does nothing')
+    .option('--wait', 'wait for the result; exit 0 on success, 1 on failure')
+    .option('--timeout <duration>', 'with --wait: give up after this long (exit 1)')
+    .option('--json', 'print one JSON document')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ tq enqueue resize photo.jpg --wait\n  $ tq enqueue resize photos/*.jpg\n  $ tq enqueue hello world --json\n  $ tq enqueue report --payload \'{"month":"2026-01"}\' --delay 10m\n',
+    )
+    .action(lazy(async () => (await import('./commands/enqueue.js')).enqueueCommand, signals, result));
+
+  program
+    .command('dev')
+    .description('worker for every queue in one process; starts a private redis-server when none answers')
+    .option('-c, --concurrency <n>', 'runs at once per queue')
+    .addHelpText('after', '\nExamples:\n  $ tq dev\n  $ tq dev --redis redis://127.0.0.1:6380\n')
+    .action(lazy(async () => (await import('./commands/dev.js')).devCommand, signals, result));
+
+  program
+    .command('demo')
+    .description('the showcase: sample images in, thumbnails out, a table (own prefix and files)')
+    .option('-c, --concurrency <n>', 'worker concurrency', '2')
+    .addHelpText('after', '\nExamples:\n  $ tq demo\n  $ NO_COLOR=1 tq demo\n')
+    .action(lazy(async () => (await import('./commands/demo.js')).demoCommand, signals, result));
+
+  return program;
+}
+
+function report(err: unknown, debug: boolean, argv: readonly string[]): number {
+  const stderr = process.stderr;
+  // Never print a Redis password, even inside messages from libraries.
+  const redisArg = argv[argv.indexOf('--redis') + 1] ?? process.env.TQ_REDIS_URL;
+  let password: string | undefined;
+  try {
+    password = redisArg ? decodeURIComponent(new URL(redisArg).password) || undefined : undefined;
+  } catch {
+    password = undefined;
+  }
+  const clean = (text: string) => scrubSecret(text, password);
+  if (err instanceof ForcedExit) {
+    stderr.write(`tq: ${err.message}\n`);
+    return 1;
+  }
+  if (err instanceof TqError) {
+    stderr.write(`tq: ${clean(err.message)}${err.hint ? ` — ${err.hint}` : ''}\n`);
+    if (debug && err.stack) stderr.write(`${clean(err.stack)}\n`);
+    return err.exitCode;
+  }
+  if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+  stderr.write(`tq: internal error: ${clean(errorMessage(err))}${debug ? '' : ' (run with --debug for the stack)'}\n`);
+  if (debug && err instanceof Error && err.stack) stderr.write(`${clean(err.stack)}\n`);
+  return 1;
+}
+
+/** The entry point: parses, runs one command, and is the only place that exits the process. */
+export async function main(argv: string[]): Promise<void> {
+  const result = { code: 0 };
+  const signals = createSignalHub();
+  const program = buildProgram(result, signals);
+  program.exitOverride();
+  const debug = argv.includes('--debug') || process.env.TQ_DEBUG === '1';
+  let code: number;
+  try {
+    await program.parseAsync(argv);
+    code = result.code;
+  } catch (err) {
+    code = err instanceof CommanderError ? (err.exitCode === 0 ? 0 : 2) : report(err, debug, argv);
+  }
+  await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+  await new Promise<void>((resolve) => process.stderr.write('', () => resolve()));
+  process.exit(code);
+}
+
+export { maskRedisUrl };

@@ -1,0 +1,73 @@
+import { Chalk, type ChalkInstance } from 'chalk';
+import type { TaskState } from '../core/states.js';
+
+/** Where a command writes: results on stdout, diagnostics on stderr; colour only on a TTY. */
+export interface Output {
+  readonly stdout: NodeJS.WriteStream;
+  readonly stderr: NodeJS.WriteStream;
+  /** stdout is a terminal (tables, spinners, progress bars). */
+  readonly tty: boolean;
+  /** stderr is a terminal (progress on stderr). */
+  readonly errTty: boolean;
+  readonly color: ChalkInstance;
+  /** A line on stdout. */
+  print(line?: string): void;
+  /** One JSON document on stdout. */
+  json(value: unknown): void;
+  /** A diagnostic line on stderr. */
+  info(line: string): void;
+  warn(line: string): void;
+}
+
+export function createOutput(env: Readonly<Record<string, string | undefined>> = process.env): Output {
+  const stdout = process.stdout;
+  const stderr = process.stderr;
+  const noColor = env.NO_COLOR !== undefined && env.NO_COLOR !== '';
+  const tty = Boolean(stdout.isTTY);
+  const errTty = Boolean(stderr.isTTY);
+  const color = new Chalk({ level: tty && !noColor ? 1 : 0 });
+  const errColor = new Chalk({ level: errTty && !noColor ? 1 : 0 });
+  return {
+    stdout,
+    stderr,
+    tty,
+    errTty,
+    color,
+    print: (line = '') => stdout.write(`${line}\n`),
+    json: (value) => stdout.write(`${JSON.stringify(value, null, 2)}\n`),
+    info: (line) => stderr.write(`${line}\n`),
+    warn: (line) => stderr.write(`${errColor.yellow('warning:')} ${line}\n`),
+  };
+}
+
+export function colorState(color: ChalkInstance, state: TaskState | string): string {
+  switch (state) {
+    case 'completed':
+      return color.green(state);
+    case 'failed':
+      return color.red(state);
+    case 'retrying':
+    case 'expired':
+    case 'cancelled':
+      return color.yellow(state);
+    case 'active':
+      return color.cyan(state);
+    default:
+      return color.dim(state);
+  }
+}
+
+/** A short, recognisable form of a run id for log lines (ids share their time prefix). */
+export function shortId(id: string): string {
+  return id.length > 8 ? id.slice(-6) : id;
+}
+
+/** A value squeezed onto one line for logs. */
+export function oneLine(value: unknown, max = 120): string {
+  const text = typeof value === 'string' ? JSON.stringify(value) : (JSON.stringify(value) ?? 'null');
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+export function clock(date = new Date()): string {
+  return date.toTimeString().slice(0, 8);
+}

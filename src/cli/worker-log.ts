@@ -1,0 +1,71 @@
+import type { ChalkInstance } from 'chalk';
+import { formatDuration } from '../core/duration.js';
+import type { RunEvent } from '../core/run-events.js';
+import { clock, oneLine, shortId } from './output.js';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+export interface WorkerLogger {
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+  debug(message: string): void;
+  /** One line per run transition. */
+  event(event: RunEvent): void;
+}
+
+/**
+ * Worker log lines: `[14:02:11] resize[8f2c1a] succeeded in 0.21s -> {...}` as text, or one JSON
+ * object per line (`--log-format json`) for log shippers.
+ */
+export function createWorkerLogger(options: {
+  level: LogLevel;
+  format: 'text' | 'json';
+  color: ChalkInstance;
+  write: (line: string) => void;
+}): WorkerLogger {
+  const { color, write } = options;
+  const min = LEVELS[options.level];
+  const line = (level: LogLevel, message: string, fields: Record<string, unknown> = {}) => {
+    if (LEVELS[level] < min) return;
+    if (options.format === 'json') {
+      write(JSON.stringify({ time: new Date().toISOString(), level, msg: message, ...fields }));
+      return;
+    }
+    const tag = level === 'warn' ? color.yellow('warning: ') : level === 'error' ? color.red('error: ') : '';
+    write(`${color.dim(`[${clock()}]`)} ${tag}${message}`);
+  };
+  return {
+    info: (m) => line('info', m),
+    warn: (m) => line('warn', m),
+    error: (m) => line('error', m),
+    debug: (m) => line('debug', m),
+    event(e) {
+      const name = `${e.task}[${shortId(e.jobId)}]`;
+      const fields = { event: e.type, task: e.task, id: e.jobId, queue: e.queue, attempt: e.attempt, ...(e.runtimeMs !== undefined ? { runtimeMs: e.runtimeMs } : {}) };
+      switch (e.type) {
+        case 'active':
+          line('debug', `${name} started (attempt ${e.attempt})`, fields);
+          break;
+        case 'completed':
+          line('info', `${name} ${color.green('succeeded')} in ${formatDuration(e.runtimeMs ?? 0)} -> ${oneLine(e.result)}`, { ...fields, result: e.result });
+          break;
+        case 'retrying':
+          line('warn', `${name} attempt ${e.attempt} failed, will retry: ${e.error ?? ''}`, { ...fields, error: e.error });
+          break;
+        case 'failed':
+          line('error', `${name} ${color.red('failed')} after ${formatDuration(e.runtimeMs ?? 0)}: ${e.error ?? ''}`, { ...fields, error: e.error });
+          break;
+        case 'requeued':
+          line('warn', `${name} handed back to queue "${e.queue}" (shutdown timeout)`, fields);
+          break;
+        case 'delayed':
+          line('debug', `${name} put back until ${new Date(e.dueAt ?? 0).toISOString()}`, fields);
+          break;
+        default:
+          line('info', `${name} ${e.type}`, fields);
+      }
+    },
+  };
+}

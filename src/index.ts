@@ -1,0 +1,26 @@
+/**
+ * tq's public API: what `tasks.config.ts` and application code import from `'tq'`.
+ *
+ * @packageDocumentation
+ */
+export { defineConfig, defineTask, DEFAULT_QUEUE } from './core/task.js';
+export type {
+  TqConfig,
+  TaskDefinition,
+  TaskOptions,
+  TaskContext,
+  TaskLogger,
+  BackoffOptions,
+  EnqueueOptions,
+  ScheduleDefinition,
+  HistoryOptions,
+  WorkerDefaults,
+  CliInputContext,
+  PreparedRun,
+  PayloadOf,
+  ResultOf,
+  MissedPolicy,
+} from './core/task.js';
+export { TqError, UsageError, ConfigError, RedisUnavailableError, RuntimeError, FatalTaskError } from './core/errors.js';
+export { TASK_STATES, type TaskState } from './core/states.js';
+export type { RecordsStore, ImageRecord, ImagesRepository, ImageStatus } from './core/records.js';
