@@ -67,6 +67,7 @@ export function buildProgram(result: { code: number }, signals: SignalHub): Comm
     .option('--db <file>', 'SQLite file for records and history (env TQ_DB, default .tq/tq.db)')
     .option('--prefix <prefix>', 'Redis key prefix, lets apps share a Redis (env TQ_PREFIX, default tq)')
     .option('--debug', 'show stack traces (env TQ_DEBUG=1)')
+    .exitOverride()
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText(
       'after',
@@ -95,7 +96,7 @@ Examples:
     .description('enqueue a run of a task (resize: files are copied into media and recorded)')
     .argument('<task>', 'task name from the config')
     .argument('[args...]', "positional arguments (files for resize; mapped onto the task's args otherwise)")
-    .option('--payload <json>', 'payload as JSON (merged with positional args)')
+    .option('--payload <json>', 'payload as JSON, or @file.json (merged with positional args)')
     .option('-q, --queue <queue>', 'queue (default: the task\'s queue)')
     .option('--delay <duration>', 'start no earlier than this from now (10s, 5m)')
     .option('--at <iso>', 'start no earlier than this time (ISO 8601)')

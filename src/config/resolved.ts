@@ -25,7 +25,6 @@ export interface ResolvedConfig {
   readonly timezone: string;
   readonly mediaDir: string;
   readonly history: { keepMs: number | undefined; redact: readonly string[]; streamMaxLen: number };
-  readonly images: { allow: readonly string[]; maxPixels: number };
   readonly payloadLimit: number;
   readonly worker: { concurrency: number; shutdownTimeoutMs: number; unknownTaskGraceMs: number };
   /** Every queue some task uses, sorted. */

@@ -7,7 +7,7 @@ import type { ResolvedConfig, ResolvedTask } from './resolved.js';
 
 const TASK_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,99}$/;
 const QUEUE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
-const TOP_KEYS = new Set(['tasks', 'schedules', 'timezone', 'media', 'redis', 'db', 'prefix', 'history', 'images', 'payloadLimit', 'worker']);
+const TOP_KEYS = new Set(['tasks', 'schedules', 'timezone', 'media', 'redis', 'db', 'prefix', 'history', 'payloadLimit', 'worker']);
 const TASK_KEYS = new Set([
   'run', 'fromArgs', 'queue', 'attempts', 'backoff', 'retryOn', 'timeout', 'isolate', 'rateLimit', 'priority',
   'expires', 'dedupe', 'schema', 'args', 'keep', 'description',
@@ -161,11 +161,6 @@ export function resolveConfig(raw: unknown, file: string | undefined, dir: strin
   if (!Array.isArray(redactKeys) || !redactKeys.every((k) => typeof k === 'string')) {
     add('history.redact', "must be an array of payload keys, e.g. ['password', 'token']");
   }
-  const images = config.images ?? {};
-  const allow = images.allow ?? [];
-  if (!Array.isArray(allow) || !allow.every((k) => typeof k === 'string')) {
-    add('images.allow', "must be an array of format names, e.g. ['svg']");
-  }
   const worker = config.worker ?? {};
 
   const resolved: ResolvedConfig = {
@@ -179,10 +174,6 @@ export function resolveConfig(raw: unknown, file: string | undefined, dir: strin
       keepMs: duration('history.keep', history.keep),
       redact: Array.isArray(redactKeys) ? redactKeys : [],
       streamMaxLen: positiveInt('history.streamMaxLen', history.streamMaxLen) ?? 100_000,
-    },
-    images: {
-      allow: Array.isArray(allow) ? allow.map((a) => String(a).toLowerCase()) : [],
-      maxPixels: positiveInt('images.maxPixels', images.maxPixels) ?? 100_000_000,
     },
     payloadLimit: positiveInt('payloadLimit', config.payloadLimit) ?? DEFAULT_PAYLOAD_LIMIT,
     worker: {

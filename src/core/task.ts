@@ -147,13 +147,6 @@ export interface HistoryOptions {
   streamMaxLen?: number;
 }
 
-export interface ImagesOptions {
-  /** Extra formats to accept beside jpeg, png, webp, gif, tiff, avif (e.g. `['svg']`). */
-  allow?: string[];
-  /** Largest accepted image in pixels (width x height), default 100 megapixels. */
-  maxPixels?: number;
-}
-
 export interface WorkerDefaults {
   concurrency?: number;
   shutdownTimeout?: string | number;
@@ -174,7 +167,6 @@ export interface TqConfig<T extends TaskMap = TaskMap> {
   db?: string;
   prefix?: string;
   history?: HistoryOptions;
-  images?: ImagesOptions;
   /** Largest payload accepted at enqueue, bytes; default 1 MiB. */
   payloadLimit?: number;
   worker?: WorkerDefaults;

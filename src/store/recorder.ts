@@ -87,8 +87,13 @@ export class Recorder {
    * (enqueue, inspect) so the file is current before they read it. When another process holds
    * the lease it is left to that process and nothing is applied.
    */
-  async catchUp(): Promise<CatchUpResult> {
-    if (!this.acquireLease()) return { applied: 0 };
+  async catchUp(options: { waitForHolderMs?: number } = {}): Promise<CatchUpResult> {
+    if (!this.acquireLease()) {
+      // Another process records into this file: wait (briefly) until it has applied everything
+      // in the stream now, so the caller reads its own writes.
+      await this.waitForHolder(options.waitForHolderMs ?? 3000);
+      return { applied: 0 };
+    }
     try {
       const missed = await this.checkGap(true);
       let applied = 0;
@@ -101,6 +106,24 @@ export class Recorder {
       return missed ? { applied, missed } : { applied };
     } finally {
       this.releaseLease();
+    }
+  }
+
+  private async waitForHolder(timeoutMs: number): Promise<void> {
+    const target = (await this.source.info()).lastId;
+    if (!target) return;
+    const deadline = Date.now() + timeoutMs;
+    while (compareStreamIds(this.lastId, target) < 0 && Date.now() < deadline) {
+      // The holder may have died without releasing: take over once its lease expires.
+      if (this.acquireLease()) {
+        try {
+          while ((await this.step(0)) >= this.batchSize);
+        } finally {
+          this.releaseLease();
+        }
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 15));
     }
   }
 

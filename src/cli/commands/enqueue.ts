@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { parseDuration } from '../../core/duration.js';
 import { RuntimeError, UsageError, errorMessage } from '../../core/errors.js';
 import { parseJsonArg } from '../../core/json.js';
@@ -29,9 +31,20 @@ function integer(value: string | undefined, flag: string): number | undefined {
   return n;
 }
 
+/** `--payload @file.json` reads the JSON from a file (payloads too big for a command line). */
+function readPayloadText(text: string, cwd: string): string {
+  if (!text.startsWith('@')) return text;
+  const file = path.resolve(cwd, text.slice(1));
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`--payload ${text}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`);
+  }
+}
+
 /** Positionals onto the task's `args` names, merged over `--payload`. */
-export function payloadFromArgs(task: ResolvedTask, args: readonly string[], payloadText: string | undefined): unknown {
-  const base = payloadText !== undefined ? parseJsonArg(payloadText) : undefined;
+export function payloadFromArgs(task: ResolvedTask, args: readonly string[], payloadText: string | undefined, cwd = process.cwd()): unknown {
+  const base = payloadText !== undefined ? parseJsonArg(readPayloadText(payloadText, cwd)) : undefined;
   if (args.length === 0) return base ?? {};
   if (args.length > task.args.length) {
     const takes = task.args.length === 0 ? 'takes no positional arguments (use --payload JSON)' : `takes ${task.args.length} argument(s): ${task.args.join(' ')}`;
@@ -68,7 +81,7 @@ export async function enqueueCommand(ctx: CliContext, taskName: string, args: st
   const usesFiles = typeof task.definition.fromArgs === 'function' && args.length > 0;
   if (usesFiles && opts.id !== undefined && args.length > 1) throw new UsageError('--id names one run; give one file with it');
   if (usesFiles && opts.payload !== undefined) throw new UsageError(`task "${task.name}" takes files; --payload cannot be combined with them`);
-  const plainPayload = usesFiles ? undefined : payloadFromArgs(task, args, opts.payload);
+  const plainPayload = usesFiles ? undefined : payloadFromArgs(task, args, opts.payload, ctx.cwd);
 
   const producer = await Producer.connect(config, settings);
   const store = openStore(settings.dbFile);

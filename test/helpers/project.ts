@@ -1,0 +1,45 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { Queue } from 'bullmq';
+import { ROOT, makeProject, type TestProject } from './cli.js';
+
+/** The test application config (test/fixtures/app-config.ts.txt) with its placeholders filled. */
+export function appConfig(options: { grace?: string } = {}): string {
+  return fs.readFileSync(path.join(ROOT, 'test', 'fixtures', 'app-config.ts.txt'), 'utf8').replace('__GRACE__', options.grace ?? '5m');
+}
+
+export function appProject(options: { grace?: string; redisUrl?: string; prefix?: string } = {}): TestProject {
+  return makeProject(appConfig(options), options);
+}
+
+/** Reads rows from a project's SQLite file (read-only, a fresh connection each time). */
+export function query<T = Record<string, unknown>>(dbFile: string, sql: string, ...params: unknown[]): T[] {
+  const db = new Database(dbFile, { readonly: true, fileMustExist: true });
+  try {
+    return db.prepare(sql).all(...params) as T[];
+  } finally {
+    db.close();
+  }
+}
+
+/** A BullMQ queue handle on the project's prefix, for asserting on Redis state. */
+export function bullQueue(project: TestProject, name: string): Queue {
+  return new Queue(name, { connection: { url: project.redisUrl }, prefix: project.prefix });
+}
+
+/** Polls `check` every 25 ms until it returns a truthy value or the deadline passes. */
+export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 15_000, what = 'condition'): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value) return value as NonNullable<T>;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
