@@ -23,7 +23,6 @@ describe('parseDuration', () => {
     ['250', 250],
     ['0', 0],
     [' 5m ', 300_000],
-    ['2 minutes', 120_000],
   ])('parses %j as %d ms', (text, expected) => {
     expect(parseDuration(text)).toBe(expected);
   });
@@ -34,7 +33,7 @@ describe('parseDuration', () => {
     expect(parseDuration(12.5)).toBe(12.5);
   });
 
-  it.each(['abc', '-5s', '', '   ', '5x', '1.5', 's', '5m30s'])('rejects %j with a UsageError naming what was parsed', (text) => {
+  it.each(['abc', '-5s', '', '   ', '5x', 's', '5 parsecs'])('rejects %j with a UsageError naming what was parsed', (text) => {
     const err = thrown(() => parseDuration(text, '--delay'));
     expect(err.exitCode).toBe(2);
     expect(err.code).toBe('E_USAGE');

@@ -1,0 +1,202 @@
+import { describe, expect, it } from 'vitest';
+import { UsageError } from '../../src/core/errors.js';
+import { DEFAULT_PAYLOAD_LIMIT, assertJsonPayload, parseJsonArg, redact } from '../../src/core/json.js';
+import { maskRedisUrl, scrubSecret } from '../../src/core/url.js';
+
+function usageError(fn: () => unknown): UsageError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(UsageError);
+    expect((err as UsageError).exitCode).toBe(2);
+    return err as UsageError;
+  }
+  throw new Error('expected a UsageError, nothing was thrown');
+}
+
+function nested(levels: number): unknown {
+  let v: unknown = 'leaf';
+  for (let i = 0; i < levels; i += 1) v = i % 2 === 0 ? [v] : { k: v };
+  return v;
+}
+
+describe('assertJsonPayload', () => {
+  it('accepts plain JSON values and returns the serialised text', () => {
+    expect(assertJsonPayload({ a: 1, b: [true, null, 'x'], c: { d: -2.5 } })).toBe('{"a":1,"b":[true,null,"x"],"c":{"d":-2.5}}');
+    expect(assertJsonPayload([1, 2, 3])).toBe('[1,2,3]');
+    expect(assertJsonPayload('image.jpg')).toBe('"image.jpg"');
+    expect(assertJsonPayload(null)).toBe('null');
+    expect(assertJsonPayload(undefined)).toBe('null');
+    expect(assertJsonPayload(0)).toBe('0');
+    expect(assertJsonPayload(Object.assign(Object.create(null), { x: 1 }))).toBe('{"x":1}');
+  });
+
+  it('accepts the same object referenced twice (a shared reference is not a cycle)', () => {
+    const shared = { n: 1 };
+    expect(assertJsonPayload({ a: shared, b: shared, list: [shared, shared] })).toBe('{"a":{"n":1},"b":{"n":1},"list":[{"n":1},{"n":1}]}');
+  });
+
+  it('rejects functions, naming where they are', () => {
+    const err = usageError(() => assertJsonPayload({ a: { cb: () => 1 } }));
+    expect(err.message).toBe('payload.a.cb is a function, which is not JSON-serialisable');
+  });
+
+  it('rejects bigints and symbols', () => {
+    expect(usageError(() => assertJsonPayload({ n: 10n })).message).toBe('payload.n is a bigint, which is not JSON-serialisable');
+    expect(usageError(() => assertJsonPayload([Symbol('s')])).message).toBe('payload[0] is a symbol, which is not JSON-serialisable');
+  });
+
+  it('rejects cycles', () => {
+    const a: Record<string, unknown> = { name: 'a' };
+    a.self = a;
+    expect(usageError(() => assertJsonPayload(a)).message).toMatch(/^payload\.self contains a cycle/);
+    const list: unknown[] = [];
+    list.push({ back: list });
+    expect(usageError(() => assertJsonPayload(list)).message).toMatch(/^payload\[0\]\.back contains a cycle/);
+  });
+
+  it('rejects NaN and Infinity', () => {
+    expect(usageError(() => assertJsonPayload({ x: Number.NaN })).message).toBe('payload.x is NaN, which JSON cannot carry');
+    expect(usageError(() => assertJsonPayload([Number.POSITIVE_INFINITY])).message).toBe('payload[0] is Infinity, which JSON cannot carry');
+    expect(usageError(() => assertJsonPayload(Number.NEGATIVE_INFINITY, 'result')).message).toBe('result is -Infinity, which JSON cannot carry');
+  });
+
+  it('rejects class instances, naming the class', () => {
+    class Upload {
+      constructor(readonly path: string) {}
+    }
+    expect(usageError(() => assertJsonPayload({ file: new Upload('a.jpg') })).message).toMatch(/^payload\.file is a Upload instance/);
+    expect(usageError(() => assertJsonPayload(new Map([['a', 1]]))).message).toMatch(/^payload is a Map instance/);
+  });
+
+  it('rejects nesting deeper than 64 levels, and accepts 64', () => {
+    expect(() => assertJsonPayload(nested(64))).not.toThrow();
+    expect(assertJsonPayload(nested(64))).toContain('"leaf"');
+    const err = usageError(() => assertJsonPayload(nested(65)));
+    expect(err.message).toMatch(/is nested more than 64 levels deep$/);
+    expect(usageError(() => assertJsonPayload(nested(10_000))).message).toMatch(/more than 64 levels/);
+  });
+
+  it('rejects a payload over the limit, naming the size and the limit', () => {
+    const text = 'x'.repeat(100);
+    expect(assertJsonPayload(text, 'payload', 102)).toBe(`"${text}"`);
+    const err = usageError(() => assertJsonPayload(text, 'payload', 101));
+    expect(err.message).toBe('payload is 102 bytes, over the 101-byte limit');
+    expect(err.hint).toMatch(/payloadLimit/);
+  });
+
+  it('counts bytes, not characters, against the limit', () => {
+    const err = usageError(() => assertJsonPayload('é'.repeat(10), 'payload', 20));
+    expect(err.message).toBe('payload is 22 bytes, over the 20-byte limit');
+  });
+
+  it('defaults to a 1 MiB limit', () => {
+    expect(DEFAULT_PAYLOAD_LIMIT).toBe(1024 * 1024);
+    const big = 'y'.repeat(1024 * 1024);
+    expect(usageError(() => assertJsonPayload(big)).message).toBe(`payload is ${1024 * 1024 + 2} bytes, over the 1048576-byte limit`);
+    expect(assertJsonPayload('y'.repeat(1024 * 1024 - 2)).length).toBe(1024 * 1024);
+  });
+});
+
+describe('parseJsonArg', () => {
+  it('parses JSON text', () => {
+    expect(parseJsonArg('{"a":[1,"b"]}')).toEqual({ a: [1, 'b'] });
+    expect(parseJsonArg('"s"')).toBe('s');
+  });
+  it('names --payload when the text is not JSON', () => {
+    const err = usageError(() => parseJsonArg('{bad'));
+    expect(err.message).toMatch(/^--payload is not valid JSON: /);
+  });
+  it('names the given flag', () => {
+    expect(usageError(() => parseJsonArg('', '--result')).message).toMatch(/^--result is not valid JSON/);
+  });
+});
+
+describe('redact', () => {
+  it('masks the keys at any depth, in objects and arrays, case-insensitively', () => {
+    const payload = {
+      user: 'ann',
+      Password: 'p1',
+      nested: { token: 't1', deeper: { TOKEN: 't2', keep: 1 } },
+      list: [{ password: 'p2', ok: true }, 'password', ['token']],
+    };
+    expect(redact(payload, ['password', 'Token'])).toEqual({
+      user: 'ann',
+      Password: '[redacted]',
+      nested: { token: '[redacted]', deeper: { TOKEN: '[redacted]', keep: 1 } },
+      list: [{ password: '[redacted]', ok: true }, 'password', ['token']],
+    });
+  });
+
+  it('masks a whole sub-object under a redacted key', () => {
+    expect(redact({ secret: { a: 1, b: [2] } }, ['secret'])).toEqual({ secret: '[redacted]' });
+  });
+
+  it('does not modify its input', () => {
+    const payload = { password: 'p', inner: { password: 'q' } };
+    redact(payload, ['password']);
+    expect(payload).toEqual({ password: 'p', inner: { password: 'q' } });
+  });
+
+  it('returns scalars and payloads without those keys unchanged', () => {
+    expect(redact('password', ['password'])).toBe('password');
+    expect(redact(null, ['password'])).toBeNull();
+    expect(redact({ a: 1 }, ['password'])).toEqual({ a: 1 });
+    const same = { password: 'x' };
+    expect(redact(same, [])).toBe(same);
+  });
+});
+
+describe('maskRedisUrl', () => {
+  const secret = 's3cr3t-Pw';
+  it.each([
+    [`redis://user:${secret}@db.example.com:6379`, 'redis://user:***@db.example.com:6379'],
+    [`redis://:${secret}@db.example.com:6379/2`, 'redis://:***@db.example.com:6379/2'],
+    [`rediss://default:${secret}@db.example.com:6380`, 'rediss://default:***@db.example.com:6380'],
+  ])('masks the password of %s', (url, masked) => {
+    expect(maskRedisUrl(url)).toBe(masked);
+    expect(maskRedisUrl(url)).not.toContain(secret);
+  });
+
+  it('masks a URL-encoded password (in both its encoded and decoded forms)', () => {
+    const out = maskRedisUrl('redis://app:p%40ss%3Aw0rd%2F@127.0.0.1:6380');
+    expect(out).toBe('redis://app:***@127.0.0.1:6380');
+    expect(out).not.toMatch(/p%40ss|p@ss|w0rd/);
+  });
+
+  it('masks a password that contains an unencoded @', () => {
+    const out = maskRedisUrl('redis://:p@ss@host:6379');
+    expect(out).not.toContain('p@ss');
+    expect(out).toContain('***');
+  });
+
+  it('masks the password of a URL WHATWG cannot parse', () => {
+    const out = maskRedisUrl(`redis://admin:${secret}@bad host:6379`);
+    expect(out).not.toContain(secret);
+    expect(out).toBe('redis://admin:***@bad host:6379');
+  });
+
+  it('leaves a URL without a password as it was', () => {
+    expect(maskRedisUrl('redis://127.0.0.1:6379')).toBe('redis://127.0.0.1:6379');
+    expect(maskRedisUrl('rediss://cache.internal:6380/1')).toBe('rediss://cache.internal:6380/1');
+  });
+
+  // BUG (src/core/url.ts:8): a password with an unencoded '/' makes `new URL` throw, and the
+  // fallback regex `//([^@/]*)@` cannot match across the '/', so the URL comes back unmasked.
+  it.fails('masks an unparseable URL whose password contains a slash', () => {
+    expect(maskRedisUrl('redis://:pa/ss@host:6379')).not.toContain('pa/ss');
+  });
+});
+
+describe('scrubSecret', () => {
+  it('replaces every occurrence of the secret', () => {
+    expect(scrubSecret('auth hunter2 failed (hunter2)', 'hunter2')).toBe('auth *** failed (***)');
+  });
+  it('leaves the text alone without a secret', () => {
+    expect(scrubSecret('nothing to hide', undefined)).toBe('nothing to hide');
+    expect(scrubSecret('nothing to hide', '')).toBe('nothing to hide');
+  });
+  it('treats the secret literally (regex characters are not special)', () => {
+    expect(scrubSecret('pw is a.b*c+ and axbxc', 'a.b*c+')).toBe('pw is *** and axbxc');
+  });
+});
