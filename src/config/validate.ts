@@ -7,6 +7,8 @@ import type { ResolvedConfig, ResolvedTask } from './resolved.js';
 
 const TASK_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,99}$/;
 const QUEUE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
+/** Options DESIGN.md reserves that this version does not enforce yet: refused, never ignored. */
+const NOT_YET = ['timeout', 'isolate', 'rateLimit', 'expires', 'dedupe', 'schema'] as const;
 const TOP_KEYS = new Set(['tasks', 'schedules', 'timezone', 'media', 'redis', 'db', 'prefix', 'history', 'payloadLimit', 'worker']);
 const TASK_KEYS = new Set([
   'run', 'fromArgs', 'queue', 'attempts', 'backoff', 'retryOn', 'timeout', 'isolate', 'rateLimit', 'priority',
@@ -71,6 +73,11 @@ export function resolveConfig(raw: unknown, file: string | undefined, dir: strin
       const def = value as TaskDefinition;
       for (const k of Object.keys(def)) {
         if (!TASK_KEYS.has(k)) add(`${key}.${k}`, `unknown option (allowed: ${[...TASK_KEYS].join(', ')})`);
+      }
+      for (const k of NOT_YET) {
+        if ((def as unknown as Record<string, unknown>)[k] !== undefined) {
+          add(`${key}.${k}`, 'is part of the task-options contract but not implemented in this version of tq yet; remove it rather than have it silently ignored');
+        }
       }
       const queue = def.queue ?? DEFAULT_QUEUE;
       if (typeof queue !== 'string' || !QUEUE_NAME.test(queue)) {

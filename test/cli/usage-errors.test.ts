@@ -56,7 +56,7 @@ describe('bad input gets one clear line on stderr and the documented exit code',
   it('bad config: exit 2 naming the file and every bad key', async () => {
     const bad = makeProject(`import { defineConfig, defineTask } from 'tq';
 export default defineConfig({
-  tasks: { t: defineTask({ attempts: 0, timeout: 'forever', run: () => 1 }) },
+  tasks: { t: defineTask({ attempts: 0, backoff: { type: 'linear', delay: '1s' }, run: () => 1 }) },
   schedules: { nightly: { task: 'missing', cron: '0 3 * * *' } },
   colour: 'blue',
 } as any);
@@ -65,7 +65,7 @@ export default defineConfig({
     expect(res.code).toBe(2);
     expect(res.stderr).toMatch(/^tq: tasks\.config\.ts: 4 problems:/);
     expect(res.stderr).toMatch(/tasks\.t\.attempts: must be a positive integer \(got 0\)/);
-    expect(res.stderr).toMatch(/tasks\.t\.timeout: must be a duration/);
+    expect(res.stderr).toMatch(/tasks\.t\.backoff: must be \{ type: 'exponential' \| 'fixed'/);
     expect(res.stderr).toMatch(/schedules\.nightly\.task: "missing" is not a defined task/);
     expect(res.stderr).toMatch(/colour: unknown key/);
   });
