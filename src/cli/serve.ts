@@ -4,6 +4,7 @@ import { checkServer, connect, ensureLayout, WorkerRuntime, type ShutdownReport 
 import { openStore, type Store } from '../store/index.js';
 import { startRecorder } from './history.js';
 import type { WorkerLogger } from './worker-log.js';
+import { isolatedRunner } from './isolate.js';
 
 export interface ServeOptions {
   config: ResolvedConfig;
@@ -13,6 +14,8 @@ export interface ServeOptions {
   name?: string;
   logger: WorkerLogger;
   onEvent?: (event: RunEvent) => void;
+  onZombieLimit?: (zombies: number) => void;
+  onShutdownRequest?: () => void;
 }
 
 export interface Serving {
@@ -57,6 +60,9 @@ export async function serve(options: ServeOptions): Promise<Serving> {
         logger.event(event);
         options.onEvent?.(event);
       },
+      ...(options.onZombieLimit ? { onZombieLimit: options.onZombieLimit } : {}),
+      ...(options.onShutdownRequest ? { onShutdownRequest: options.onShutdownRequest } : {}),
+      isolated: isolatedRunner({ config, settings }),
     });
     const started = history;
     return {

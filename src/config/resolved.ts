@@ -1,3 +1,5 @@
+import type { RateLimitSpec } from '../core/rate.js';
+import type { StandardSchemaV1 } from '../core/schema.js';
 import type { BackoffOptions, ScheduleDefinition, TaskDefinition } from '../core/task.js';
 
 /** A task with its options validated and durations in ms. */
@@ -13,6 +15,10 @@ export interface ResolvedTask {
   readonly keep: number | undefined;
   readonly args: readonly string[];
   readonly description: string | undefined;
+  readonly rateLimit: RateLimitSpec | undefined;
+  readonly dedupe: { key: (payload: any) => string; ttlMs: number | undefined } | undefined;
+  readonly schema: StandardSchemaV1 | undefined;
+  readonly isolate: boolean;
 }
 
 export interface ResolvedConfig {
@@ -26,7 +32,7 @@ export interface ResolvedConfig {
   readonly mediaDir: string;
   readonly history: { keepMs: number | undefined; redact: readonly string[]; streamMaxLen: number };
   readonly payloadLimit: number;
-  readonly worker: { concurrency: number; shutdownTimeoutMs: number; unknownTaskGraceMs: number };
+  readonly worker: { concurrency: number; shutdownTimeoutMs: number; unknownTaskGraceMs: number; maxZombies: number };
   /** Every queue some task uses, sorted. */
   readonly queues: readonly string[];
   /** Values from the file, used when no flag or environment variable sets them. */

@@ -2,13 +2,13 @@ import path from 'node:path';
 import { parseDuration } from '../core/duration.js';
 import { ConfigError, errorMessage } from '../core/errors.js';
 import { DEFAULT_PAYLOAD_LIMIT } from '../core/json.js';
+import { parseRateLimit } from '../core/rate.js';
+import { isStandardSchema } from '../core/schema.js';
 import { DEFAULT_QUEUE, type TaskDefinition, type TqConfig } from '../core/task.js';
 import type { ResolvedConfig, ResolvedTask } from './resolved.js';
 
 const TASK_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,99}$/;
 const QUEUE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
-/** Options DESIGN.md reserves that this version does not enforce yet: refused, never ignored. */
-const NOT_YET = ['timeout', 'isolate', 'rateLimit', 'expires', 'dedupe', 'schema'] as const;
 const TOP_KEYS = new Set(['tasks', 'schedules', 'timezone', 'media', 'redis', 'db', 'prefix', 'history', 'payloadLimit', 'worker']);
 const TASK_KEYS = new Set([
   'run', 'fromArgs', 'queue', 'attempts', 'backoff', 'retryOn', 'timeout', 'isolate', 'rateLimit', 'priority',
@@ -74,11 +74,6 @@ export function resolveConfig(raw: unknown, file: string | undefined, dir: strin
       for (const k of Object.keys(def)) {
         if (!TASK_KEYS.has(k)) add(`${key}.${k}`, `unknown option (allowed: ${[...TASK_KEYS].join(', ')})`);
       }
-      for (const k of NOT_YET) {
-        if ((def as unknown as Record<string, unknown>)[k] !== undefined) {
-          add(`${key}.${k}`, 'is part of the task-options contract but not implemented in this version of tq yet; remove it rather than have it silently ignored');
-        }
-      }
       const queue = def.queue ?? DEFAULT_QUEUE;
       if (typeof queue !== 'string' || !QUEUE_NAME.test(queue)) {
         add(`${key}.queue`, `must be a queue name of letters, digits, _ . - not starting with _ (got ${describe(queue)})`);
@@ -108,6 +103,26 @@ export function resolveConfig(raw: unknown, file: string | undefined, dir: strin
       if (!Array.isArray(args) || !args.every((a) => typeof a === 'string' && a.length > 0)) {
         add(`${key}.args`, `must be an array of payload key names, e.g. ['name'] (got ${describe(args)})`);
       }
+      let rateLimit: ResolvedTask['rateLimit'];
+      if (def.rateLimit !== undefined) {
+        try {
+          rateLimit = parseRateLimit(def.rateLimit, `${key}.rateLimit`);
+        } catch {
+          add(`${key}.rateLimit`, `must be a rate such as '10/s', '100/m', '1000/h' (got ${describe(def.rateLimit)})`);
+        }
+      }
+      let dedupe: ResolvedTask['dedupe'];
+      if (def.dedupe !== undefined) {
+        if (!def.dedupe || typeof def.dedupe.key !== 'function') {
+          add(`${key}.dedupe`, "must be { key: (payload) => string, ttl?: '10m' }");
+        } else {
+          dedupe = { key: def.dedupe.key, ttlMs: duration(`${key}.dedupe.ttl`, def.dedupe.ttl) };
+        }
+      }
+      if (def.schema !== undefined && !isStandardSchema(def.schema)) {
+        add(`${key}.schema`, 'must be a Standard Schema validator (zod, valibot, arktype, ...)');
+      }
+      if (def.isolate !== undefined && typeof def.isolate !== 'boolean') add(`${key}.isolate`, 'must be true or false');
       tasks.set(name, {
         name,
         definition: def,
@@ -120,6 +135,10 @@ export function resolveConfig(raw: unknown, file: string | undefined, dir: strin
         keep: positiveInt(`${key}.keep`, def.keep, true),
         args: Array.isArray(args) ? args : [],
         description: typeof def.description === 'string' ? def.description : undefined,
+        rateLimit,
+        dedupe,
+        schema: isStandardSchema(def.schema) ? def.schema : undefined,
+        isolate: def.isolate === true,
       });
     }
     if (Object.keys(config.tasks).length === 0) add('tasks', 'define at least one task');
@@ -187,6 +206,7 @@ export function resolveConfig(raw: unknown, file: string | undefined, dir: strin
       concurrency: positiveInt('worker.concurrency', worker.concurrency) ?? 1,
       shutdownTimeoutMs: duration('worker.shutdownTimeout', worker.shutdownTimeout) ?? 30_000,
       unknownTaskGraceMs: duration('worker.unknownTaskGrace', worker.unknownTaskGrace) ?? 5 * 60_000,
+      maxZombies: positiveInt('worker.maxZombies', worker.maxZombies, true) ?? 3,
     },
     queues: [...new Set([...tasks.values()].map((t) => t.queue))].sort(),
     redis,

@@ -22,8 +22,9 @@ export function parseDuration(value: string | number, what = 'duration'): number
 /** Short human form of a duration in ms: `0.21s`, `3.4s`, `2m 5s`, `1h 2m`. */
 export function formatDuration(msValue: number): string {
   if (!Number.isFinite(msValue)) return '-';
+  // Round first, then pick the unit, so 59.99 s reads "1m 0s", not "60.0s".
   if (msValue < 1000) return `${(msValue / 1000).toFixed(2)}s`;
-  if (msValue < 60_000) return `${(msValue / 1000).toFixed(1)}s`;
+  if (Math.round(msValue / 100) < 600) return `${(msValue / 1000).toFixed(1)}s`;
   const totalSeconds = Math.round(msValue / 1000);
   const h = Math.floor(totalSeconds / 3600);
   const m = Math.floor((totalSeconds % 3600) / 60);
@@ -34,6 +35,6 @@ export function formatDuration(msValue: number): string {
 /** Human form of a byte count: `812 B`, `45.1 KB`, `2.3 MB`. */
 export function formatBytes(bytes: number): string {
   if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
+  if (Math.round((bytes / 1024) * 10) < 1024 * 10) return `${(bytes / 1024).toFixed(1)} KB`;
   return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }

@@ -4,9 +4,10 @@ import type { TaskState } from './states.js';
  * A run transition, as appended to the run-event stream by producers and workers and applied
  * to `task_runs` by the recorder. `type` is the state the run moved into; `enqueued` becomes
  * `waiting` or `delayed` depending on `dueAt`; `requeued` (an active run handed back by a worker
- * shutting down) becomes `waiting` again.
+ * shutting down) becomes `waiting` again. `progress` and `log` change no state: they carry a
+ * progress value or a log line of the run.
  */
-export type RunEventType = 'enqueued' | Exclude<TaskState, 'waiting' | 'delayed'> | 'delayed' | 'requeued';
+export type RunEventType = 'enqueued' | Exclude<TaskState, 'waiting' | 'delayed'> | 'delayed' | 'requeued' | 'progress' | 'log';
 
 export interface RunEvent {
   type: RunEventType;
@@ -27,6 +28,8 @@ export interface RunEvent {
   /** Runtime of the attempt that finished, ms. */
   runtimeMs?: number;
   progress?: unknown;
+  /** A line from ctx.log (type `log`). */
+  log?: string;
 }
 
 export interface StreamEntry {

@@ -12,6 +12,7 @@
  * - recorder: the loop that applies run events from Redis to the SQLite history.
  */
 import type { RecordsStore } from './records.js';
+import type { StandardSchemaV1 } from './schema.js';
 
 export const DEFAULT_QUEUE = 'default';
 
@@ -26,6 +27,10 @@ export interface EnqueueOptions {
   attempts?: number;
   /** Custom run id: a second enqueue with the same id is a no-op. */
   id?: string;
+  /** Never start after this long from now (`1h`): the run ends `expired` instead. */
+  expires?: number | string;
+  /** Time limit for this run, overriding the task's `timeout`. */
+  timeLimit?: number | string;
 }
 
 export interface TaskLogger {
@@ -88,8 +93,8 @@ export interface TaskOptions {
   expires?: number | string;
   /** At most one pending run per key. */
   dedupe?: { key: (payload: any) => string; ttl?: number | string };
-  /** Payload validator (Standard Schema: zod, valibot, ...). */
-  schema?: unknown;
+  /** Payload validator (Standard Schema: zod, valibot, ...): invalid payloads are refused at enqueue. */
+  schema?: StandardSchemaV1;
   /** Names that map CLI positionals onto the payload: `args: ['name']`. */
   args?: readonly string[];
   /** How many finished runs Redis keeps for this task (SQLite history keeps them all). */
@@ -152,6 +157,11 @@ export interface WorkerDefaults {
   shutdownTimeout?: string | number;
   /** How long a run of a task this worker does not know is put back before it fails. */
   unknownTaskGrace?: string | number;
+  /**
+   * Handlers still running after their time limit or cancel ("zombies": they ignored
+   * ctx.signal) a worker tolerates before it shuts down warmly to be restarted. Default 3.
+   */
+  maxZombies?: number;
 }
 
 export type TaskMap = Record<string, TaskDefinition<any, any>>;

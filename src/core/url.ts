@@ -5,7 +5,8 @@ export function maskRedisUrl(url: string): string {
     if (u.password) u.password = '***';
     return u.toString().replace(/\/$/, '');
   } catch {
-    return url.replace(/\/\/([^@/]*)@/, (_m, auth: string) => `//${auth.includes(':') ? auth.split(':')[0] + ':***' : '***'}@`);
+    // Unparseable (e.g. an unencoded '/' in the password): mask everything up to the last '@'.
+    return url.replace(/\/\/(.*)@/, (_m, auth: string) => `//${auth.includes(':') ? auth.split(':')[0] + ':***' : '***'}@`);
   }
 }
 

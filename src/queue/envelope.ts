@@ -5,17 +5,43 @@
 export interface RunEnvelope {
   $tq: 1;
   payload: unknown;
+  /** Enqueue time by the Redis server's clock (epoch ms). */
   enqueuedAt: number;
+  /** Not started by then (server clock) -> never executed, state `expired`. */
+  expiresAt?: number;
+  /** Per-run time limit override, ms. */
+  timeLimitMs?: number;
+  /** A rate-limit slot already reserved for this run (epoch ms, server clock). */
+  rateSlot?: number;
 }
 
-export function wrap(payload: unknown, enqueuedAt: number): RunEnvelope {
-  return { $tq: 1, payload, enqueuedAt };
+export interface Unwrapped {
+  payload: unknown;
+  enqueuedAt: number | undefined;
+  expiresAt: number | undefined;
+  timeLimitMs: number | undefined;
+  rateSlot: number | undefined;
+  /** Whether the data was written by tq (false for a plain BullMQ producer). */
+  tq: boolean;
 }
 
-export function unwrap(data: unknown): { payload: unknown; enqueuedAt: number | undefined } {
+export function wrap(payload: unknown, enqueuedAt: number, extra: Partial<Pick<RunEnvelope, 'expiresAt' | 'timeLimitMs'>> = {}): RunEnvelope {
+  return { $tq: 1, payload, enqueuedAt, ...extra };
+}
+
+const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+
+export function unwrap(data: unknown): Unwrapped {
   if (data && typeof data === 'object' && (data as RunEnvelope).$tq === 1) {
     const env = data as RunEnvelope;
-    return { payload: env.payload, enqueuedAt: env.enqueuedAt };
+    return {
+      payload: env.payload,
+      enqueuedAt: num(env.enqueuedAt),
+      expiresAt: num(env.expiresAt),
+      timeLimitMs: num(env.timeLimitMs),
+      rateSlot: num(env.rateSlot),
+      tq: true,
+    };
   }
-  return { payload: data, enqueuedAt: undefined };
+  return { payload: data, enqueuedAt: undefined, expiresAt: undefined, timeLimitMs: undefined, rateSlot: undefined, tq: false };
 }

@@ -11,7 +11,13 @@ export function tqKeys(prefix: string) {
     layout: `${base}:layout`,
     /** Set of queue names that have ever been used under this prefix. */
     queues: `${base}:queues`,
-  } as const;
+    /** Pub/sub channel every worker listens to. */
+    control: `${base}:control`,
+    /** A durable cancel request for one run. */
+    cancel: (id: string) => `${base}:cancel:${id}`,
+    /** Rate-limit state of one task (GCRA theoretical arrival time). */
+    rate: (task: string) => `${base}:rate:${task}`,
+  };
 }
 
 export const REDIS_LAYOUT_VERSION = 1;

@@ -8,6 +8,9 @@ import type { EnqueueOptions } from '../core/task.js';
 import type { ResolvedConfig, ResolvedTask } from '../config/resolved.js';
 import { connect, ensureLayout, redisOptions } from './connection.js';
 import { wrap } from './envelope.js';
+import { ServerClock } from './clock.js';
+import { TQ_BACKOFF } from './backoff.js';
+import { validateWithSchema } from '../core/schema.js';
 import { tqKeys } from './keys.js';
 import { checkRunId, newRunId } from './run-id.js';
 import { RunEventWriter } from './run-stream.js';
@@ -53,23 +56,28 @@ export class Producer {
   private readonly events = new Map<string, QueueEvents>();
   readonly writer: RunEventWriter;
 
+  readonly clock: ServerClock;
+
   private constructor(
     readonly redis: Redis,
     private readonly config: ResolvedConfig,
     private readonly settings: ProducerSettings,
   ) {
     this.writer = new RunEventWriter(redis, settings.prefix, config.history.streamMaxLen);
+    this.clock = new ServerClock(redis);
   }
 
   static async connect(config: ResolvedConfig, settings: ProducerSettings): Promise<Producer> {
     const redis = await connect(settings.redisUrl, { role: 'producer', name: 'tq-producer' });
     try {
       await ensureLayout(redis, settings.prefix);
+      const producer = new Producer(redis, config, settings);
+      await producer.clock.sync();
+      return producer;
     } catch (err) {
       redis.disconnect();
       throw err;
     }
-    return new Producer(redis, config, settings);
   }
 
   task(name: string): ResolvedTask {
@@ -90,11 +98,14 @@ export class Producer {
   }
 
   /** Validates and shapes one run: payload checks, ids, delays, BullMQ job options. */
-  prepare(request: EnqueueRequest, now = Date.now()) {
+  async prepare(request: EnqueueRequest, now = this.clock.now()) {
     const task = this.task(request.task);
     const options = request.options ?? {};
-    const payload = request.payload ?? {};
+    let payload: unknown = request.payload ?? {};
     assertJsonPayload(payload, 'payload', this.config.payloadLimit);
+    if (task.schema) {
+      payload = await validateWithSchema(task.schema, payload, (message) => new UsageError(`invalid payload for task "${task.name}": ${message}`));
+    }
     const queueName = options.queue ?? task.queue;
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/.test(queueName)) {
       throw new UsageError(`queue "${queueName}" must be letters, digits, _ . - and not start with _`);
@@ -113,6 +124,9 @@ export class Producer {
     if (priority !== undefined && (!Number.isInteger(priority) || priority < 0 || priority > 2_097_151)) {
       throw new UsageError(`--priority must be an integer from 0 to 2097151 (got ${priority})`);
     }
+    const expiresMs = options.expires !== undefined ? parseDuration(options.expires, '--expires') : task.expiresMs;
+    const timeLimitMs = options.timeLimit !== undefined ? parseDuration(options.timeLimit, '--time-limit') : undefined;
+    if (timeLimitMs !== undefined && timeLimitMs < 1) throw new UsageError('--time-limit must be positive');
     const keep = task.keep;
     const opts: JobsOptions = {
       jobId: id,
@@ -122,8 +136,12 @@ export class Producer {
     };
     if (delay > 0) opts.delay = delay;
     if (priority !== undefined && priority > 0) opts.priority = priority;
-    if (task.backoff) {
-      opts.backoff = { type: task.backoff.type, delay: task.backoff.delay, ...(task.backoff.jitter ? { jitter: task.backoff.jitter } : {}) };
+    // tq computes backoff itself (BullMQ's has no cap): see `backoffDelay` used by the worker.
+    if (task.backoff) opts.backoff = { type: TQ_BACKOFF, delay: task.backoff.delay };
+    if (task.dedupe) {
+      const key = task.dedupe.key(payload);
+      if (typeof key !== 'string' || key.length === 0) throw new UsageError(`dedupe.key of task "${task.name}" must return a non-empty string`);
+      opts.deduplication = { id: `${task.name}:${key}`, ...(task.dedupe.ttlMs !== undefined ? { ttl: task.dedupe.ttlMs } : {}) };
     }
     const event: RunEvent = {
       type: 'enqueued',
@@ -135,16 +153,25 @@ export class Producer {
       payload,
       ...(delay > 0 ? { dueAt: now + delay } : {}),
     };
-    return { task, queueName, id, opts, data: wrap(payload, now), event, delay };
+    const data = wrap(payload, now, {
+      ...(expiresMs !== undefined ? { expiresAt: now + delay + expiresMs } : {}),
+      ...(timeLimitMs !== undefined ? { timeLimitMs } : {}),
+    });
+    return { task, queueName, id, opts, data, event, delay };
   }
 
   /** Adds one run. With a custom id that already exists, adds nothing and says so. */
   async enqueue(task: string, payload?: unknown, options: EnqueueOptions = {}): Promise<EnqueuedRun> {
-    const p = this.prepare({ task, payload, options });
+    const p = await this.prepare({ task, payload, options });
     const queue = this.queue(p.queueName);
-    const existed = options.id !== undefined && (await this.exists(p.queueName, p.id));
+    let existed = options.id !== undefined && (await this.exists(p.queueName, p.id));
     if (!existed) {
-      await this.guard(() => queue.add(p.task.name, p.data, p.opts));
+      const job = await this.guard(() => queue.add(p.task.name, p.data, p.opts));
+      if (job.id !== p.id) {
+        // Deduplicated: a pending run with the same key exists; report that one.
+        return { id: job.id!, task: p.task.name, queue: p.queueName, state: 'waiting', existed: true };
+      }
+      existed = false;
       this.writer.append(p.event);
       await this.guard(async () => {
         await this.writer.flush();
@@ -166,8 +193,8 @@ export class Producer {
    * validated before the first is added, so a bad one adds none.
    */
   async enqueueMany(requests: readonly EnqueueRequest[], onProgress?: (done: number) => void): Promise<EnqueuedRun[]> {
-    const now = Date.now();
-    const prepared = requests.map((r) => this.prepare(r, now));
+    const now = this.clock.now();
+    const prepared = await Promise.all(requests.map((r) => this.prepare(r, now)));
     const out: EnqueuedRun[] = [];
     for (let i = 0; i < prepared.length; i += BULK_CHUNK) {
       const chunk = prepared.slice(i, i + BULK_CHUNK);

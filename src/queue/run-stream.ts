@@ -116,19 +116,40 @@ export class RunEventReader implements RunEventSource {
       lastId: entryId(map.get('last-entry')),
       length: Number(map.get('length') ?? 0),
       entriesAdded: added === undefined ? undefined : Number(added),
-      maxDeletedId: typeof maxDeleted === 'string' && maxDeleted !== '0-0' ? maxDeleted : undefined,
+      // '0-0' is a real answer (nothing trimmed yet); absent means Redis < 7.
+      maxDeletedId: typeof maxDeleted === 'string' ? maxDeleted : undefined,
     };
   }
 }
 
+const EVENT_TYPES = new Set([
+  'enqueued', 'active', 'retrying', 'completed', 'failed', 'cancelled', 'expired', 'delayed', 'requeued', 'progress', 'log',
+]);
+
+/**
+ * Only well-formed tq events reach the recorder: anything else in the stream (written by hand,
+ * by another tool, or by a future tq) is skipped, so it can never wedge the history behind it.
+ */
 function parseEvent(fields: string[]): RunEvent | null {
   const i = fields.indexOf('e');
   const text = i >= 0 ? fields[i + 1] : undefined;
   if (!text) return null;
   try {
-    const event = JSON.parse(text) as RunEvent;
-    // A malformed entry (not written by tq) is skipped, never fatal to the recorder.
-    return event && typeof event.jobId === 'string' && typeof event.type === 'string' ? event : null;
+    const e = JSON.parse(text) as RunEvent;
+    const ok =
+      e !== null &&
+      typeof e === 'object' &&
+      typeof e.jobId === 'string' &&
+      e.jobId.length > 0 &&
+      typeof e.task === 'string' &&
+      typeof e.queue === 'string' &&
+      EVENT_TYPES.has(e.type) &&
+      typeof e.at === 'number' &&
+      Number.isFinite(e.at) &&
+      Math.abs(e.at) < 8.64e15 &&
+      typeof e.attempt === 'number' &&
+      Number.isFinite(e.attempt);
+    return ok ? e : null;
   } catch {
     return null;
   }

@@ -6,12 +6,27 @@ import { errorMessage } from '../core/errors.js';
 import { assertJsonPayload } from '../core/json.js';
 import type { RecordsStore } from '../core/records.js';
 import type { RunEvent } from '../core/run-events.js';
+import { validateWithSchema } from '../core/schema.js';
 import type { TaskContext, TaskLogger } from '../core/task.js';
-import type { ResolvedConfig } from '../config/resolved.js';
+import type { ResolvedConfig, ResolvedTask } from '../config/resolved.js';
+import { backoffDelay, TQ_BACKOFF } from './backoff.js';
+import { CancelRegistry } from './cancel-registry.js';
+import { ServerClock } from './clock.js';
 import { connect, redisOptions } from './connection.js';
+import { ControlSubscriber, type ControlMessage } from './control.js';
 import { unwrap } from './envelope.js';
+import { CANCELLED, EXPIRED, failureState, reasonMessage, RunAborted, TIME_LIMIT } from './outcomes.js';
 import { Producer } from './producer.js';
+import { RateLimiter } from './rate-limit.js';
 import { RunEventWriter } from './run-stream.js';
+
+/** Runs a handler somewhere else (a child process) when the task says `isolate: true`. */
+export type IsolatedRun = (request: {
+  task: string;
+  payload: unknown;
+  ctx: Pick<TaskContext, 'id' | 'name' | 'queue' | 'attempt' | 'progress' | 'log'>;
+  signal: AbortSignal;
+}) => Promise<unknown>;
 
 export interface WorkerRuntimeOptions {
   config: ResolvedConfig;
@@ -25,6 +40,12 @@ export interface WorkerRuntimeOptions {
   logger: TaskLogger;
   /** Every run transition this worker causes (the CLI prints them). */
   onEvent?: (event: RunEvent) => void;
+  /** Called once when zombies exceed `config.worker.maxZombies`: the worker wants a restart. */
+  onZombieLimit?: (zombies: number) => void;
+  /** Called when a control message asks this worker to shut down. */
+  onShutdownRequest?: () => void;
+  /** Runner for `isolate: true` tasks. */
+  isolated?: IsolatedRun;
   /** How many times a run may be recovered after its worker died before it fails. */
   maxStalledCount?: number;
   lockDurationMs?: number;
@@ -40,28 +61,42 @@ export interface ShutdownReport {
 interface ActiveRun {
   job: Job;
   token: string | undefined;
+  task: string;
   controller: AbortController;
   done: Promise<unknown>;
+  startedAt: number;
 }
 
 const isNamed = (err: unknown, name: string) => err instanceof Error && err.name === name;
+const PROGRESS_EVENT_INTERVAL_MS = 250;
 
 /**
  * A worker process's runtime: one BullMQ `Worker` per queue, tq's handler dispatch and task
- * context, run events for history, the unknown-task grace period, and a bounded shutdown.
+ * context, time limits, cancellation, expiry and rate limits, run events for history, the
+ * unknown-task grace period, and a bounded shutdown.
  */
 export class WorkerRuntime {
   readonly name: string;
+  readonly startedAt = Date.now();
   private readonly workers: Worker[] = [];
   private readonly active = new Map<string, ActiveRun>();
   private readonly unknownLogged = new Set<string>();
   private readonly writer: RunEventWriter;
+  private readonly clock: ServerClock;
+  private readonly cancels: CancelRegistry;
+  private readonly rate: RateLimiter;
+  private readonly retryAt = new Map<string, number>();
+  private control: ControlSubscriber | undefined;
   private producer: Promise<Producer> | undefined;
   private stopping = false;
+  private zombieLimitReported = false;
   private lastErrorLine = '';
   private lastErrorAt = 0;
+  /** Handlers still running after their run ended (they ignored ctx.signal). */
+  zombies = 0;
   processed = 0;
   failed = 0;
+  lastFetchAt = 0;
 
   private constructor(
     private readonly options: WorkerRuntimeOptions,
@@ -71,26 +106,56 @@ export class WorkerRuntime {
     this.writer = new RunEventWriter(redis, options.prefix, options.config.history.streamMaxLen, (err) =>
       options.logger.warn(`history events not written yet (${errorMessage(err)}); retrying`),
     );
+    this.clock = new ServerClock(redis);
+    this.cancels = new CancelRegistry(redis, options.prefix);
+    this.rate = new RateLimiter(redis, options.prefix);
   }
 
   /** Connects (failing fast when Redis is unreachable at start) and starts consuming. */
   static async start(options: WorkerRuntimeOptions): Promise<WorkerRuntime> {
+    let runtime: WorkerRuntime | undefined;
     const redis = await connect(options.redisUrl, {
       role: 'worker',
       name: 'tq-worker-events',
-      onStateChange: (state, detail) =>
-        state === 'lost'
-          ? options.logger.warn(`Redis connection lost (${detail})`)
-          : options.logger.info('Redis connection restored; consuming again'),
+      onStateChange: (state, detail) => {
+        if (runtime?.stopping) return;
+        if (state === 'lost') options.logger.warn(`Redis connection lost (${detail})`);
+        else options.logger.info('Redis connection restored; consuming again');
+      },
     });
-    const runtime = new WorkerRuntime(options, redis);
-    runtime.startWorkers();
-    await Promise.all(runtime.workers.map((w) => w.waitUntilReady()));
+    runtime = new WorkerRuntime(options, redis);
+    try {
+      await runtime.clock.sync();
+      await runtime.cancels.sync();
+      const rt = runtime;
+      runtime.control = await ControlSubscriber.open(
+        options.redisUrl,
+        options.prefix,
+        (message) => rt.onControl(message),
+        () => void rt.afterReconnect(),
+      );
+      runtime.startWorkers();
+      await Promise.all(runtime.workers.map((w) => w.waitUntilReady()));
+    } catch (err) {
+      runtime.control?.close();
+      await Promise.all(runtime.workers.map((w) => w.close(true).catch(() => undefined)));
+      redis.disconnect();
+      throw err;
+    }
     return runtime;
   }
 
   get activeCount(): number {
     return this.active.size;
+  }
+
+  /** Ids and tasks of the runs in progress (for heartbeats). */
+  activeRuns(): { id: string; task: string; startedAt: number }[] {
+    return [...this.active.entries()].map(([id, run]) => ({ id, task: run.task, startedAt: run.startedAt }));
+  }
+
+  get queues(): readonly string[] {
+    return this.options.queues;
   }
 
   private startWorkers(): void {
@@ -105,6 +170,7 @@ export class WorkerRuntime {
         maxStalledCount: options.maxStalledCount ?? 20,
         lockDuration: options.lockDurationMs ?? 20_000,
         stalledInterval: options.stalledIntervalMs ?? 10_000,
+        settings: { backoffStrategy: (attemptsMade, type, _err, job) => this.backoff(attemptsMade, type, job as Job | undefined) },
         autorun: true,
       });
       worker.on('completed', (job, result) => this.onCompleted(job, result));
@@ -114,34 +180,153 @@ export class WorkerRuntime {
     }
   }
 
+  private backoff(attemptsMade: number, type: string | undefined, job: Job | undefined): number {
+    const task = job ? this.options.config.tasks.get(job.name) : undefined;
+    if (type !== TQ_BACKOFF || !task?.backoff) return 0;
+    const delay = backoffDelay(task.backoff, attemptsMade);
+    if (job?.id) this.retryAt.set(job.id, Date.now() + delay);
+    return delay;
+  }
+
   private emit(event: RunEvent): void {
     this.writer.append(event);
     this.options.onEvent?.(event);
   }
 
+  private onControl(message: ControlMessage): void {
+    if (message.type === 'cancel') {
+      this.cancels.add(message.id, message.reason ?? 'cancelled');
+      this.active.get(message.id)?.controller.abort(new RunAborted(CANCELLED, reasonMessage(CANCELLED, message.reason ?? 'cancelled by user')));
+    } else if (message.type === 'shutdown') {
+      if (!message.worker || message.worker === this.name) this.options.onShutdownRequest?.();
+    }
+  }
+
+  /** Pub/sub dropped whatever was sent while disconnected: re-read the durable requests. */
+  private async afterReconnect(): Promise<void> {
+    try {
+      await this.cancels.sync();
+      for (const [id, run] of this.active) {
+        const reason = this.cancels.get(id);
+        if (reason) run.controller.abort(new RunAborted(CANCELLED, reasonMessage(CANCELLED, reason)));
+      }
+    } catch (err) {
+      this.options.logger.warn(`could not re-read cancel requests after reconnecting (${errorMessage(err)})`);
+    }
+  }
+
   private async process(job: Job, token: string | undefined, bullSignal?: AbortSignal): Promise<unknown> {
+    this.lastFetchAt = Date.now();
     const { config } = this.options;
     const task = config.tasks.get(job.name);
     if (!task) return this.unknownTask(job, token);
-    const { payload } = unwrap(job.data);
-    const attempt = Math.max(1, job.attemptsStarted);
+    const env = unwrap(job.data);
+    const attempt = job.attemptsMade + 1;
+    const base = { jobId: job.id!, task: task.name, queue: job.queueName, attempt, worker: this.name };
+
+    const cancelled = this.cancels.get(job.id!);
+    if (cancelled) throw new UnrecoverableError(reasonMessage(CANCELLED, cancelled));
+    if (env.expiresAt !== undefined || task.rateLimit) await this.clock.fresh().catch(() => undefined);
+    if (env.expiresAt !== undefined && this.clock.now() > env.expiresAt) {
+      const lateBy = formatDuration(this.clock.now() - env.expiresAt);
+      throw new UnrecoverableError(reasonMessage(EXPIRED, `not started before it expired at ${new Date(env.expiresAt).toISOString()} (${lateBy} late)`));
+    }
+    if (task.rateLimit && token && !(env.rateSlot !== undefined && this.clock.now() >= env.rateSlot - 5)) {
+      const { slot, now } = await this.rate.reserve(task.name, task.rateLimit);
+      if (slot > now + 5) {
+        // Park the run until its reserved slot; this spends no attempt and blocks nothing else.
+        await job.updateData({ ...(job.data as object), rateSlot: slot });
+        const dueAt = Date.now() + (slot - now);
+        await job.moveToDelayed(dueAt, token);
+        this.emit({ type: 'delayed', ...base, at: Date.now(), dueAt });
+        throw new DelayedError();
+      }
+    }
+
+    let payload = env.payload;
+    if (task.schema) {
+      payload = await validateWithSchema(task.schema, payload, (m) => new UnrecoverableError(`invalid payload: ${m}`));
+    }
+
     const controller = new AbortController();
-    const onBullAbort = () => controller.abort(bullSignal?.reason ?? new Error('cancelled'));
+    const onBullAbort = () => controller.abort(new RunAborted(CANCELLED, reasonMessage(CANCELLED, String(bullSignal?.reason ?? 'cancelled'))));
     bullSignal?.addEventListener('abort', onBullAbort, { once: true });
+    const timeLimitMs = env.timeLimitMs ?? task.timeoutMs;
+    const timer =
+      timeLimitMs !== undefined
+        ? setTimeout(
+            () => controller.abort(new RunAborted(TIME_LIMIT, reasonMessage(TIME_LIMIT, `run exceeded its ${formatDuration(timeLimitMs)} time limit`))),
+            timeLimitMs,
+          )
+        : undefined;
 
-    this.emit({ type: 'active', jobId: job.id!, task: task.name, queue: job.queueName, at: Date.now(), attempt, worker: this.name });
+    this.emit({ type: 'active', ...base, at: Date.now() });
+    const ctx = this.context(job, task, attempt, controller.signal);
+    const done = Promise.resolve().then(() =>
+      task.isolate && this.options.isolated
+        ? this.options.isolated({ task: task.name, payload, ctx, signal: controller.signal })
+        : task.definition.run(payload, ctx),
+    );
+    this.active.set(job.id!, { job, token, task: task.name, controller, done, startedAt: Date.now() });
+    // The run ends when the handler settles, or at once when its signal aborts for a time limit
+    // or a cancel, even if the handler ignores the signal (it then runs on as a zombie).
+    const aborted = new Promise<never>((_, reject) => {
+      controller.signal.addEventListener(
+        'abort',
+        () => {
+          const reason = controller.signal.reason as unknown;
+          if (reason instanceof RunAborted && reason.reason === 'Shutdown') return;
+          reject(reason);
+        },
+        { once: true },
+      );
+    });
+    aborted.catch(() => undefined);
+    let settled = false;
+    void done.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    try {
+      const result = await Promise.race([done, aborted]);
+      const value = result === undefined ? null : result;
+      assertJsonPayload(value, 'result', Number.MAX_SAFE_INTEGER);
+      return value;
+    } catch (err) {
+      if (err instanceof RunAborted) {
+        // An isolated handler's process is killed outright: it cannot linger.
+        if (!settled && !(task.isolate && this.options.isolated)) this.trackZombie(job, task.name, done);
+        throw new UnrecoverableError(err.message);
+      }
+      throw this.classify(err, task.definition.retryOn);
+    } finally {
+      clearTimeout(timer);
+      bullSignal?.removeEventListener('abort', onBullAbort);
+      this.active.delete(job.id!);
+    }
+  }
 
-    const ctx: TaskContext = {
+  private context(job: Job, task: ResolvedTask, attempt: number, signal: AbortSignal): TaskContext {
+    const { config } = this.options;
+    let lastProgressEvent = 0;
+    return {
       id: job.id!,
       name: task.name,
       queue: job.queueName,
       attempt,
-      signal: controller.signal,
+      signal,
       progress: async (value) => {
         await job.updateProgress(value);
+        const now = Date.now();
+        if (now - lastProgressEvent >= PROGRESS_EVENT_INTERVAL_MS || value === 100) {
+          lastProgressEvent = now;
+          this.emit({ type: 'progress', jobId: job.id!, task: task.name, queue: job.queueName, at: now, attempt, progress: value });
+        }
       },
       log: async (line) => {
-        await job.log(String(line));
+        const text = String(line);
+        await job.log(text);
+        this.writer.append({ type: 'log', jobId: job.id!, task: task.name, queue: job.queueName, at: Date.now(), attempt, log: text });
       },
       db: this.options.records,
       media: config.mediaDir,
@@ -152,19 +337,22 @@ export class WorkerRuntime {
       },
       logger: this.options.logger,
     };
+  }
 
-    const done = (async () => task.definition.run(payload, ctx))();
-    this.active.set(job.id!, { job, token, controller, done });
-    try {
-      const result = await done;
-      const value = result === undefined ? null : result;
-      assertJsonPayload(value, 'result', Number.MAX_SAFE_INTEGER);
-      return value;
-    } catch (err) {
-      throw this.classify(err, task.definition.retryOn);
-    } finally {
-      bullSignal?.removeEventListener('abort', onBullAbort);
-      this.active.delete(job.id!);
+  private trackZombie(job: Job, task: string, done: Promise<unknown>): void {
+    this.zombies += 1;
+    const max = this.options.config.worker.maxZombies;
+    this.options.logger.warn(
+      `${task}[${job.id}] ignored its abort signal and keeps running as a zombie (${this.zombies} now; this worker restarts itself past ${max})`,
+    );
+    void done
+      .catch(() => undefined)
+      .finally(() => {
+        this.zombies -= 1;
+      });
+    if (this.zombies > max && !this.zombieLimitReported) {
+      this.zombieLimitReported = true;
+      this.options.onZombieLimit?.(this.zombies);
     }
   }
 
@@ -206,7 +394,7 @@ export class WorkerRuntime {
       const step = Math.min(Math.max(1000, graceMs / 10), 60_000, graceMs - age);
       const dueAt = Date.now() + Math.max(step, 100);
       await job.moveToDelayed(dueAt, token);
-      this.emit({ type: 'delayed', jobId: job.id!, task: job.name, queue: job.queueName, at: Date.now(), attempt: 0, dueAt });
+      this.emit({ type: 'delayed', jobId: job.id!, task: job.name, queue: job.queueName, at: Date.now(), attempt: job.attemptsMade + 1, dueAt });
       throw new DelayedError();
     }
     throw new UnrecoverableError(`unknown task "${job.name}": no worker knew it within ${formatDuration(graceMs)} (known here: ${known})`);
@@ -221,7 +409,7 @@ export class WorkerRuntime {
       task: job.name,
       queue: job.queueName,
       at: job.finishedOn ?? Date.now(),
-      attempt: Math.max(1, job.attemptsStarted),
+      attempt: Math.max(1, job.attemptsMade),
       worker: this.name,
       result,
       ...(runtimeMs !== undefined ? { runtimeMs } : {}),
@@ -232,20 +420,24 @@ export class WorkerRuntime {
     if (!job || err instanceof DelayedError || isNamed(err, 'DelayedError')) return;
     const attempts = job.opts.attempts ?? 1;
     const final = isNamed(err, 'UnrecoverableError') || job.attemptsMade >= attempts || job.finishedOn !== undefined;
+    const state = final ? failureState(err.message) : 'retrying';
     if (final) this.failed += 1;
     const runtimeMs = job.processedOn ? (job.finishedOn ?? Date.now()) - job.processedOn : undefined;
     const stack = err.stack ?? job.stacktrace?.[job.stacktrace.length - 1];
+    const dueAt = this.retryAt.get(job.id!);
+    this.retryAt.delete(job.id!);
     this.emit({
-      type: final ? 'failed' : 'retrying',
+      type: state,
       jobId: job.id!,
       task: job.name,
       queue: job.queueName,
       at: Date.now(),
-      attempt: Math.max(1, job.attemptsStarted),
+      attempt: Math.max(1, job.attemptsMade),
       worker: this.name,
       error: err.message,
-      ...(stack ? { stack } : {}),
+      ...(stack && state === 'failed' ? { stack } : {}),
       ...(runtimeMs !== undefined ? { runtimeMs } : {}),
+      ...(state === 'retrying' && dueAt !== undefined ? { dueAt } : {}),
     });
   }
 
@@ -265,6 +457,15 @@ export class WorkerRuntime {
     return this.producer;
   }
 
+  /** Stops or restarts taking runs from some queues (all when `queue` is undefined). */
+  async setPaused(paused: boolean, queue?: string): Promise<void> {
+    await Promise.all(
+      this.workers
+        .filter((w) => queue === undefined || w.name === queue)
+        .map((w) => (paused ? w.pause(true) : Promise.resolve(w.resume()))),
+    );
+  }
+
   /**
    * Warm shutdown: stop fetching, let active runs finish for up to `timeoutMs`, then hand the
    * rest back to their queue at once (not left for stall detection) and abort their signals.
@@ -279,7 +480,7 @@ export class WorkerRuntime {
     const handedBack: string[] = [];
     if (!drained) {
       for (const [id, run] of this.active) {
-        run.controller.abort(new Error('worker shutting down'));
+        run.controller.abort(new RunAborted('Shutdown', 'worker shutting down; the run goes back to its queue'));
         try {
           await run.job.moveToWait(run.token);
           handedBack.push(id);
@@ -289,7 +490,7 @@ export class WorkerRuntime {
             task: run.job.name,
             queue: run.job.queueName,
             at: Date.now(),
-            attempt: Math.max(1, run.job.attemptsStarted),
+            attempt: run.job.attemptsMade + 1,
             worker: this.name,
           });
         } catch (err) {
@@ -297,6 +498,7 @@ export class WorkerRuntime {
         }
       }
     }
+    this.control?.close();
     await Promise.all(this.workers.map((w) => w.close(!drained).catch(() => undefined)));
     await waitFor(this.writer.flush(), 5000);
     if (this.producer) await (await this.producer.catch(() => undefined))?.close();

@@ -62,6 +62,11 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    description: 'task_runs.logs (the lines a run wrote with ctx.log)',
+    sql: `ALTER TABLE task_runs ADD COLUMN logs TEXT;`,
+  },
 ];
 
 /** The layout version of tq's data (SQLite schema and Redis keys). A newer tq can migrate it. */

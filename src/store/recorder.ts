@@ -210,15 +210,18 @@ export class Recorder {
     const info = await this.source.info();
     const lastId = this.lastId;
     if (!info.firstId) return undefined;
-    // Redis >= 7 says exactly which ids were trimmed; older servers only give the first id kept.
-    const trimmedPastUs =
-      info.maxDeletedId !== undefined
-        ? compareStreamIds(info.maxDeletedId, lastId) > 0
-        : compareStreamIds(firstBefore(info.firstId), lastId) > 0;
-    if (!trimmedPastUs) return undefined;
+    // Nothing after our position was trimmed when the oldest entry left is at or before it.
+    if (compareStreamIds(info.firstId, lastId) <= 0) return undefined;
     const applied = Number(getMeta(this.db, APPLIED_KEY) ?? '0');
-    const estimate =
-      info.entriesAdded !== undefined ? Math.max(1, info.entriesAdded - info.length - applied) : undefined;
+    let estimate: number | undefined;
+    if (info.entriesAdded !== undefined) {
+      // Redis >= 7 counts every entry ever added: those neither kept nor seen by us were trimmed
+      // before we read them. (XTRIM does not move max-deleted-entry-id, so that field cannot tell.)
+      estimate = info.entriesAdded - info.length - applied;
+      if (estimate <= 0) return undefined;
+    } else if (compareStreamIds(firstBefore(info.firstId), lastId) <= 0) {
+      return undefined;
+    }
     const missed = estimate ?? 1;
     const since = lastId === '0-0' ? 'before this database existed' : `after ${new Date(Number(lastId.split('-')[0])).toISOString()}`;
     this.options.logger?.warn(

