@@ -103,6 +103,8 @@ Examples:
     .option('--priority <n>', 'lower runs first (0..2097151)')
     .option('--attempts <n>', 'total attempts (default: the task\'s)')
     .option('--id <id>', 'custom run id; enqueueing an existing id again does nothing')
+    .option('--expires <duration>', 'never start after this long from now (the run ends expired)')
+    .option('--time-limit <duration>', "time limit for this run (overrides the task's timeout)")
     .option('--wait', 'wait for the result; exit 0 on success, 1 on failure')
     .option('--timeout <duration>', 'with --wait: give up after this long (exit 1)')
     .option('--json', 'print one JSON document')
@@ -111,6 +113,18 @@ Examples:
       '\nExamples:\n  $ tq enqueue resize photo.jpg --wait\n  $ tq enqueue resize photos/*.jpg\n  $ tq enqueue hello world --json\n  $ tq enqueue report --payload \'{"month":"2026-01"}\' --delay 10m\n',
     )
     .action(lazy(async () => (await import('./commands/enqueue.js')).enqueueCommand, signals, result));
+
+  const control = program
+    .command('control')
+    .description('steer runs, queues and workers: cancel')
+    .addHelpText('after', '\nExamples:\n  $ tq control cancel mwwa9h1ik3z232rp\n');
+  control
+    .command('cancel')
+    .description('cancel a run: a waiting/delayed one is removed, an active one is aborted through ctx.signal (any host)')
+    .argument('<id>', 'run id')
+    .option('--json', 'print one JSON document')
+    .addHelpText('after', '\nExamples:\n  $ tq control cancel mwwa9h1ik3z232rp\n  $ tq control cancel report-2026-01 --json\n')
+    .action(lazy(async () => (await import('./commands/control.js')).cancelCommand, signals, result));
 
   program
     .command('dev')

@@ -45,3 +45,9 @@ export function unwrap(data: unknown): Unwrapped {
   }
   return { payload: data, enqueuedAt: undefined, expiresAt: undefined, timeLimitMs: undefined, rateSlot: undefined, tq: false };
 }
+
+/** The job data with a reserved rate-limit slot; a plain BullMQ job's data gets wrapped. */
+export function withRateSlot(data: unknown, slot: number, fallbackEnqueuedAt: number): RunEnvelope {
+  if (data && typeof data === 'object' && (data as RunEnvelope).$tq === 1) return { ...(data as RunEnvelope), rateSlot: slot };
+  return { $tq: 1, payload: data, enqueuedAt: fallbackEnqueuedAt, rateSlot: slot };
+}

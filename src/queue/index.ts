@@ -5,3 +5,7 @@ export { RunEventReader, RunEventWriter } from './run-stream.js';
 export { newRunId, checkRunId } from './run-id.js';
 export { tqKeys } from './keys.js';
 export { startPrivateRedis, redisAnswers, freePort, type PrivateRedis } from './local-redis.js';
+export { Admin, type CancelOutcome, type FoundRun } from './admin.js';
+export { failureState, TIME_LIMIT, CANCELLED, EXPIRED } from './outcomes.js';
+export { publishControl, requestCancel, type ControlMessage } from './control.js';
+export { RedisBeatStore, connectBeatBackend } from './beat-store.js';

@@ -11,6 +11,12 @@ export function tqKeys(prefix: string) {
     layout: `${base}:layout`,
     /** Set of queue names that have ever been used under this prefix. */
     queues: `${base}:queues`,
+    /** Beat: one hash per schedule (cursor, spec, lastFire, updatedAt), by schedule name. */
+    beatSchedule: (name: string) => `${base}:beat:schedule:${name}`,
+    /** Beat: fire times claimed but not yet confirmed enqueued (zset scored by claim time). */
+    beatPending: `${base}:beat:pending`,
+    /** Beat: names of the schedules that have state (so removed ones can be forgotten). */
+    beatNames: `${base}:beat:names`,
     /** Pub/sub channel every worker listens to. */
     control: `${base}:control`,
     /** A durable cancel request for one run. */

@@ -8,6 +8,7 @@ import type { EnqueueOptions } from '../core/task.js';
 import type { ResolvedConfig, ResolvedTask } from '../config/resolved.js';
 import { connect, ensureLayout, redisOptions } from './connection.js';
 import { wrap } from './envelope.js';
+import { failureState } from './outcomes.js';
 import { ServerClock } from './clock.js';
 import { TQ_BACKOFF } from './backoff.js';
 import { validateWithSchema } from '../core/schema.js';
@@ -39,7 +40,7 @@ export interface EnqueuedRun {
 
 export type RunOutcome =
   | { state: 'completed'; result: unknown }
-  | { state: 'failed'; error: string }
+  | { state: 'failed' | 'cancelled' | 'expired'; error: string }
   | { state: 'timeout'; lastState: string };
 
 const BULK_CHUNK = 500;
@@ -232,8 +233,20 @@ export class Producer {
   }
 
   /** Waits for a run to finish; `timeoutMs` undefined waits forever. */
-  async wait(run: { id: string; queue: string }, timeoutMs?: number): Promise<RunOutcome> {
+  async wait(run: { id: string; queue: string }, timeoutMs?: number, onProgress?: (value: unknown) => void): Promise<RunOutcome> {
     const events = await this.queueEvents(run.queue);
+    const progress = ({ jobId, data }: { jobId: string; data: unknown }) => {
+      if (jobId === run.id) onProgress?.(data);
+    };
+    if (onProgress) events.on('progress', progress);
+    try {
+      return await this.waitOn(events, run, timeoutMs);
+    } finally {
+      events.off('progress', progress);
+    }
+  }
+
+  private async waitOn(events: QueueEvents, run: { id: string; queue: string }, timeoutMs?: number): Promise<RunOutcome> {
     const job = await this.getJob(run.queue, run.id);
     if (!job) throw new RuntimeError('E_NO_RUN', `run ${run.id} is not in queue "${run.queue}" any more`);
     let timer: NodeJS.Timeout | undefined;
@@ -248,7 +261,7 @@ export class Producer {
     });
     const finished = job.waitUntilFinished(events).then(
       (result: unknown) => ({ state: 'completed', result }) as RunOutcome,
-      (err: unknown) => ({ state: 'failed', error: errorMessage(err) }) as RunOutcome,
+      (err: unknown) => ({ state: failureState(errorMessage(err)), error: errorMessage(err) }) as RunOutcome,
     );
     try {
       return await Promise.race([finished, timeout]);

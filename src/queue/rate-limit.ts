@@ -4,8 +4,8 @@ import { tqKeys } from './keys.js';
 /**
  * A rate limit shared by every worker: the generic cell rate algorithm in one Lua script on the
  * Redis server's clock. Each call reserves the next free slot for one run and returns when that
- * slot is (server epoch ms). Up to `limit` runs may start at once (the burst), then one every
- * `period / limit`. A run whose slot is in the future is parked (delayed) until then, so nothing
+ * slot is (server epoch ms). Starts are spread evenly, one every `period / limit` (as Celery's
+ * rate limits do): '10/s' starts a run every 100 ms, never 10 at once. A run whose slot is in the future is parked (delayed) until then, so nothing
  * polls and other tasks on the queue are not held up.
  */
 const RESERVE = `
@@ -37,7 +37,8 @@ export class RateLimiter {
   /** Reserves a slot; returns the slot time and the server's current time (epoch ms). */
   async reserve(task: string, rate: RateLimit): Promise<{ slot: number; now: number }> {
     const interval = rate.periodMs / rate.limit;
-    const reply = (await this.redis.eval(RESERVE, 1, tqKeys(this.prefix).rate(task), String(interval), String(rate.limit))) as [string, string];
+    const burst = 1;
+    const reply = (await this.redis.eval(RESERVE, 1, tqKeys(this.prefix).rate(task), String(interval), String(burst))) as [string, string];
     return { slot: Number(reply[0]), now: Number(reply[1]) };
   }
 }

@@ -14,7 +14,7 @@ import { CancelRegistry } from './cancel-registry.js';
 import { ServerClock } from './clock.js';
 import { connect, redisOptions } from './connection.js';
 import { ControlSubscriber, type ControlMessage } from './control.js';
-import { unwrap } from './envelope.js';
+import { unwrap, withRateSlot } from './envelope.js';
 import { CANCELLED, EXPIRED, failureState, reasonMessage, RunAborted, TIME_LIMIT } from './outcomes.js';
 import { Producer } from './producer.js';
 import { RateLimiter } from './rate-limit.js';
@@ -69,6 +69,8 @@ interface ActiveRun {
 
 const isNamed = (err: unknown, name: string) => err instanceof Error && err.name === name;
 const PROGRESS_EVENT_INTERVAL_MS = 250;
+/** How long an aborted handler may take to settle before it counts as a zombie. */
+const ABORT_GRACE_MS = 250;
 
 /**
  * A worker process's runtime: one BullMQ `Worker` per queue, tq's handler dispatch and task
@@ -235,7 +237,7 @@ export class WorkerRuntime {
       const { slot, now } = await this.rate.reserve(task.name, task.rateLimit);
       if (slot > now + 5) {
         // Park the run until its reserved slot; this spends no attempt and blocks nothing else.
-        await job.updateData({ ...(job.data as object), rateSlot: slot });
+        await job.updateData(withRateSlot(job.data, slot, job.timestamp));
         const dueAt = Date.now() + (slot - now);
         await job.moveToDelayed(dueAt, token);
         this.emit({ type: 'delayed', ...base, at: Date.now(), dueAt });
@@ -294,7 +296,9 @@ export class WorkerRuntime {
       return value;
     } catch (err) {
       if (err instanceof RunAborted) {
-        // An isolated handler's process is killed outright: it cannot linger.
+        // A handler that honours its signal settles within moments; only one that does not is a
+        // zombie. An isolated handler's process is killed outright: it cannot linger.
+        if (!settled) await Promise.race([done.catch(() => undefined), new Promise((r) => setTimeout(r, ABORT_GRACE_MS))]);
         if (!settled && !(task.isolate && this.options.isolated)) this.trackZombie(job, task.name, done);
         throw new UnrecoverableError(err.message);
       }

@@ -43,3 +43,30 @@ export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 15_
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+/** The semantics test config (retries, limits, priorities, expiry, cancel, progress). */
+export function semanticsProject(options: { redisUrl?: string; prefix?: string } = {}): TestProject {
+  return makeProject(fs.readFileSync(path.join(ROOT, 'test', 'fixtures', 'semantics-config.ts.txt'), 'utf8'), options);
+}
+
+export interface RunRow {
+  job_id: string;
+  task: string;
+  queue: string;
+  state: string;
+  attempt: number;
+  error: string | null;
+  errors: string | null;
+  result: string | null;
+  payload: string | null;
+  worker: string | null;
+  enqueued_at: string | null;
+  started_at: string | null;
+  finished_at: string | null;
+  progress: string | null;
+  logs: string | null;
+}
+
+export function runRow(project: TestProject, id: string): RunRow | undefined {
+  return query<RunRow>(project.dbFile, 'SELECT * FROM task_runs WHERE job_id = ?', id)[0];
+}

@@ -19,6 +19,8 @@ export interface EnqueueCommandOptions {
   priority?: string;
   attempts?: string;
   id?: string;
+  expires?: string;
+  timeLimit?: string;
   wait?: boolean;
   timeout?: string;
   json?: boolean;
@@ -76,6 +78,8 @@ export async function enqueueCommand(ctx: CliContext, taskName: string, args: st
   const attempts = integer(opts.attempts, '--attempts');
   if (attempts !== undefined) options.attempts = attempts;
   if (opts.id !== undefined) options.id = opts.id;
+  if (opts.expires !== undefined) options.expires = parseDuration(opts.expires, '--expires');
+  if (opts.timeLimit !== undefined) options.timeLimit = parseDuration(opts.timeLimit, '--time-limit');
   const timeoutMs = opts.timeout !== undefined ? parseDuration(opts.timeout, '--timeout') : undefined;
 
   const usesFiles = typeof task.definition.fromArgs === 'function' && args.length > 0;
@@ -126,7 +130,12 @@ export async function enqueueCommand(ctx: CliContext, taskName: string, args: st
           const existing = run.existed ? store.runs.get(run.id) : undefined;
           if (existing?.state === 'completed') return outcomes.set(run.id, { state: 'completed', result: existing.result === null ? null : JSON.parse(existing.result) });
           if (existing?.state === 'failed') return outcomes.set(run.id, { state: 'failed', error: existing.error ?? 'failed' });
-          outcomes.set(run.id, await producer.wait(run, timeoutMs));
+          const bar = runs.length === 1 ? createProgress(ctx.out, 'progress', 100) : undefined;
+          try {
+            outcomes.set(run.id, await producer.wait(run, timeoutMs, (value) => typeof value === 'number' && bar?.update(value)));
+          } finally {
+            bar?.stop();
+          }
         }),
       );
       await catchUpHistory(store, producer.redis, settings, config).catch(() => undefined);
@@ -166,7 +175,7 @@ function report(
       ...(run.dueAt !== undefined ? { dueAt: new Date(run.dueAt).toISOString() } : {}),
       ...(prepared[i]?.meta ?? {}),
       ...(outcome?.state === 'completed' ? { result: outcome.result } : {}),
-      ...(outcome?.state === 'failed' ? { error: outcome.error } : {}),
+      ...(outcome && 'error' in outcome ? { error: outcome.error } : {}),
       ...(outcome?.state === 'timeout' ? { error: 'timed out waiting for the result' } : {}),
     };
   });
@@ -183,7 +192,9 @@ function report(
     else out.info(`enqueued ${run.task} run ${out.color.bold(run.id)} on queue ${run.queue} (${run.state}${record})`);
     const outcome = outcomes.get(run.id);
     if (outcome?.state === 'completed') out.print(JSON.stringify(outcome.result, null, 2));
-    if (outcome?.state === 'failed') throw new RuntimeError('E_TASK_FAILED', `run ${run.id} failed: ${outcome.error}`);
+    if (outcome && outcome.state !== 'completed' && outcome.state !== 'timeout') {
+      throw new RuntimeError('E_TASK_FAILED', `run ${run.id} ${outcome.state}: ${outcome.error}`);
+    }
     if (outcome?.state === 'timeout') throw new RuntimeError('E_TIMEOUT', `run ${run.id} is still ${outcome.lastState} after ${opts.timeout}`, { hint: 'it keeps going; check it later with tq inspect' });
     if (!outcome) out.print(run.id);
     return 0;

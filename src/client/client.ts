@@ -1,0 +1,154 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { ResolvedConfig, Settings } from '../config/index.js';
+import { RuntimeError, UsageError } from '../core/errors.js';
+import type { TaskState } from '../core/states.js';
+import type { EnqueueOptions, PayloadOf, ResultOf, TaskMap, TqConfig } from '../core/task.js';
+import type { Admin, Producer } from '../queue/index.js';
+import type { Store } from '../store/index.js';
+import { runInline } from './inline.js';
+import type { ClientOptions, RunHandle, TqClient } from './types.js';
+
+export type { ClientOptions, RunHandle, TqClient };
+import { RunFailedError } from './run-failed.js';
+
+export { RunFailedError };
+
+/**
+ * A client to enqueue and await runs from any Node program (a web server, a script), typed by
+ * the application's config:
+ *
+ * ```ts
+ * import config from './tasks.config.js';
+ * const tq = createClient(config);
+ * const run = await tq.enqueue('hello', { name: 'web' });
+ * console.log(await run.wait({ timeout: '10s' }));
+ * ```
+ */
+export function createClient<T extends TaskMap>(config: TqConfig<T>, options: ClientOptions = {}): TqClient<T> {
+  if (options.inline) return runInline(config, options) as TqClient<T>;
+  return new RemoteClient<T>(config, options);
+}
+
+class RemoteClient<T extends TaskMap> implements TqClient<T> {
+  private parts: Promise<{ resolved: ResolvedConfig; settings: Settings; producer: Producer; admin: Admin }> | undefined;
+  private store: Store | undefined;
+
+  constructor(
+    private readonly config: TqConfig<T>,
+    private readonly options: ClientOptions,
+  ) {}
+
+  private connect() {
+    this.parts ??= (async () => {
+      const [{ configFromObject, resolveSettings }, { Producer, Admin }] = await Promise.all([import('../config/index.js'), import('../queue/index.js')]);
+      const dir = this.options.dir ?? process.cwd();
+      const resolved = configFromObject(this.config as TqConfig, dir);
+      const settings = resolveSettings(
+        { ...(this.options.redis ? { redis: this.options.redis } : {}), ...(this.options.prefix ? { prefix: this.options.prefix } : {}), ...(this.options.db ? { db: this.options.db } : {}) },
+        process.env,
+        resolved,
+        dir,
+      );
+      const producer = await Producer.connect(resolved, settings);
+      const admin = await Admin.connect(resolved, settings);
+      return { resolved, settings, producer, admin };
+    })();
+    return this.parts;
+  }
+
+  private async records() {
+    const { settings } = await this.connect();
+    if (!this.store) {
+      const { openStore } = await import('../store/index.js');
+      this.store = openStore(settings.dbFile);
+    }
+    return this.store;
+  }
+
+  async enqueue<K extends keyof T & string>(task: K, payload: PayloadOf<T[K]>, options: EnqueueOptions = {}) {
+    const { producer } = await this.connect();
+    const run = await producer.enqueue(task, payload, options);
+    return this.handle(run.id, run.queue, run.existed) as RunHandle<ResultOf<T[K]>>;
+  }
+
+  async uploadImage(file: string | { data: Buffer | Uint8Array; filename: string }, options: EnqueueOptions & { task?: string } = {}) {
+    const { resolved, producer } = await this.connect();
+    const { task: taskName = 'resize', ...enqueueOptions } = options;
+    const task = resolved.tasks.get(taskName);
+    if (!task?.definition.fromArgs) throw new UsageError(`task "${taskName}" does not take files (define it with resizeImage())`);
+    const store = await this.records();
+    const { source, cleanup } = stage(file);
+    try {
+      const [prepared] = await task.definition.fromArgs([source], { cwd: process.cwd(), media: resolved.mediaDir, db: store.records, tick: () => undefined });
+      const run = await producer.enqueue(taskName, prepared!.payload, enqueueOptions);
+      return { recordId: String(prepared!.meta?.recordId), run: this.handle(run.id, run.queue, run.existed) };
+    } finally {
+      cleanup();
+    }
+  }
+
+  run(id: string): RunHandle {
+    return this.handle(id, undefined, true);
+  }
+
+  private handle(id: string, knownQueue: string | undefined, existed: boolean): RunHandle {
+    const locate = async () => {
+      const { admin } = await this.connect();
+      if (knownQueue) return { admin, queue: knownQueue };
+      const found = await admin.findRun(id);
+      if (!found) throw new RuntimeError('E_NO_RUN', `no run ${id} in Redis`);
+      return { admin, queue: found.queue };
+    };
+    return {
+      id,
+      queue: knownQueue ?? '',
+      existed,
+      state: async () => {
+        const { admin, queue } = await locate();
+        const job = await admin.queue(queue).getJob(id);
+        if (!job) return 'unknown';
+        const { fromBullState } = await import('../core/states.js');
+        const { failureState } = await import('../queue/index.js');
+        const state = await job.getState();
+        if (state === 'failed') return failureState(job.failedReason);
+        return fromBullState(state, { willRetry: job.attemptsMade > 0 });
+      },
+      wait: async (options = {}) => {
+        const { producer } = await this.connect();
+        const { queue } = await locate();
+        const { parseDuration } = await import('../core/duration.js');
+        const timeoutMs = options.timeout !== undefined ? parseDuration(options.timeout, 'timeout') : undefined;
+        const outcome = await producer.wait({ id, queue }, timeoutMs);
+        if (outcome.state === 'completed') return outcome.result as never;
+        if (outcome.state === 'timeout') throw new RunFailedError(id, outcome.lastState, `run ${id} is still ${outcome.lastState} after ${options.timeout}`);
+        throw new RunFailedError(id, outcome.state, outcome.error);
+      },
+      cancel: async () => {
+        const { admin } = await this.connect();
+        await admin.cancel(id);
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.parts) {
+      const parts = await this.parts.catch(() => undefined);
+      await parts?.producer.close();
+      await parts?.admin.close();
+    }
+    this.store?.close();
+  }
+}
+
+/** A file to hand to `fromArgs`: a path as is, or bytes written to a temp file first. */
+function stage(file: string | { data: Buffer | Uint8Array; filename: string }): { source: string; cleanup: () => void } {
+  if (typeof file === 'string') return { source: file, cleanup: () => undefined };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tq-upload-'));
+  const name = path.basename(file.filename || `upload-${randomBytes(3).toString('hex')}`);
+  const source = path.join(dir, name);
+  fs.writeFileSync(source, file.data);
+  return { source, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}

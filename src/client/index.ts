@@ -1,0 +1,1 @@
+export { createClient, RunFailedError, type ClientOptions, type RunHandle, type TqClient } from './client.js';

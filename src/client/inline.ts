@@ -1,0 +1,112 @@
+import type { ResolvedConfig } from '../config/index.js';
+import { configFromObject } from '../config/index.js';
+import { parseDuration } from '../core/duration.js';
+import { errorMessage, UsageError } from '../core/errors.js';
+import { assertJsonPayload } from '../core/json.js';
+import { validateWithSchema } from '../core/schema.js';
+import type { TaskState } from '../core/states.js';
+import type { EnqueueOptions, TaskContext, TaskMap, TqConfig } from '../core/task.js';
+import { newRunId } from '../queue/run-id.js';
+import type { Store } from '../store/index.js';
+import type { ClientOptions, RunHandle, TqClient } from './types.js';
+import { RunFailedError } from './run-failed.js';
+
+interface InlineRun {
+  queue: string;
+  state: TaskState;
+  result?: unknown;
+  error?: string;
+}
+
+/**
+ * The inline client: handlers run in this process, at enqueue, with the same payload checks,
+ * schema, attempts, `retryOn`, `FatalTaskError` and time limits as on a worker, but no Redis and
+ * no delays between attempts. Meant for the application's own unit tests.
+ */
+export function runInline(config: TqConfig, options: ClientOptions): TqClient<TaskMap> {
+  const resolved: ResolvedConfig = configFromObject(config, options.dir ?? process.cwd());
+  const runs = new Map<string, InlineRun>();
+  let store: Promise<Store> | undefined;
+  const records = () => (store ??= import('../store/index.js').then(({ openStore }) => openStore(options.db ?? ':memory:')));
+
+  const handle = (id: string): RunHandle => ({
+    id,
+    queue: runs.get(id)?.queue ?? '',
+    existed: false,
+    state: async () => runs.get(id)?.state ?? 'unknown',
+    wait: async () => {
+      const run = runs.get(id);
+      if (!run) throw new RunFailedError(id, 'unknown', `no run ${id}`);
+      if (run.state === 'completed') return run.result as never;
+      throw new RunFailedError(id, run.state, run.error ?? run.state);
+    },
+    cancel: async () => undefined,
+  });
+
+  const enqueue = async (taskName: string, payload: unknown, opts: EnqueueOptions = {}): Promise<RunHandle> => {
+    const task = resolved.tasks.get(taskName);
+    if (!task) throw new UsageError(`unknown task "${taskName}" (known: ${[...resolved.tasks.keys()].sort().join(', ')})`);
+    assertJsonPayload(payload ?? {}, 'payload', resolved.payloadLimit);
+    let value: unknown = JSON.parse(JSON.stringify(payload ?? {}));
+    if (task.schema) value = await validateWithSchema(task.schema, value, (m) => new UsageError(`invalid payload for task "${taskName}": ${m}`));
+    const id = opts.id ?? newRunId();
+    const queue = opts.queue ?? task.queue;
+    const attempts = opts.attempts ?? task.attempts;
+    const timeLimitMs = opts.timeLimit !== undefined ? parseDuration(opts.timeLimit, 'timeLimit') : task.timeoutMs;
+    const db = (await records()).records;
+    runs.set(id, { queue, state: 'active' });
+    for (let attempt = 1; ; attempt++) {
+      const controller = new AbortController();
+      const timer = timeLimitMs !== undefined ? setTimeout(() => controller.abort(new Error(`TimeLimitExceeded: run exceeded its ${timeLimitMs} ms time limit`)), timeLimitMs) : undefined;
+      const ctx: TaskContext = {
+        id,
+        name: taskName,
+        queue,
+        attempt,
+        signal: controller.signal,
+        progress: async () => undefined,
+        log: async () => undefined,
+        db,
+        media: resolved.mediaDir,
+        enqueue: async (name, p, o) => ({ id: (await enqueue(name, p, o)).id }),
+        logger: { info: () => undefined, warn: () => undefined },
+      };
+      try {
+        const aborted = new Promise<never>((_, reject) => controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true }));
+        const result = await Promise.race([Promise.resolve().then(() => task.definition.run(value, ctx)), aborted]);
+        assertJsonPayload(result ?? null, 'result', Number.MAX_SAFE_INTEGER);
+        runs.set(id, { queue, state: 'completed', result: JSON.parse(JSON.stringify(result ?? null)) });
+        break;
+      } catch (err) {
+        const fatal =
+          controller.signal.aborted ||
+          (err instanceof Error && (err.name === 'FatalTaskError' || err.name === 'UnrecoverableError')) ||
+          (task.definition.retryOn ? !task.definition.retryOn(err) : false);
+        if (fatal || attempt >= attempts) {
+          runs.set(id, { queue, state: 'failed', error: errorMessage(err) });
+          break;
+        }
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    return handle(id);
+  };
+
+  return {
+    enqueue: enqueue as TqClient<TaskMap>['enqueue'],
+    async uploadImage(file, opts = {}) {
+      const { task: taskName = 'resize', ...rest } = opts;
+      const task = resolved.tasks.get(taskName);
+      if (!task?.definition.fromArgs) throw new UsageError(`task "${taskName}" does not take files`);
+      if (typeof file !== 'string') throw new UsageError('the inline client takes a file path');
+      const [prepared] = await task.definition.fromArgs([file], { cwd: process.cwd(), media: resolved.mediaDir, db: (await records()).records, tick: () => undefined });
+      const run = await enqueue(taskName, prepared!.payload, rest);
+      return { recordId: String(prepared!.meta?.recordId), run };
+    },
+    run: handle,
+    async close() {
+      if (store) (await store).close();
+    },
+  };
+}

@@ -1,0 +1,49 @@
+import type { TaskState } from '../core/states.js';
+import type { EnqueueOptions, PayloadOf, ResultOf, TaskMap } from '../core/task.js';
+
+export interface ClientOptions {
+  /** Redis URL (else TQ_REDIS_URL, the config's `redis`, then redis://127.0.0.1:6379). */
+  redis?: string;
+  /** Key prefix (else TQ_PREFIX, the config's `prefix`, then `tq`). */
+  prefix?: string;
+  /** SQLite file for records (else TQ_DB, the config's `db`, then `.tq/tq.db`). */
+  db?: string;
+  /** Directory the config's relative paths (media, db) are resolved against; default cwd. */
+  dir?: string;
+  /**
+   * Run handlers in this process at enqueue time, without Redis (Celery's task_always_eager):
+   * for your own unit tests. Records go to `db` (default: an in-memory database).
+   */
+  inline?: boolean;
+}
+
+/** A run that was enqueued: its id, and ways to follow, await or cancel it. */
+export interface RunHandle<R = unknown> {
+  readonly id: string;
+  readonly queue: string;
+  /** True when a run with this id (or dedupe key) already existed and nothing was added. */
+  readonly existed: boolean;
+  /** The run's state now. */
+  state(): Promise<TaskState | 'unknown'>;
+  /** Resolves with the result; rejects with the task's error (or on timeout). */
+  wait(options?: { timeout?: number | string }): Promise<R>;
+  /** Cancels the run (removes it when waiting/delayed, aborts it when active). */
+  cancel(): Promise<void>;
+}
+
+export interface TqClient<T extends TaskMap> {
+  /** Enqueues a run of `task`; the payload and result types come from the task definition. */
+  enqueue<K extends keyof T & string>(task: K, payload: PayloadOf<T[K]>, options?: EnqueueOptions): Promise<RunHandle<ResultOf<T[K]>>>;
+  /**
+   * What a web server handling an upload needs in one call: copies the file into media,
+   * stores its image record and enqueues the resize task.
+   */
+  uploadImage(
+    file: string | { data: Buffer | Uint8Array; filename: string },
+    options?: EnqueueOptions & { task?: string },
+  ): Promise<{ recordId: string; run: RunHandle }>;
+  /** A handle for a run enqueued earlier (by id). */
+  run(id: string): RunHandle;
+  close(): Promise<void>;
+}
+

@@ -1,0 +1,133 @@
+import { Queue, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { RuntimeError } from '../core/errors.js';
+import type { ResolvedConfig } from '../config/resolved.js';
+import { connect, ensureLayout } from './connection.js';
+import { requestCancel } from './control.js';
+import { tqKeys } from './keys.js';
+import { CANCELLED, failureState, reasonMessage } from './outcomes.js';
+import { RunEventWriter } from './run-stream.js';
+
+export interface FoundRun {
+  queue: string;
+  job: Job;
+}
+
+export type CancelOutcome =
+  | { outcome: 'removed'; queue: string; state: string }
+  | { outcome: 'requested'; queue: string; state: string }
+  | { outcome: 'finished'; queue: string; state: string };
+
+/**
+ * Operator actions on runs and queues (cancel, find, ...), on a fail-fast connection. Used by
+ * `tq control`, `tq inspect` and the client API.
+ */
+export class Admin {
+  private readonly queues = new Map<string, Queue>();
+  readonly writer: RunEventWriter;
+
+  private constructor(
+    readonly redis: Redis,
+    private readonly config: ResolvedConfig,
+    readonly prefix: string,
+  ) {
+    this.writer = new RunEventWriter(redis, prefix, config.history.streamMaxLen);
+  }
+
+  static async connect(config: ResolvedConfig, settings: { redisUrl: string; prefix: string }): Promise<Admin> {
+    const redis = await connect(settings.redisUrl, { role: 'producer', name: 'tq-admin' });
+    try {
+      await ensureLayout(redis, settings.prefix);
+    } catch (err) {
+      redis.disconnect();
+      throw err;
+    }
+    return new Admin(redis, config, settings.prefix);
+  }
+
+  queue(name: string): Queue {
+    let queue = this.queues.get(name);
+    if (!queue) {
+      queue = new Queue(name, { connection: this.redis, prefix: this.prefix, skipMetasUpdate: true });
+      this.queues.set(name, queue);
+    }
+    return queue;
+  }
+
+  /** Every queue known under the prefix: the config's and any ever used (a producer may be newer). */
+  async knownQueues(): Promise<string[]> {
+    const used = await this.redis.smembers(tqKeys(this.prefix).queues);
+    return [...new Set([...this.config.queues, ...used])].sort();
+  }
+
+  /** Finds a run by id in any known queue. */
+  async findRun(id: string): Promise<FoundRun | undefined> {
+    const queues = await this.knownQueues();
+    const pipeline = this.redis.pipeline();
+    for (const q of queues) pipeline.exists(`${this.prefix}:${q}:${id}`);
+    const results = (await pipeline.exec()) ?? [];
+    for (let i = 0; i < queues.length; i++) {
+      if (results[i]?.[1] === 1) {
+        const job = await this.queue(queues[i]!).getJob(id);
+        if (job) return { queue: queues[i]!, job };
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * Cancels a run: a waiting or delayed one is removed; an active one is aborted by its worker,
+   * wherever it runs, through the control channel (and a durable request the worker also
+   * checks). A run that turns active while being removed cannot be removed (it is locked) and
+   * takes the active path.
+   */
+  async cancel(id: string, reason = 'cancelled by user'): Promise<CancelOutcome> {
+    const found = await this.findRun(id);
+    if (!found) throw new RuntimeError('E_NO_RUN', `no run ${id} in any queue under prefix "${this.prefix}"`, { hint: 'check the id with tq inspect tasks' });
+    const { job, queue } = found;
+    const state = await job.getState();
+    if (state === 'completed' || state === 'failed') {
+      return { outcome: 'finished', queue, state: state === 'failed' ? failureState(job.failedReason) : state };
+    }
+    if (state !== 'active') {
+      try {
+        await job.remove();
+        this.writer.append({
+          type: 'cancelled',
+          jobId: id,
+          task: job.name,
+          queue,
+          at: Date.now(),
+          attempt: job.attemptsMade,
+          error: reasonMessage(CANCELLED, reason),
+        });
+        await this.writer.flush();
+        return { outcome: 'removed', queue, state };
+      } catch {
+        // Locked: a worker took it meanwhile. Cancel it as an active run.
+      }
+    }
+    await requestCancel(this.redis, this.prefix, id, reason);
+    return { outcome: 'requested', queue, state: 'active' };
+  }
+
+  /** Waits until a run has finished (any final state) or the time is up; returns its state. */
+  async waitFinished(queue: string, id: string, timeoutMs: number): Promise<string | undefined> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const job = await this.queue(queue).getJob(id);
+      if (!job) return undefined;
+      const state = await job.getState();
+      if (state === 'completed') return state;
+      if (state === 'failed') return failureState(job.failedReason);
+      if (Date.now() > deadline) return state;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.writer.flush().catch(() => undefined);
+    await Promise.all([...this.queues.values()].map((q) => q.close().catch(() => undefined)));
+    this.redis.disconnect();
+  }
+}
