@@ -1,11 +1,10 @@
 import { Command, CommanderError, Option } from 'commander';
-import { createRequire } from 'node:module';
 import { TqError, errorMessage } from '../core/errors.js';
 import { maskRedisUrl, scrubSecret } from '../core/url.js';
 import { createContext, type CliContext, type SignalHub } from './context.js';
+import { TQ_VERSION } from './version.js';
 
-const require = createRequire(import.meta.url);
-const { version } = require('../../package.json') as { version: string };
+const version = TQ_VERSION;
 
 /** A second SIGINT/SIGTERM during shutdown: leave now. */
 export class ForcedExit extends Error {
@@ -127,8 +126,20 @@ Examples:
     .action(lazy(async () => (await import('./commands/control.js')).cancelCommand, signals, result));
 
   program
+    .command('beat')
+    .description('enqueue the config\'s schedules on time; any number of beats can run, each fire time is enqueued once')
+    .option('--dry-run', 'print the next fire times of every schedule in its time zone, and exit')
+    .option('--count <n>', 'with --dry-run: fire times per schedule (default 5)')
+    .option('--from <iso>', 'with --dry-run: list fire times after this instant instead of now (ISO 8601)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ tq beat\n  $ tq beat --dry-run --count 3\n  $ tq beat --dry-run --from 2026-03-08T00:00:00-05:00   # what fires around a DST change\n',
+    )
+    .action(lazy(async () => (await import('./commands/beat.js')).beatCommand, signals, result));
+
+  program
     .command('dev')
-    .description('worker for every queue in one process; starts a private redis-server when none answers')
+    .description('worker for every queue and beat in one process; starts a private redis-server when none answers')
     .option('-c, --concurrency <n>', 'runs at once per queue')
     .addHelpText('after', '\nExamples:\n  $ tq dev\n  $ tq dev --redis redis://127.0.0.1:6380\n')
     .action(lazy(async () => (await import('./commands/dev.js')).devCommand, signals, result));

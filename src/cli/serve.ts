@@ -5,6 +5,7 @@ import { openStore, type Store } from '../store/index.js';
 import { startRecorder } from './history.js';
 import type { WorkerLogger } from './worker-log.js';
 import { isolatedRunner } from './isolate.js';
+import { TQ_VERSION } from './version.js';
 
 export interface ServeOptions {
   config: ResolvedConfig;
@@ -63,6 +64,7 @@ export async function serve(options: ServeOptions): Promise<Serving> {
       ...(options.onZombieLimit ? { onZombieLimit: options.onZombieLimit } : {}),
       ...(options.onShutdownRequest ? { onShutdownRequest: options.onShutdownRequest } : {}),
       isolated: isolatedRunner({ config, settings }),
+      version: TQ_VERSION,
     });
     const started = history;
     return {

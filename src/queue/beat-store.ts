@@ -151,9 +151,17 @@ export class RedisBeatStore implements BeatStore {
  */
 export async function connectBeatBackend(config: ResolvedConfig, settings: ProducerSettings): Promise<BeatBackend> {
   const producer = await Producer.connect(config, settings);
+  const watched = new Set<string>();
   return {
     store: new RedisBeatStore(producer.redis, settings.prefix),
     enqueue: async (task, payload, options) => {
+      const queueName = options.queue ?? config.tasks.get(task)?.queue;
+      if (queueName && !watched.has(queueName)) {
+        watched.add(queueName);
+        // Without a listener BullMQ prints every connection error with its stack. The beat loop
+        // meets the same failure on its next command and reports it once per outage.
+        producer.queue(queueName).on('error', () => undefined);
+      }
       const run = await producer.enqueue(task, payload, options);
       return { id: run.id, queue: run.queue, existed: run.existed };
     },

@@ -9,3 +9,4 @@ export { Admin, type CancelOutcome, type FoundRun } from './admin.js';
 export { failureState, TIME_LIMIT, CANCELLED, EXPIRED } from './outcomes.js';
 export { publishControl, requestCancel, type ControlMessage } from './control.js';
 export { RedisBeatStore, connectBeatBackend } from './beat-store.js';
+export { liveWorkers, HEARTBEAT_INTERVAL_MS, HEARTBEAT_TTL_MS, type WorkerHeartbeat } from './heartbeat.js';

@@ -21,6 +21,12 @@ export function tqKeys(prefix: string) {
     control: `${base}:control`,
     /** A durable cancel request for one run. */
     cancel: (id: string) => `${base}:cancel:${id}`,
+    /** Heartbeat of one worker (JSON, with a TTL). */
+    worker: (name: string) => `${base}:worker:${name}`,
+    /** Sorted set of worker names by last heartbeat. */
+    workers: `${base}:workers`,
+    /** Channel a control request's answers come back on. */
+    reply: (id: string) => `${base}:reply:${id}`,
     /** Rate-limit state of one task (GCRA theoretical arrival time). */
     rate: (task: string) => `${base}:rate:${task}`,
   };

@@ -17,6 +17,7 @@ import { ControlSubscriber, type ControlMessage } from './control.js';
 import { unwrap, withRateSlot } from './envelope.js';
 import { CANCELLED, EXPIRED, failureState, reasonMessage, RunAborted, TIME_LIMIT } from './outcomes.js';
 import { Producer } from './producer.js';
+import { HeartbeatPublisher } from './heartbeat.js';
 import { RateLimiter } from './rate-limit.js';
 import { RunEventWriter } from './run-stream.js';
 
@@ -44,6 +45,8 @@ export interface WorkerRuntimeOptions {
   onZombieLimit?: (zombies: number) => void;
   /** Called when a control message asks this worker to shut down. */
   onShutdownRequest?: () => void;
+  /** tq version, for heartbeats. */
+  version?: string;
   /** Runner for `isolate: true` tasks. */
   isolated?: IsolatedRun;
   /** How many times a run may be recovered after its worker died before it fails. */
@@ -89,6 +92,7 @@ export class WorkerRuntime {
   private readonly rate: RateLimiter;
   private readonly retryAt = new Map<string, number>();
   private control: ControlSubscriber | undefined;
+  private heartbeat: HeartbeatPublisher | undefined;
   private producer: Promise<Producer> | undefined;
   private stopping = false;
   private zombieLimitReported = false;
@@ -138,6 +142,8 @@ export class WorkerRuntime {
       );
       runtime.startWorkers();
       await Promise.all(runtime.workers.map((w) => w.waitUntilReady()));
+      runtime.lastFetchAt = Date.now();
+      runtime.startHeartbeat();
     } catch (err) {
       runtime.control?.close();
       await Promise.all(runtime.workers.map((w) => w.close(true).catch(() => undefined)));
@@ -160,6 +166,22 @@ export class WorkerRuntime {
     return this.options.queues;
   }
 
+  private startHeartbeat(): void {
+    this.heartbeat = new HeartbeatPublisher(this.redis, this.options.prefix, () => ({
+      name: this.name,
+      queues: [...this.options.queues],
+      concurrency: this.options.concurrency,
+      active: this.activeRuns(),
+      processed: this.processed,
+      failed: this.failed,
+      zombies: this.zombies,
+      startedAt: this.startedAt,
+      lastFetchAt: this.lastFetchAt,
+      version: this.options.version ?? 'unknown',
+    }));
+    this.heartbeat.start();
+  }
+
   private startWorkers(): void {
     const { options } = this;
     for (const queue of options.queues) {
@@ -178,6 +200,10 @@ export class WorkerRuntime {
       worker.on('completed', (job, result) => this.onCompleted(job, result));
       worker.on('failed', (job, err) => this.onFailed(job, err));
       worker.on('error', (err) => this.onWorkerError(err));
+      // Finding the queue empty also proves the fetch loop is alive (see "stuck" in inspect).
+      worker.on('drained', () => {
+        this.lastFetchAt = Date.now();
+      });
       this.workers.push(worker);
     }
   }
@@ -201,6 +227,10 @@ export class WorkerRuntime {
       this.active.get(message.id)?.controller.abort(new RunAborted(CANCELLED, reasonMessage(CANCELLED, message.reason ?? 'cancelled by user')));
     } else if (message.type === 'shutdown') {
       if (!message.worker || message.worker === this.name) this.options.onShutdownRequest?.();
+    } else if (message.type === 'ping') {
+      void this.redis
+        .publish(message.replyTo, JSON.stringify({ name: this.name, sentAt: message.sentAt, at: Date.now() }))
+        .catch(() => undefined);
     }
   }
 
@@ -503,6 +533,7 @@ export class WorkerRuntime {
       }
     }
     this.control?.close();
+    await this.heartbeat?.stop(this.name).catch(() => undefined);
     await Promise.all(this.workers.map((w) => w.close(!drained).catch(() => undefined)));
     await waitFor(this.writer.flush(), 5000);
     if (this.producer) await (await this.producer.catch(() => undefined))?.close();

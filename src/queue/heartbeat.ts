@@ -1,0 +1,87 @@
+import os from 'node:os';
+import type { Redis } from 'ioredis';
+import { tqKeys } from './keys.js';
+
+/** What a live worker says about itself every few seconds. */
+export interface WorkerHeartbeat {
+  name: string;
+  host: string;
+  pid: number;
+  queues: string[];
+  concurrency: number;
+  active: { id: string; task: string; startedAt: number }[];
+  processed: number;
+  failed: number;
+  zombies: number;
+  startedAt: number;
+  /** Last time the worker took a run or found its queues empty (its fetch loop is alive). */
+  lastFetchAt: number;
+  rssBytes: number;
+  version: string;
+  /** When this heartbeat was written (worker clock). */
+  at: number;
+}
+
+export const HEARTBEAT_INTERVAL_MS = 5000;
+/** A worker that has not beaten for this long is gone (its key expires). */
+export const HEARTBEAT_TTL_MS = 15_000;
+
+/**
+ * Publishes heartbeats: one key per worker with a TTL (a crashed worker disappears by itself)
+ * plus a sorted set of names by last beat, so listing workers needs no KEYS/SCAN and no CLIENT
+ * LIST (which managed Redis services block).
+ */
+export class HeartbeatPublisher {
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly snapshot: () => Omit<WorkerHeartbeat, 'host' | 'pid' | 'rssBytes' | 'at'>,
+    private readonly intervalMs = HEARTBEAT_INTERVAL_MS,
+  ) {}
+
+  start(): void {
+    void this.beat().catch(() => undefined);
+    this.timer = setInterval(() => void this.beat().catch(() => undefined), this.intervalMs);
+    this.timer.unref();
+  }
+
+  async beat(): Promise<void> {
+    const keys = tqKeys(this.prefix);
+    const beat: WorkerHeartbeat = { ...this.snapshot(), host: os.hostname(), pid: process.pid, rssBytes: process.memoryUsage.rss(), at: Date.now() };
+    await this.redis
+      .multi()
+      .set(keys.worker(beat.name), JSON.stringify(beat), 'PX', HEARTBEAT_TTL_MS)
+      .zadd(keys.workers, beat.at, beat.name)
+      .exec();
+  }
+
+  /** Stops beating and removes this worker from the registry at once (a clean exit). */
+  async stop(name: string): Promise<void> {
+    clearInterval(this.timer);
+    const keys = tqKeys(this.prefix);
+    await this.redis.multi().del(keys.worker(name)).zrem(keys.workers, name).exec();
+  }
+}
+
+/** The live workers under a prefix (expired entries are pruned as they are found). */
+export async function liveWorkers(redis: Redis, prefix: string): Promise<WorkerHeartbeat[]> {
+  const keys = tqKeys(prefix);
+  const names = await redis.zrange(keys.workers, 0, -1);
+  if (names.length === 0) return [];
+  const values = await redis.mget(...names.map((n) => keys.worker(n)));
+  const live: WorkerHeartbeat[] = [];
+  const gone: string[] = [];
+  names.forEach((name, i) => {
+    const text = values[i];
+    if (!text) return void gone.push(name);
+    try {
+      live.push(JSON.parse(text) as WorkerHeartbeat);
+    } catch {
+      gone.push(name);
+    }
+  });
+  if (gone.length > 0) await redis.zrem(keys.workers, ...gone);
+  return live.sort((a, b) => a.name.localeCompare(b.name));
+}
