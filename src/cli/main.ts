@@ -52,7 +52,11 @@ function lazy(load: () => Promise<Action>, signals: SignalHub, result: { code: n
     const command = args[args.length - 1] as Command;
     const ctx = createContext(command, signals);
     const action = await load();
-    const code = await Promise.race([action(ctx, ...args.slice(0, -1)), signals.forced]);
+    // Options of parent commands (`tq inspect --json queues`, `tq inspect queues --json`) count too.
+    const rest = args.slice(0, -1);
+    const own = rest[rest.length - 1] as Record<string, unknown>;
+    rest[rest.length - 1] = { ...command.optsWithGlobals(), ...own };
+    const code = await Promise.race([action(ctx, ...rest), signals.forced]);
     result.code = typeof code === 'number' ? code : 0;
   };
 }
@@ -113,17 +117,87 @@ Examples:
     )
     .action(lazy(async () => (await import('./commands/enqueue.js')).enqueueCommand, signals, result));
 
+  const inspectAction = (name: string) => lazy(async () => (await import('./commands/inspect.js'))[name as 'inspectOverview'] as Action, signals, result);
+  const inspect = program
+    .command('inspect')
+    .description('see queues, workers, runs, tasks, schedules and history (no verb: an overview)')
+    .option('--json', 'print one JSON document')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ tq inspect                             overview: queues, workers, schedules, recent failures
+  $ tq inspect queues --json
+  $ tq inspect workers --ping              exits 1 when no worker answers (a health check)
+  $ tq inspect tasks --state failed --task resize
+  $ tq inspect task mwwa9h1ik3z232rp
+  $ tq inspect history --since 1h --search img_58hw
+`,
+    )
+    .action(inspectAction('inspectOverview'));
+  const filters = (c: Command, history = false) => {
+    c.option('--state <state>', 'waiting, delayed, active, retrying, completed, failed, cancelled, expired')
+      .option('--task <name>', 'only runs of this task')
+      .option('--queue <queue>', 'only runs of this queue')
+      .option('--limit <n>', 'at most this many runs (default 20)');
+    if (history) c.option('--since <duration>', 'only runs enqueued within this long (1h, 7d)').option('--search <text>', 'runs whose payload, result or error contains the text');
+    return c.option('--json', 'print one JSON document');
+  };
+  inspect.command('queues').description('per queue: counts by state, paused, oldest waiting, consumers').option('--json', 'print one JSON document').action(inspectAction('inspectQueues'));
+  inspect
+    .command('workers')
+    .description('live workers from their heartbeats; --ping asks each to answer')
+    .option('--ping', 'round trip through the control channel; exit 1 when none answers')
+    .option('--json', 'print one JSON document')
+    .action(inspectAction('inspectWorkers'));
+  filters(inspect.command('tasks').description('runs known to Redis, newest first')).action(inspectAction('inspectTasks'));
+  inspect.command('task').description('everything about one run (falls back to SQLite history)').argument('<id>', 'run id').option('--json', 'print one JSON document').action(inspectAction('inspectTask'));
+  inspect.command('registered').description('tasks in the config with their options and the workers serving them').option('--json', 'print one JSON document').action(inspectAction('inspectRegistered'));
+  filters(inspect.command('history').description('durable history from SQLite, with totals and p50/p95 runtime per task'), true).action(inspectAction('inspectHistory'));
+  inspect.command('schedule').description('schedules with their last and next fire').option('--json', 'print one JSON document').action(inspectAction('inspectSchedule'));
+
+  const controlAction = (name: string) => lazy(async () => (await import('./commands/control.js'))[name as 'cancelCommand'] as Action, signals, result);
   const control = program
     .command('control')
-    .description('steer runs, queues and workers: cancel')
-    .addHelpText('after', '\nExamples:\n  $ tq control cancel mwwa9h1ik3z232rp\n');
+    .description('steer runs, queues and workers: retry, cancel, pause, resume, purge, shutdown')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ tq control retry mwwa9h1ik3z232rp
+  $ tq control retry --failed --task resize
+  $ tq control cancel mwwa9h1ik3z232rp
+  $ tq control pause images && tq control resume images
+  $ tq control purge images --state failed --yes
+  $ tq control shutdown thumbs-1
+`,
+    );
+  control
+    .command('retry')
+    .description('re-enqueue a failed run, or every failed run (--failed)')
+    .argument('[id]', 'run id')
+    .option('--failed', 'every failed run')
+    .option('--task <name>', 'with --failed: only runs of this task')
+    .option('--json', 'print one JSON document')
+    .action(controlAction('retryCommand'));
   control
     .command('cancel')
     .description('cancel a run: a waiting/delayed one is removed, an active one is aborted through ctx.signal (any host)')
     .argument('<id>', 'run id')
     .option('--json', 'print one JSON document')
     .addHelpText('after', '\nExamples:\n  $ tq control cancel mwwa9h1ik3z232rp\n  $ tq control cancel report-2026-01 --json\n')
-    .action(lazy(async () => (await import('./commands/control.js')).cancelCommand, signals, result));
+    .action(controlAction('cancelCommand'));
+  control.command('pause').description('workers stop taking new runs from a queue (all queues without one)').argument('[queue]').option('--json', 'print one JSON document').action(controlAction('pauseCommand'));
+  control.command('resume').description('workers take runs from a paused queue again').argument('[queue]').option('--json', 'print one JSON document').action(controlAction('resumeCommand'));
+  control
+    .command('purge')
+    .description('remove runs in one state from a queue (all queues without one); asks first on a terminal')
+    .argument('[queue]')
+    .option('--state <state>', 'waiting (default), delayed, failed or completed')
+    .option('--yes', 'do not ask')
+    .option('--json', 'print one JSON document')
+    .action(controlAction('purgeCommand'));
+  control.command('shutdown').description('warm shutdown of one worker, or all').argument('[worker]', 'worker name (see tq inspect workers)').option('--json', 'print one JSON document').action(controlAction('shutdownCommand'));
 
   program
     .command('beat')

@@ -1,4 +1,6 @@
 import path from 'node:path';
+// The checks beat resolves with, so validation and dispatch can never disagree.
+import { scheduleProblems } from '../beat/schedule.js';
 import { parseDuration } from '../core/duration.js';
 import { ConfigError, errorMessage } from '../core/errors.js';
 import { DEFAULT_PAYLOAD_LIMIT } from '../core/json.js';
@@ -156,6 +158,8 @@ export function resolveConfig(raw: unknown, file: string | undefined, dir: strin
       if (typeof s.task !== 'string' || !tasks.has(s.task)) {
         add(`schedules.${name}.task`, `"${String(s.task)}" is not a defined task (defined: ${[...tasks.keys()].join(', ') || 'none'})`);
       }
+      const payloadLimit = typeof config.payloadLimit === 'number' ? config.payloadLimit : undefined;
+      for (const p of scheduleProblems(name, s, { payloadLimit })) add(p.key, p.message);
     }
   }
 

@@ -4,10 +4,11 @@ import type { TaskState } from './states.js';
  * A run transition, as appended to the run-event stream by producers and workers and applied
  * to `task_runs` by the recorder. `type` is the state the run moved into; `enqueued` becomes
  * `waiting` or `delayed` depending on `dueAt`; `requeued` (an active run handed back by a worker
- * shutting down) becomes `waiting` again. `progress` and `log` change no state: they carry a
+ * shutting down) becomes `waiting` again, and so does `retried` (a finished run re-enqueued by
+ * `tq control retry`). `progress` and `log` change no state: they carry a
  * progress value or a log line of the run.
  */
-export type RunEventType = 'enqueued' | Exclude<TaskState, 'waiting' | 'delayed'> | 'delayed' | 'requeued' | 'progress' | 'log';
+export type RunEventType = 'enqueued' | Exclude<TaskState, 'waiting' | 'delayed'> | 'delayed' | 'requeued' | 'retried' | 'progress' | 'log';
 
 export interface RunEvent {
   type: RunEventType;

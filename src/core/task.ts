@@ -129,17 +129,27 @@ export interface TaskDefinition<P = any, R = any> extends TaskOptions {
   fromArgs?(args: string[], ctx: CliInputContext): Promise<PreparedRun<P>[]>;
 }
 
+/** What `tq beat` does with fire times that passed while no beat was running (README: Periodic tasks). */
 export type MissedPolicy = 'skip' | 'latest' | 'all';
 
+/** A periodic run of a task, dispatched by `tq beat`. Give exactly one of `cron` and `every`. */
 export interface ScheduleDefinition {
   task: string;
+  /** 5 fields (`0 3 * * *`), 6 with leading seconds, or an alias (`@daily`); read in `tz`. */
   cron?: string;
+  /** A period (`'30s'`, `'5m'`, `'1h'`, or ms, at least 1 s); fire times are multiples of it since the Unix epoch. */
   every?: string | number;
+  /** The payload of every run (JSON), default `{}`. */
   payload?: unknown;
+  /** Overrides the task's queue. */
   queue?: string;
+  /** Overrides the task's priority. */
   priority?: number;
+  /** IANA zone for `cron`; default the config's `timezone`, else the system zone. */
   tz?: string;
+  /** `false` keeps the schedule defined but never fires it; default true. */
   enabled?: boolean;
+  /** Default `latest`. */
   missed?: MissedPolicy;
 }
 

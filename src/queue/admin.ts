@@ -8,6 +8,8 @@ import { tqKeys } from './keys.js';
 import { CANCELLED, failureState, reasonMessage } from './outcomes.js';
 import { RunEventWriter } from './run-stream.js';
 
+export type PurgeState = 'waiting' | 'delayed' | 'failed' | 'completed';
+
 export interface FoundRun {
   queue: string;
   job: Job;
@@ -109,6 +111,99 @@ export class Admin {
     }
     await requestCancel(this.redis, this.prefix, id, reason);
     return { outcome: 'requested', queue, state: 'active' };
+  }
+
+  /**
+   * Re-enqueues a finished run that did not complete (failed, cancelled by a time limit,
+   * expired): it gets one more attempt, numbered after the ones it had.
+   */
+  async retry(id: string): Promise<{ queue: string; task: string }> {
+    const found = await this.findRun(id);
+    if (!found) throw new RuntimeError('E_NO_RUN', `no run ${id} in any queue under prefix "${this.prefix}"`, { hint: 'runs older than the Redis retention can only be enqueued again' });
+    const state = await found.job.getState();
+    if (state !== 'failed') throw new RuntimeError('E_NOT_FAILED', `run ${id} is ${state}; only failed runs can be retried`);
+    await this.retryJob(found.job, found.queue);
+    await this.writer.flush();
+    return { queue: found.queue, task: found.job.name };
+  }
+
+  /** Retries every failed run (of one task, when given); returns how many. */
+  async retryFailed(task?: string, onProgress?: (n: number) => void): Promise<number> {
+    let count = 0;
+    for (const queueName of await this.knownQueues()) {
+      const queue = this.queue(queueName);
+      // Each retry moves a job out of the failed set, so always read from the start.
+      let offset = 0;
+      for (;;) {
+        const jobs = await queue.getFailed(offset, offset + 499);
+        if (jobs.length === 0) break;
+        let skipped = 0;
+        for (const job of jobs) {
+          if (task !== undefined && job.name !== task) {
+            skipped += 1;
+            continue;
+          }
+          await this.retryJob(job, queueName);
+          count += 1;
+        }
+        onProgress?.(count);
+        offset += skipped;
+        if (skipped === jobs.length && jobs.length < 500) break;
+      }
+    }
+    await this.writer.flush();
+    return count;
+  }
+
+  private async retryJob(job: Job, queue: string): Promise<void> {
+    // attemptsMade is kept: a run that had used all its attempts gets exactly one more, and
+    // history numbers it after the earlier ones.
+    await job.retry('failed');
+    this.writer.append({ type: 'retried', jobId: job.id!, task: job.name, queue, at: Date.now(), attempt: job.attemptsMade });
+  }
+
+  /** Pauses (or resumes) queues: every worker stops (starts) taking runs from them. */
+  async setPaused(paused: boolean, queueName?: string): Promise<string[]> {
+    const queues = queueName ? [queueName] : await this.knownQueues();
+    for (const q of queues) await (paused ? this.queue(q).pause() : this.queue(q).resume());
+    return queues;
+  }
+
+  /**
+   * Removes runs in one state from queues; returns how many per queue. Purged waiting/delayed
+   * runs will never run, so history records them as cancelled; finished ones stay in history.
+   */
+  async purge(state: PurgeState, queueName?: string): Promise<{ queue: string; removed: number }[]> {
+    const queues = queueName ? [queueName] : await this.knownQueues();
+    const types = state === 'waiting' ? (['wait', 'prioritized', 'waiting-children'] as const) : ([state] as const);
+    const out: { queue: string; removed: number }[] = [];
+    for (const q of queues) {
+      const queue = this.queue(q);
+      let removed = 0;
+      for (;;) {
+        const jobs = await queue.getJobs([...types], 0, 499);
+        if (jobs.length === 0) break;
+        let removedNow = 0;
+        await Promise.all(
+          jobs.map(async (job) => {
+            try {
+              await job.remove();
+            } catch {
+              return; // taken by a worker meanwhile: it is active now, not purged
+            }
+            removedNow += 1;
+            if (state === 'waiting' || state === 'delayed') {
+              this.writer.append({ type: 'cancelled', jobId: job.id!, task: job.name, queue: q, at: Date.now(), attempt: job.attemptsMade, error: reasonMessage(CANCELLED, 'purged') });
+            }
+          }),
+        );
+        removed += removedNow;
+        if (removedNow === 0) break;
+      }
+      out.push({ queue: q, removed });
+    }
+    await this.writer.flush();
+    return out;
   }
 
   /** Waits until a run has finished (any final state) or the time is up; returns its state. */

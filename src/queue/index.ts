@@ -10,3 +10,5 @@ export { failureState, TIME_LIMIT, CANCELLED, EXPIRED } from './outcomes.js';
 export { publishControl, requestCancel, type ControlMessage } from './control.js';
 export { RedisBeatStore, connectBeatBackend } from './beat-store.js';
 export { liveWorkers, HEARTBEAT_INTERVAL_MS, HEARTBEAT_TTL_MS, type WorkerHeartbeat } from './heartbeat.js';
+export { queueStats, workerStatuses, listRuns, runDetail, pingWorkers, runState, STUCK_AFTER_MS, type QueueStats, type WorkerStatus, type RunSummary, type RunDetail } from './inspector.js';
+export type { PurgeState } from './admin.js';

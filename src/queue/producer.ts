@@ -55,6 +55,9 @@ const DEFAULT_KEEP_FAILED = 10_000;
 export class Producer {
   private readonly queues = new Map<string, Queue>();
   private readonly events = new Map<string, QueueEvents>();
+  private readonly finished = new Map<string, RunOutcome>();
+  private readonly finishedListeners = new Set<(id: string, outcome: RunOutcome) => void>();
+  private readonly watching = new Set<string>();
   readonly writer: RunEventWriter;
 
   readonly clock: ServerClock;
@@ -233,52 +236,84 @@ export class Producer {
   }
 
   /** Waits for a run to finish; `timeoutMs` undefined waits forever. */
-  async wait(run: { id: string; queue: string }, timeoutMs?: number, onProgress?: (value: unknown) => void): Promise<RunOutcome> {
-    const events = await this.queueEvents(run.queue);
-    const progress = ({ jobId, data }: { jobId: string; data: unknown }) => {
-      if (jobId === run.id) onProgress?.(data);
-    };
-    if (onProgress) events.on('progress', progress);
-    try {
-      return await this.waitOn(events, run, timeoutMs);
-    } finally {
-      events.off('progress', progress);
-    }
+  /**
+   * Starts following a queue's finished runs before anything is enqueued, so a run that ends
+   * (and, with `keep: 0`, leaves Redis) before `wait` is called is still seen.
+   */
+  async watch(queueName: string): Promise<void> {
+    await this.queueEvents(queueName);
   }
 
-  private async waitOn(events: QueueEvents, run: { id: string; queue: string }, timeoutMs?: number): Promise<RunOutcome> {
-    const job = await this.getJob(run.queue, run.id);
-    if (!job) throw new RuntimeError('E_NO_RUN', `run ${run.id} is not in queue "${run.queue}" any more`);
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<RunOutcome>((resolve) => {
-      if (timeoutMs === undefined) return;
-      timer = setTimeout(() => {
-        void job.getState().then(
-          (s) => resolve({ state: 'timeout', lastState: s }),
-          () => resolve({ state: 'timeout', lastState: 'unknown' }),
-        );
-      }, timeoutMs);
+  /** Waits for a run to finish; `timeoutMs` undefined waits forever. */
+  async wait(run: { id: string; queue: string }, timeoutMs?: number, onProgress?: (value: unknown) => void): Promise<RunOutcome> {
+    const events = await this.queueEvents(run.queue);
+    const seen = this.finished.get(run.id);
+    if (seen) return seen;
+    let settle: (o: RunOutcome) => void = () => undefined;
+    const outcome = new Promise<RunOutcome>((resolve) => {
+      settle = resolve;
     });
-    const finished = job.waitUntilFinished(events).then(
-      (result: unknown) => ({ state: 'completed', result }) as RunOutcome,
-      (err: unknown) => ({ state: failureState(errorMessage(err)), error: errorMessage(err) }) as RunOutcome,
-    );
+    const onFinished = (id: string, o: RunOutcome) => {
+      if (id === run.id) settle(o);
+    };
+    const onProg = ({ jobId, data }: { jobId: string; data: unknown }) => {
+      if (jobId === run.id) onProgress?.(data);
+    };
+    this.finishedListeners.add(onFinished);
+    if (onProgress) events.on('progress', onProg);
+    let timer: NodeJS.Timeout | undefined;
     try {
-      return await Promise.race([finished, timeout]);
+      // It may have finished before we listened: then Redis (if it still keeps it) says how.
+      const job = await this.getJob(run.queue, run.id);
+      if (job) {
+        const state = await job.getState();
+        if (state === 'completed') settle({ state: 'completed', result: job.returnvalue });
+        else if (state === 'failed') settle({ state: failureState(job.failedReason), error: job.failedReason });
+      } else if (!this.finished.has(run.id) && !this.watching.has(run.queue)) {
+        throw new RuntimeError('E_NO_RUN', `run ${run.id} is not in queue "${run.queue}" any more (finished runs beyond the task's keep are only in history)`);
+      }
+      const seenNow = this.finished.get(run.id);
+      if (seenNow) settle(seenNow);
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          void this.getJob(run.queue, run.id)
+            .then((j) => (j ? j.getState() : 'unknown'))
+            .then(
+              (s) => settle({ state: 'timeout', lastState: s }),
+              () => settle({ state: 'timeout', lastState: 'unknown' }),
+            );
+        }, timeoutMs);
+      }
+      return await outcome;
     } finally {
       clearTimeout(timer);
+      this.finishedListeners.delete(onFinished);
+      events.off('progress', onProg);
     }
   }
 
   private async queueEvents(queueName: string): Promise<QueueEvents> {
     let events = this.events.get(queueName);
     if (!events) {
+      // Read BullMQ's event stream from its current end, explicitly: '$' would start wherever
+      // the first blocking read happens to land, and a fast run could finish before it.
+      const [last] = await this.redis.xrevrange(`${this.settings.prefix}:${queueName}:events`, '+', '-', 'COUNT', 1);
       events = new QueueEvents(queueName, {
         connection: redisOptions(this.settings.redisUrl, { role: 'worker', name: 'tq-wait' }) as ConnectionOptions,
         prefix: this.settings.prefix,
+        lastEventId: last?.[0] ?? '0-0',
       });
       this.events.set(queueName, events);
+      // Remember every finished run seen while watching (bounded), for waits that come later.
+      const record = (id: string, outcome: RunOutcome) => {
+        this.finished.set(id, outcome);
+        if (this.finished.size > 10_000) this.finished.delete(this.finished.keys().next().value!);
+        for (const listener of this.finishedListeners) listener(id, outcome);
+      };
+      events.on('completed', ({ jobId, returnvalue }) => record(jobId, { state: 'completed', result: returnvalue }));
+      events.on('failed', ({ jobId, failedReason }) => record(jobId, { state: failureState(failedReason), error: failedReason }));
       await events.waitUntilReady();
+      this.watching.add(queueName);
     }
     return events;
   }

@@ -123,7 +123,7 @@ export class RunEventReader implements RunEventSource {
 }
 
 const EVENT_TYPES = new Set([
-  'enqueued', 'active', 'retrying', 'completed', 'failed', 'cancelled', 'expired', 'delayed', 'requeued', 'progress', 'log',
+  'enqueued', 'active', 'retrying', 'completed', 'failed', 'cancelled', 'expired', 'delayed', 'requeued', 'retried', 'progress', 'log',
 ]);
 
 /**

@@ -47,7 +47,7 @@ const json = (v: unknown): string | null => (v === undefined ? null : JSON.strin
 function stateOf(event: RunEvent): TaskState | undefined {
   if (event.type === 'progress' || event.type === 'log') return undefined;
   if (event.type === 'enqueued') return event.dueAt !== undefined && event.dueAt > event.at ? 'delayed' : 'waiting';
-  if (event.type === 'requeued') return 'waiting';
+  if (event.type === 'requeued' || event.type === 'retried') return 'waiting';
   return event.type;
 }
 
@@ -133,14 +133,24 @@ export function createTaskRunsRepository(db: SqliteDatabase): TaskRunsRepository
     if (state === 'active' && next.started_at === null && event.attempt === next.attempt) next.started_at = iso(event.at);
     const current = row ? { state: row.state, attempt: row.attempt } : undefined;
     // A run handed back by a stopping worker is the one legal step back: active -> waiting.
-    const handedBack = event.type === 'requeued' && row?.state === 'active' && row.attempt === event.attempt;
+    // A finished run re-enqueued by an operator (`tq control retry`) starts over from waiting.
+    const handedBack =
+      (event.type === 'requeued' && row?.state === 'active' && row.attempt === event.attempt) ||
+      (event.type === 'retried' && row !== undefined && FINAL_STATES.has(row.state) && event.attempt >= row.attempt);
     if (row && !handedBack && !supersedes(current, { state, attempt: event.attempt })) return next;
 
     next.state = state;
     next.attempt = Math.max(event.attempt, row?.attempt ?? 0);
     if (event.worker !== undefined) next.worker = event.worker;
     if (event.dueAt !== undefined) next.due_at = iso(event.dueAt);
-    if (handedBack) next.started_at = null;
+    if (handedBack) {
+      next.started_at = null;
+      if (event.type === 'retried') {
+        next.finished_at = null;
+        next.runtime_ms = null;
+        next.result = null;
+      }
+    }
     if (state === 'active') {
       next.started_at = iso(event.at);
       next.finished_at = null;

@@ -10,7 +10,7 @@ describe('bad input gets one clear line on stderr and the documented exit code',
   it('unknown task: exit 2 and the list of known tasks', async () => {
     const res = await project.run(['enqueue', 'resise', 'x.jpg']);
     expect(res.code).toBe(2);
-    expect(res.stderr.trim()).toBe('tq: unknown task "resise" (known: boom, cleanup, hello, resize, slow, stubborn)');
+    expect(res.stderr.trim()).toBe('tq: unknown task "resise" (known: boom, cleanup, ephemeral, flipflop, hello, resize, slow, stubborn)');
     expect(res.stdout).toBe('');
   });
 

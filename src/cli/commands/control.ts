@@ -1,5 +1,5 @@
-import { Admin } from '../../queue/index.js';
-import { errorMessage, RuntimeError } from '../../core/errors.js';
+import { Admin, liveWorkers, publishControl, type PurgeState } from '../../queue/index.js';
+import { errorMessage, RuntimeError, UsageError } from '../../core/errors.js';
 import { openStore } from '../../store/index.js';
 import { catchUpHistory } from '../history.js';
 import type { CliContext } from '../context.js';
@@ -47,5 +47,88 @@ export async function cancelCommand(ctx: CliContext, id: string, opts: { json?: 
       ctx.out.print(`cancel requested for run ${id} (${state} in queue ${result.queue}); its worker stops it as soon as it sees the request`);
     }
     return result.outcome === 'finished' ? 1 : 0;
+  });
+}
+
+/** `tq control retry <id>` / `retry --failed [--task NAME]`. */
+export async function retryCommand(ctx: CliContext, id: string | undefined, opts: { failed?: boolean; task?: string; json?: boolean }): Promise<number> {
+  if (!id && !opts.failed) throw new UsageError('give a run id, or --failed to retry every failed run');
+  if (id && opts.failed) throw new UsageError('give a run id or --failed, not both');
+  return withAdmin(ctx, async (admin) => {
+    if (id) {
+      const { queue, task } = await admin.retry(id);
+      if (opts.json) ctx.out.json({ retried: [id], count: 1 });
+      else ctx.out.print(`retrying ${task} run ${id} on queue ${queue}`);
+      return 0;
+    }
+    const count = await admin.retryFailed(opts.task);
+    if (opts.json) ctx.out.json({ count, ...(opts.task ? { task: opts.task } : {}) });
+    else ctx.out.print(`retrying ${count} failed run(s)${opts.task ? ` of ${opts.task}` : ''}`);
+    return 0;
+  });
+}
+
+/** `tq control pause [queue]` / `resume [queue]`. */
+export async function pauseCommand(ctx: CliContext, queue: string | undefined, opts: { json?: boolean }, paused = true): Promise<number> {
+  return withAdmin(ctx, async (admin) => {
+    if (queue && !(await admin.knownQueues()).includes(queue)) {
+      throw new RuntimeError('E_NO_QUEUE', `no queue "${queue}" (known: ${(await admin.knownQueues()).join(', ')})`);
+    }
+    const queues = await admin.setPaused(paused, queue);
+    if (opts.json) ctx.out.json({ queues, paused });
+    else ctx.out.print(`${paused ? 'paused' : 'resumed'} ${queues.join(', ')}: workers ${paused ? 'take no new runs from' : 'take runs again from'} ${queues.length === 1 ? 'it' : 'them'}`);
+    return 0;
+  });
+}
+
+export const resumeCommand = (ctx: CliContext, queue: string | undefined, opts: { json?: boolean }) => pauseCommand(ctx, queue, opts, false);
+
+const PURGE_STATES: readonly PurgeState[] = ['waiting', 'delayed', 'failed', 'completed'];
+
+/** `tq control purge [queue] [--state S] [--yes]`. */
+export async function purgeCommand(ctx: CliContext, queue: string | undefined, opts: { state?: string; yes?: boolean; json?: boolean }): Promise<number> {
+  const state = (opts.state ?? 'waiting') as PurgeState;
+  if (!PURGE_STATES.includes(state)) throw new UsageError(`--state must be one of ${PURGE_STATES.join(', ')} (got "${opts.state}")`);
+  return withAdmin(ctx, async (admin) => {
+    const known = await admin.knownQueues();
+    if (queue && !known.includes(queue)) throw new RuntimeError('E_NO_QUEUE', `no queue "${queue}" (known: ${known.join(', ')})`);
+    const target = queue ? `queue ${queue}` : `all queues (${known.join(', ')})`;
+    if (!opts.yes) {
+      if (!process.stdin.isTTY || !ctx.out.errTty) throw new UsageError(`purge removes runs for good: confirm with --yes (${state} runs of ${target})`);
+      if (!(await confirm(`Remove every ${state} run of ${target}? [y/N] `))) {
+        ctx.out.info('nothing removed');
+        return 1;
+      }
+    }
+    const removed = await admin.purge(state, queue);
+    const total = removed.reduce((n, r) => n + r.removed, 0);
+    if (opts.json) ctx.out.json({ state, removed, total });
+    else ctx.out.print(`removed ${total} ${state} run(s)${removed.length > 1 ? ` (${removed.map((r) => `${r.queue}: ${r.removed}`).join(', ')})` : ` from ${removed[0]?.queue ?? queue}`}`);
+    return 0;
+  });
+}
+
+async function confirm(question: string): Promise<boolean> {
+  const readline = await import('node:readline/promises');
+  const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(question)).trim());
+  } finally {
+    rl.close();
+  }
+}
+
+/** `tq control shutdown [worker]`: warm shutdown of one worker or all, through the control channel. */
+export async function shutdownCommand(ctx: CliContext, worker: string | undefined, opts: { json?: boolean }): Promise<number> {
+  return withAdmin(ctx, async (admin) => {
+    const live = await liveWorkers(admin.redis, admin.prefix);
+    const targets = worker ? live.filter((w) => w.name === worker) : live;
+    if (targets.length === 0) {
+      throw new RuntimeError('E_NO_WORKER', worker ? `no live worker "${worker}" (live: ${live.map((w) => w.name).join(', ') || 'none'})` : 'no live workers');
+    }
+    await publishControl(admin.redis, admin.prefix, { type: 'shutdown', ...(worker ? { worker } : {}) });
+    if (opts.json) ctx.out.json({ workers: targets.map((w) => w.name) });
+    else ctx.out.print(`asked ${targets.map((w) => w.name).join(', ')} to shut down (warm: active runs finish first)`);
+    return 0;
   });
 }

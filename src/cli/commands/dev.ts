@@ -3,6 +3,7 @@ import { DEFAULT_REDIS_URL } from '../../config/index.js';
 import { redisAnswers, startPrivateRedis, type PrivateRedis } from '../../queue/index.js';
 import type { CliContext } from '../context.js';
 import { createWorkerLogger } from '../worker-log.js';
+import { startDevBeat } from './beat.js';
 import { parseConcurrency, runUntilStopped } from './worker.js';
 
 /**
@@ -17,7 +18,7 @@ export async function devRedis(ctx: CliContext, explicitUrl: string | undefined,
   return { url: server.url, server };
 }
 
-/** `tq dev`: a worker for every queue in one process, with Redis taken care of. */
+/** `tq dev`: a worker for every queue and beat in one process, with Redis taken care of. */
 export async function devCommand(ctx: CliContext, options: { concurrency?: string }): Promise<number> {
   const config = await ctx.config();
   const base = ctx.settings(config);
@@ -25,6 +26,7 @@ export async function devCommand(ctx: CliContext, options: { concurrency?: strin
   try {
     const settings = { ...base, redisUrl: redis.url };
     const logger = createWorkerLogger({ level: 'info', format: 'text', color: ctx.out.color, write: (l) => ctx.out.print(l) });
+    const beat = await startDevBeat(ctx, { config, settings, logger });
     return await runUntilStopped(ctx, {
       config,
       settings,
@@ -35,7 +37,7 @@ export async function devCommand(ctx: CliContext, options: { concurrency?: strin
       json: false,
       title: 'tq dev',
       extra: redis.server ? [['redis-server', `private, port ${redis.server.port}, stopped on exit`]] : [],
-    });
+    }).finally(() => beat.stop());
   } finally {
     await redis.server?.stop();
   }

@@ -102,6 +102,8 @@ export async function enqueueCommand(ctx: CliContext, taskName: string, args: st
       prepared = [{ payload: plainPayload }];
     }
 
+    // Follow finished runs before adding any, so a run that is done (and gone) at once is seen.
+    if (opts.wait) await producer.watch(opts.queue ?? task.queue);
     let runs: EnqueuedRun[];
     const known = opts.id !== undefined ? store.runs.get(opts.id) : undefined;
     if (known) {
