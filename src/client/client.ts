@@ -110,11 +110,8 @@ class RemoteClient<T extends TaskMap> implements TqClient<T> {
         const { admin, queue } = await locate();
         const job = await admin.queue(queue).getJob(id);
         if (!job) return 'unknown';
-        const { fromBullState } = await import('../core/states.js');
-        const { failureState } = await import('../queue/index.js');
-        const state = await job.getState();
-        if (state === 'failed') return failureState(job.failedReason);
-        return fromBullState(state, { willRetry: job.attemptsMade > 0 });
+        const { runState } = await import('../queue/index.js');
+        return runState(job, admin.queue(queue));
       },
       wait: async (options = {}) => {
         const { producer } = await this.connect();

@@ -32,7 +32,15 @@ export interface ResolvedConfig {
   readonly mediaDir: string;
   readonly history: { keepMs: number | undefined; redact: readonly string[]; streamMaxLen: number };
   readonly payloadLimit: number;
-  readonly worker: { concurrency: number; shutdownTimeoutMs: number; unknownTaskGraceMs: number; maxZombies: number };
+  readonly worker: {
+    concurrency: number;
+    shutdownTimeoutMs: number;
+    unknownTaskGraceMs: number;
+    maxZombies: number;
+    lockDurationMs: number;
+    stalledIntervalMs: number;
+    maxStalledCount: number;
+  };
   /** Every queue some task uses, sorted. */
   readonly queues: readonly string[];
   /** Values from the file, used when no flag or environment variable sets them. */

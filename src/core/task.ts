@@ -172,6 +172,15 @@ export interface WorkerDefaults {
    * ctx.signal) a worker tolerates before it shuts down warmly to be restarted. Default 3.
    */
   maxZombies?: number;
+  /**
+   * How long a worker's claim on a run lasts without renewal (renewed every half of it). A
+   * worker that dies mid-run gives its runs back after about this long. Default 20s.
+   */
+  lockDuration?: string | number;
+  /** How often workers look for runs whose worker died. Default 10s. */
+  stalledInterval?: string | number;
+  /** How many times a run may be recovered from a dead worker before it fails. Default 20. */
+  maxStalledCount?: number;
 }
 
 export type TaskMap = Record<string, TaskDefinition<any, any>>;

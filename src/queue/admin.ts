@@ -210,11 +210,11 @@ export class Admin {
   async waitFinished(queue: string, id: string, timeoutMs: number): Promise<string | undefined> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const job = await this.queue(queue).getJob(id);
-      if (!job) return undefined;
-      const state = await job.getState();
+      // State first, then the job: a job read before it failed has no failure reason yet.
+      const state = await this.queue(queue).getJobState(id);
+      if (state === 'unknown') return undefined;
       if (state === 'completed') return state;
-      if (state === 'failed') return failureState(job.failedReason);
+      if (state === 'failed') return failureState((await this.queue(queue).getJob(id))?.failedReason);
       if (Date.now() > deadline) return state;
       await new Promise((r) => setTimeout(r, 50));
     }

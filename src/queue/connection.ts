@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { Redis, type RedisOptions } from 'ioredis';
 import { RedisUnavailableError, errorMessage } from '../core/errors.js';
 import { maskRedisUrl, scrubSecret } from '../core/url.js';
@@ -30,7 +31,10 @@ function baseOptions(url: string): RedisOptions {
   if (u.password) options.password = decodeURIComponent(u.password);
   const db = u.pathname.replace(/^\//, '');
   if (db) options.db = Number(db);
-  if (u.protocol === 'rediss:') options.tls = { servername: u.hostname };
+  if (u.protocol === 'rediss:') {
+    // SNI takes host names only; for an IP address the certificate's IP SAN is checked instead.
+    options.tls = isIP(options.host ?? '') ? {} : { servername: u.hostname };
+  }
   return options;
 }
 
@@ -158,6 +162,20 @@ export async function checkServer(redis: Redis): Promise<ServerWarnings> {
     }
   } catch {
     // Managed Redis services often forbid CONFIG; nothing to warn about then.
+  }
+  try {
+    const [aof, save] = await Promise.all([redis.config('GET', 'appendonly'), redis.config('GET', 'save')]);
+    const appendonly = (aof as string[])[1];
+    const snapshots = (save as string[])[1];
+    if (appendonly === 'no' && !snapshots) {
+      warnings.push(
+        'Redis persistence is off (appendonly no, no save points): a Redis restart loses every queued run; turn on appendonly (see the README, "Durability")',
+      );
+    } else if (appendonly === 'no') {
+      warnings.push('Redis only keeps snapshots (appendonly no): a crash loses the runs enqueued since the last snapshot; appendonly yes is safer');
+    }
+  } catch {
+    // CONFIG is often disabled on managed services; they manage persistence themselves.
   }
   return { warnings, version };
 }

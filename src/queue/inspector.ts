@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Job, JobType } from 'bullmq';
+import type { Job, JobType, Queue } from 'bullmq';
 import { fromBullState, type TaskState } from '../core/states.js';
 import type { Admin } from './admin.js';
 import { connect } from './connection.js';
@@ -60,9 +60,10 @@ export const STUCK_AFTER_MS = 30_000;
 const iso = (ms: number | undefined | null) => (ms ? new Date(ms).toISOString() : null);
 
 /** The state of a BullMQ job in tq's words (retrying, cancelled and expired included). */
-export async function runState(job: Job): Promise<TaskState> {
+export async function runState(job: Job, queue: Queue): Promise<TaskState> {
   const state = await job.getState();
-  if (state === 'failed') return failureState(job.failedReason);
+  // The job may have been read just before it failed: then its reason is not in this copy.
+  if (state === 'failed') return failureState(job.failedReason ?? (await queue.getJob(job.id!))?.failedReason);
   return fromBullState(state, { willRetry: state === 'delayed' && job.attemptsMade > 0 });
 }
 
@@ -131,7 +132,7 @@ export async function listRuns(admin: Admin, filter: { state?: TaskState; task?:
     for (const job of jobs as Job[]) {
       if (!job?.id) continue;
       if (filter.task && job.name !== filter.task) continue;
-      const state = await runState(job);
+      const state = await runState(job, admin.queue(q));
       if (filter.state && state !== filter.state) continue;
       out.push(summary(job, q, state));
     }
@@ -158,7 +159,7 @@ export async function runDetail(admin: Admin, id: string): Promise<RunDetail | u
   const found = await admin.findRun(id);
   if (!found) return undefined;
   const { job, queue } = found;
-  const state = await runState(job);
+  const state = await runState(job, admin.queue(queue));
   const [logs, deps] = await Promise.all([
     admin.queue(queue).getJobLogs(id, 0, 199, true),
     job.getDependencies().catch(() => ({ processed: {}, unprocessed: [] as string[] })),

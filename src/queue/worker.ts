@@ -191,9 +191,9 @@ export class WorkerRuntime {
         concurrency: options.concurrency,
         name: this.name,
         // A worker killed mid-run must not cost the run its life: recover it many times.
-        maxStalledCount: options.maxStalledCount ?? 20,
-        lockDuration: options.lockDurationMs ?? 20_000,
-        stalledInterval: options.stalledIntervalMs ?? 10_000,
+        maxStalledCount: options.maxStalledCount ?? options.config.worker.maxStalledCount,
+        lockDuration: options.lockDurationMs ?? options.config.worker.lockDurationMs,
+        stalledInterval: options.stalledIntervalMs ?? options.config.worker.stalledIntervalMs,
         settings: { backoffStrategy: (attemptsMade, type, _err, job) => this.backoff(attemptsMade, type, job as Job | undefined) },
         autorun: true,
       });

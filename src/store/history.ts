@@ -119,6 +119,94 @@ export class HistoryQueries {
   get(jobId: string): TaskRunRow | undefined {
     return this.db.prepare('SELECT * FROM task_runs WHERE job_id = ?').get(jobId) as TaskRunRow | undefined;
   }
+
+  /**
+   * A page of runs by last change (see `lastChangeOf`), newest first: the `limit` runs just
+   * before `before`, just after `after`, or the newest. Finished and unfinished runs are read
+   * separately so the finished ones (nearly all of a long history) page through the
+   * `finished_at` index instead of sorting the whole table.
+   */
+  recent(query: RecentQuery): TaskRunRow[] {
+    const clauses: string[] = [];
+    const params: unknown[] = [];
+    const anyOf = (column: string, values: readonly string[] | undefined) => {
+      if (!values?.length) return;
+      clauses.push(`${column} IN (${values.map(() => '?').join(',')})`);
+      params.push(...values);
+    };
+    anyOf('state', query.states);
+    anyOf('task', query.tasks);
+    anyOf('queue', query.queues);
+    const key = query.before ?? query.after;
+    const older = query.after === undefined;
+    const part = (finished: boolean) => {
+      const at = finished ? 'finished_at' : 'coalesce(started_at, enqueued_at, updated_at)';
+      const parts = [finished ? 'finished_at IS NOT NULL' : 'finished_at IS NULL', ...clauses];
+      const partParams = [...params];
+      if (key) {
+        const cmp = older ? '<' : '>';
+        parts.push(`(${at} ${cmp} ? OR (${at} = ? AND job_id ${cmp} ?))`);
+        partParams.push(key.at, key.at, key.id);
+      }
+      const dir = older ? 'DESC' : 'ASC';
+      return this.db
+        .prepare(`SELECT * FROM task_runs WHERE ${parts.join(' AND ')} ORDER BY ${at} ${dir}, job_id ${dir} LIMIT ?`)
+        .all(...partParams, query.limit) as TaskRunRow[];
+    };
+    const byKey = (a: TaskRunRow, b: TaskRunRow) => lastChangeOf(b).localeCompare(lastChangeOf(a)) || b.job_id.localeCompare(a.job_id);
+    const rows = [...part(true), ...part(false)].sort(byKey);
+    // Newest first either way; a page after `after` is the `limit` runs closest to it.
+    return older ? rows.slice(0, query.limit) : rows.slice(Math.max(0, rows.length - query.limit));
+  }
+
+  /** How many runs reached each final state at or after `since` (ISO). */
+  finishedSince(since: string): Partial<Record<TaskState, number>> {
+    const rows = this.db.prepare('SELECT state, count(*) AS n FROM task_runs WHERE finished_at >= ? GROUP BY state').all(since) as { state: TaskState; n: number }[];
+    return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+  }
+
+  /** `perMinute` for each queue that finished runs in the window (oldest minute first). */
+  perMinuteByQueue(minutes: number, now = Date.now()): Record<string, MinuteCount[]> {
+    const start = Math.floor(now / 60_000) * 60_000 - (minutes - 1) * 60_000;
+    const rows = this.db
+      .prepare(
+        `SELECT queue, substr(finished_at, 1, 16) AS m, sum(state = 'completed') AS completed, sum(state IN ('failed','expired','cancelled')) AS failed
+         FROM task_runs WHERE finished_at >= ? GROUP BY queue, m`,
+      )
+      .all(new Date(start).toISOString()) as { queue: string; m: string; completed: number; failed: number }[];
+    const out: Record<string, MinuteCount[]> = {};
+    for (const r of rows) {
+      const series = (out[r.queue] ??= Array.from({ length: minutes }, (_, i) => ({ minute: new Date(start + i * 60_000).toISOString(), completed: 0, failed: 0 })));
+      const slot = series.find((s) => s.minute.slice(0, 16) === r.m);
+      if (slot) {
+        slot.completed = r.completed;
+        slot.failed = r.failed;
+      }
+    }
+    return out;
+  }
+}
+
+/** Where `recent` pages from: a run's last-change time (ISO) and its id. */
+export interface RecentKey {
+  at: string;
+  id: string;
+}
+
+export interface RecentQuery {
+  states?: readonly TaskState[];
+  tasks?: readonly string[];
+  queues?: readonly string[];
+  /** Only runs that changed before this key (older). */
+  before?: RecentKey;
+  /** Only runs that changed after this key (newer). */
+  after?: RecentKey;
+  limit: number;
+}
+
+/** When a run last moved: when it finished, else started, else was enqueued (ISO). */
+export function lastChangeOf(row: TaskRunRow): string {
+  return row.finished_at ?? row.started_at ?? row.enqueued_at ?? row.updated_at;
 }
 
 /** Nearest-rank percentile of sorted values. */

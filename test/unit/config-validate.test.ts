@@ -214,7 +214,7 @@ describe('resolveConfig: invalid configs', () => {
   });
 
   it('names every defined task when a schedule refers to an unknown one', () => {
-    const err = configError({ tasks: { b: { run }, a: { run } }, schedules: { s: { task: 'c' }, t: null } });
+    const err = configError({ tasks: { b: { run }, a: { run } }, schedules: { s: { task: 'c', every: '1m' }, t: null } });
     expect(err.problems).toEqual(['schedules.s.task: "c" is not a defined task (defined: b, a)', 'schedules.t: must be { task, cron | every }']);
   });
 });
