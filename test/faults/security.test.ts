@@ -62,7 +62,7 @@ describe('security: passwords, ACL users and TLS', () => {
     await server.stop();
   });
 
-  const cases = () => [
+  const cases = (): { name: string; url: string; secret: string; env: Record<string, string> }[] => [
     { name: 'password', url: `redis://:${PASSWORD}@127.0.0.1:${server.port}`, secret: PASSWORD, env: {} },
     { name: 'ACL user', url: `redis://tqapp:${ACL_PASSWORD}@127.0.0.1:${server.port}`, secret: ACL_PASSWORD, env: {} },
     { name: 'TLS (rediss://)', url: `rediss://:${PASSWORD}@127.0.0.1:${server.tlsPort}`, secret: PASSWORD, env: { NODE_EXTRA_CA_CERTS: path.join(server.dir, 'ca.crt') } },
