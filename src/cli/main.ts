@@ -212,6 +212,17 @@ Examples:
     .action(lazy(async () => (await import('./commands/beat.js')).beatCommand, signals, result));
 
   program
+    .command('monitor')
+    .description('live full-screen view of queues, workers and runs (Flower in the terminal); --once prints one snapshot')
+    .option('--once', 'print one plain snapshot of the panels and exit (also what happens when stdout is not a terminal)')
+    .option('--interval <duration>', 'refresh period, 200ms to 60s (default 1s)')
+    .addHelpText(
+      'after',
+      '\nKeys: arrows/j k move, Tab switches panel, Enter details, / filter, r retry, c cancel, p pause/resume, ? help, q quit.\n\nExamples:\n  $ tq monitor\n  $ tq monitor --interval 2s\n  $ tq monitor --once                  # e.g. in a cron mail or a CI log\n  $ NO_COLOR=1 tq monitor --prefix app2\n',
+    )
+    .action(lazy(async () => (await import('./commands/monitor.js')).monitorCommand, signals, result));
+
+  program
     .command('dev')
     .description('worker for every queue and beat in one process; starts a private redis-server when none answers')
     .option('-c, --concurrency <n>', 'runs at once per queue')

@@ -77,13 +77,3 @@ export function progressBar(progress: unknown, width: number): string | undefine
   const filled = Math.round((pct / 100) * width);
   return `${'█'.repeat(filled)}${'░'.repeat(width - filled)} ${Math.round(pct)}%`;
 }
-
-/** A JSON value on one line (for list cells). */
-export function jsonLine(value: unknown): string {
-  if (value === undefined) return '-';
-  try {
-    return JSON.stringify(value) ?? 'null';
-  } catch {
-    return String(value);
-  }
-}

@@ -77,12 +77,15 @@ export interface Column {
   align?: 'left' | 'right';
 }
 
-export const COLUMN_GAP = 2;
+/** Space between columns: one on a narrow terminal, two where there is room to breathe. */
+export function columnGap(width: number): number {
+  return width >= 120 ? 2 : 1;
+}
 
-/** The columns that fit in `width`, with their final widths. */
-export function fitColumns(columns: readonly Column[], width: number): Column[] {
+/** The columns that fit in `width`, with their final widths; spare width goes to the last flex column. */
+export function fitColumns(columns: readonly Column[], width: number, gap = columnGap(width)): Column[] {
   let cols = columns.map((c) => ({ ...c }));
-  const total = () => cols.reduce((sum, c) => sum + c.width, 0) + COLUMN_GAP * Math.max(0, cols.length - 1);
+  const total = () => cols.reduce((sum, c) => sum + c.width, 0) + gap * Math.max(0, cols.length - 1);
   for (const c of cols) if (c.flex && total() > width) c.width = Math.max(c.min ?? 4, c.width - (total() - width));
   while (total() > width) {
     const candidates = cols.filter((c) => (c.drop ?? 0) > 0);
@@ -91,7 +94,7 @@ export function fitColumns(columns: readonly Column[], width: number): Column[] 
     cols = cols.filter((c) => c !== victim);
   }
   const spare = width - total();
-  const flex = cols.find((c) => c.flex);
+  const flex = cols.filter((c) => c.flex).pop();
   if (flex && spare > 0) flex.width += spare;
   return cols;
 }

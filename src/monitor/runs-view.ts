@@ -27,10 +27,9 @@ export function moveRuns(runs: RunsState, move: RunsMove, pageRows: number): { r
     : { ...runs, frozen: [...runs.head], newSinceFrozen: 0, olderExhausted: runs.headComplete, olderKey: undefined, newerDropped: false, newerKey: undefined };
   const last = frozen.length - 1;
   const target = move === 'bottom' ? last : base.cursor + move;
-  if (target < 0 || (target === 0 && !base.newerDropped)) {
-    if (!base.newerDropped) return { runs: goLive(base) };
-  }
-  if (target <= 0 && base.newerDropped) {
+  // The top row is the live position, unless newer rows were dropped: then page them back.
+  if (target <= 0 && !base.newerDropped) return { runs: goLive(base) };
+  if (target <= 0) {
     const moved = place({ ...base, cursor: 0 }, pageRows);
     if (base.loading || target >= 0) return { runs: moved };
     return {

@@ -241,7 +241,10 @@ export function selectedWorker(state: MonitorState): WorkerRow | undefined {
   return state.workers.find((w) => w.name === state.worker) ?? state.workers[0];
 }
 
-/** The screen's division for this state (panel heights depend on the terminal and the data). */
-export function layoutOf(state: MonitorState, rows: number | undefined = state.size.rows): ScreenLayout {
-  return screenLayout(rows, { queues: state.queues.length, workers: state.workers.length, runs: visibleRuns(state).length });
+/**
+ * The screen's division for this state (panel heights depend on the terminal and the data);
+ * `natural` for a one-shot snapshot, where nothing scrolls.
+ */
+export function layoutOf(state: MonitorState, natural = false): ScreenLayout {
+  return screenLayout(natural ? undefined : state.size.rows, { queues: state.queues.length, workers: state.workers.length, runs: visibleRuns(state).length });
 }

@@ -1,4 +1,5 @@
-import { Queue, type Job } from 'bullmq';
+import type { Job } from 'bullmq';
+import { Queue } from './engine.js';
 import type { Redis } from 'ioredis';
 import { RuntimeError } from '../core/errors.js';
 import type { ResolvedConfig } from '../config/resolved.js';

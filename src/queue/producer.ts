@@ -1,4 +1,5 @@
-import { Queue, QueueEvents, type ConnectionOptions, type Job, type JobsOptions } from 'bullmq';
+import type { ConnectionOptions, Job, JobsOptions } from 'bullmq';
+import { Queue, QueueEvents } from './engine.js';
 import type { Redis } from 'ioredis';
 import { parseDuration } from '../core/duration.js';
 import { RuntimeError, UsageError, errorMessage } from '../core/errors.js';
@@ -44,8 +45,14 @@ export type RunOutcome =
   | { state: 'timeout'; lastState: string };
 
 const BULK_CHUNK = 500;
-const DEFAULT_KEEP_COMPLETED = 1000;
-const DEFAULT_KEEP_FAILED = 10_000;
+/**
+ * Finished runs Redis keeps per queue unless the task says `keep`. tq workers apply it (worker
+ * options), so runs of tasks without `keep` carry no retention options of their own: less to
+ * encode and store per run. SQLite history keeps every run regardless.
+ */
+export const DEFAULT_KEEP = { completed: 1000, failed: 10_000 } as const;
+/** How long a queue counts as registered after this producer last added it to the registry. */
+const REGISTER_EVERY_MS = 60_000;
 
 /**
  * Adds runs to queues. One connection, shared by every queue it touches; fails fast when Redis
@@ -58,7 +65,14 @@ export class Producer {
   private readonly finished = new Map<string, RunOutcome>();
   private readonly finishedListeners = new Set<(id: string, outcome: RunOutcome) => void>();
   private readonly watching = new Set<string>();
+  /**
+   * Runs this producer added while their queue was already watched: their end is certain to
+   * come through the queue's events, so `wait` needs no look at Redis first (two round trips).
+   */
+  private readonly followed = new Set<string>();
   readonly writer: RunEventWriter;
+  /** Queue name -> when this producer last added it to the queue registry (SADD per run is waste). */
+  private readonly registered = new Map<string, number>();
 
   readonly clock: ServerClock;
 
@@ -132,12 +146,11 @@ export class Producer {
     const timeLimitMs = options.timeLimit !== undefined ? parseDuration(options.timeLimit, '--time-limit') : undefined;
     if (timeLimitMs !== undefined && timeLimitMs < 1) throw new UsageError('--time-limit must be positive');
     const keep = task.keep;
-    const opts: JobsOptions = {
-      jobId: id,
-      attempts,
-      removeOnComplete: { count: keep ?? DEFAULT_KEEP_COMPLETED },
-      removeOnFail: { count: keep ?? DEFAULT_KEEP_FAILED },
-    };
+    const opts: JobsOptions = { jobId: id, attempts };
+    if (keep !== undefined) {
+      opts.removeOnComplete = { count: keep };
+      opts.removeOnFail = { count: keep };
+    }
     if (delay > 0) opts.delay = delay;
     if (priority !== undefined && priority > 0) opts.priority = priority;
     // tq computes backoff itself (BullMQ's has no cap): see `backoffDelay` used by the worker.
@@ -176,11 +189,13 @@ export class Producer {
         return { id: job.id!, task: p.task.name, queue: p.queueName, state: 'waiting', existed: true };
       }
       existed = false;
+      this.follow(p.queueName, [p.id]);
+      // The run is in its queue. Its history event leaves with this tick's batch (one command
+      // for every run enqueued meanwhile) and is not waited for here: a failed write is kept
+      // and retried by the writer, never reported to the caller anyway. `writer.flush()` and
+      // `close()` wait for it; commands sent later on this connection find it in the stream.
       this.writer.append(p.event);
-      await this.guard(async () => {
-        await this.writer.flush();
-        await this.redis.sadd(tqKeys(this.settings.prefix).queues, p.queueName);
-      });
+      await this.guard(() => this.registerQueues([p.queueName]));
     }
     return {
       id: p.id,
@@ -200,18 +215,24 @@ export class Producer {
     const now = this.clock.now();
     const prepared = await Promise.all(requests.map((r) => this.prepare(r, now)));
     const out: EnqueuedRun[] = [];
+    // A chunk's events are written while the next chunk is added; all are in before returning.
+    const writes: Promise<unknown>[] = [];
     for (let i = 0; i < prepared.length; i += BULK_CHUNK) {
       const chunk = prepared.slice(i, i + BULK_CHUNK);
       const byQueue = new Map<string, typeof chunk>();
-      for (const p of chunk) byQueue.set(p.queueName, [...(byQueue.get(p.queueName) ?? []), p]);
+      for (const p of chunk) {
+        const items = byQueue.get(p.queueName);
+        if (items) items.push(p);
+        else byQueue.set(p.queueName, [p]);
+      }
       for (const [queueName, items] of byQueue) {
         const queue = this.queue(queueName);
         await this.guard(() => queue.addBulk(items.map((p) => ({ name: p.task.name, data: p.data, opts: p.opts }))));
+        this.follow(queueName, items.map((p) => p.id));
       }
-      await this.guard(async () => {
-        await this.writer.write(chunk.map((p) => p.event));
-        await this.redis.sadd(tqKeys(this.settings.prefix).queues, ...byQueue.keys());
-      });
+      const written = this.guard(() => Promise.all([this.writer.write(chunk.map((p) => p.event)), this.registerQueues([...byQueue.keys()])]));
+      written.catch(() => undefined); // observed below, after the remaining chunks
+      writes.push(written);
       for (const p of chunk) {
         out.push({
           id: p.id,
@@ -224,7 +245,33 @@ export class Producer {
       }
       onProgress?.(out.length);
     }
+    await Promise.all(writes);
     return out;
+  }
+
+  private follow(queueName: string, ids: readonly string[]): void {
+    if (!this.watching.has(queueName)) return;
+    for (const id of ids) this.followed.add(id);
+    // Bounded: runs nobody waits for must not pile up.
+    for (const id of this.followed) {
+      if (this.followed.size <= 10_000) break;
+      this.followed.delete(id);
+    }
+  }
+
+  /**
+   * Adds queue names to the registry (`inspect` lists queues from it), at most once a minute per
+   * name and producer: it is idempotent, and a command per run would cost as much as the add.
+   */
+  private registerQueues(names: readonly string[]): Promise<unknown> {
+    const now = Date.now();
+    const stale = names.filter((name) => now - (this.registered.get(name) ?? Number.NEGATIVE_INFINITY) >= REGISTER_EVERY_MS);
+    if (stale.length === 0) return Promise.resolve();
+    for (const name of stale) this.registered.set(name, now);
+    return this.redis.sadd(tqKeys(this.settings.prefix).queues, ...stale).catch((err: unknown) => {
+      for (const name of stale) this.registered.delete(name);
+      throw err;
+    });
   }
 
   async exists(queueName: string, id: string): Promise<boolean> {
@@ -264,7 +311,7 @@ export class Producer {
     let timer: NodeJS.Timeout | undefined;
     try {
       // It may have finished before we listened: then Redis (if it still keeps it) says how.
-      const job = await this.getJob(run.queue, run.id);
+      const job = this.followed.delete(run.id) ? undefined : await this.getJob(run.queue, run.id);
       if (job) {
         const state = await job.getState();
         if (state === 'completed') settle({ state: 'completed', result: job.returnvalue });

@@ -1,5 +1,6 @@
 import os from 'node:os';
-import { DelayedError, UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import type { ConnectionOptions, Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, Worker } from './engine.js';
 import type { Redis } from 'ioredis';
 import { formatDuration } from '../core/duration.js';
 import { errorMessage } from '../core/errors.js';
@@ -16,7 +17,7 @@ import { connect, redisOptions } from './connection.js';
 import { ControlSubscriber, type ControlMessage } from './control.js';
 import { unwrap, withRateSlot } from './envelope.js';
 import { CANCELLED, EXPIRED, failureState, reasonMessage, RunAborted, TIME_LIMIT } from './outcomes.js';
-import { Producer } from './producer.js';
+import { DEFAULT_KEEP, Producer } from './producer.js';
 import { HeartbeatPublisher } from './heartbeat.js';
 import { RateLimiter } from './rate-limit.js';
 import { RunEventWriter } from './run-stream.js';
@@ -196,6 +197,9 @@ export class WorkerRuntime {
         stalledInterval: options.stalledIntervalMs ?? options.config.worker.stalledIntervalMs,
         settings: { backoffStrategy: (attemptsMade, type, _err, job) => this.backoff(attemptsMade, type, job as Job | undefined) },
         autorun: true,
+        // Retention of runs whose task sets no `keep` (those that do carry it in their options).
+        removeOnComplete: { count: DEFAULT_KEEP.completed },
+        removeOnFail: { count: DEFAULT_KEEP.failed },
       });
       worker.on('completed', (job, result) => this.onCompleted(job, result));
       worker.on('failed', (job, err) => this.onFailed(job, err));

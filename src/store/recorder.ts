@@ -3,15 +3,54 @@ import { randomBytes } from 'node:crypto';
 import { compareStreamIds, type RunEventSource } from '../core/run-events.js';
 import { errorMessage } from '../core/errors.js';
 import type { TaskLogger } from '../core/task.js';
-import { getMeta, setMeta, type SqliteDatabase } from './database.js';
+import type Database from 'better-sqlite3';
+import type { SqliteDatabase } from './database.js';
 import { createTaskRunsRepository, type TaskRunsRepository } from './task-runs.js';
 
-const LAST_ID_KEY = 'recorder_last_id';
-const APPLIED_KEY = 'recorder_applied_total';
-const LEASE_KEY = 'recorder_lease';
-const GAP_KEY = 'recorder_missed_total';
+const LAST_ID = 'recorder_last_id';
+const APPLIED = 'recorder_applied_total';
+const LEASE = 'recorder_lease';
+const GAP = 'recorder_missed_total';
+/** A batch this large (but not full) means a busy stream: pause BUSY_PAUSE_MS before reading on. */
+const BUSY_BATCH = 50;
+const BUSY_PAUSE_MS = 25;
+/**
+ * After a small batch, pause this long: the next few events (a run's `active` and `completed`
+ * follow its `enqueued` within milliseconds) then share one transaction and one read instead of
+ * costing the worker's thread one each, right when it is running that run.
+ */
+const QUIET_PAUSE_MS = 10;
+
+type Statement = Database.Statement<unknown[], unknown>;
+const metaStatements = new WeakMap<SqliteDatabase, { get: Statement; set: Statement }>();
+
+/** `meta` reads and writes with their statements prepared once per database (several per batch). */
+function metaOf(db: SqliteDatabase): { get: Statement; set: Statement } {
+  let stmts = metaStatements.get(db);
+  if (!stmts) {
+    stmts = {
+      get: db.prepare('SELECT value FROM meta WHERE key = ?'),
+      set: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
+    };
+    metaStatements.set(db, stmts);
+  }
+  return stmts;
+}
+
+function getMeta(db: SqliteDatabase, key: string): string | undefined {
+  return (metaOf(db).get.get(key) as { value: string } | undefined)?.value;
+}
+
+function setMeta(db: SqliteDatabase, key: string, value: string): void {
+  metaOf(db).set.run(key, value);
+}
 
 export interface RecorderOptions {
+  /**
+   * Which stream this recorder follows (the key prefix). Its position and lease are kept per
+   * stream, so one database file can hold the history of several prefixes.
+   */
+  stream?: string;
   /** Payload keys masked before storing. */
   redactKeys?: readonly string[];
   /** Finished runs older than this (ms) are pruned; undefined keeps everything. */
@@ -47,6 +86,7 @@ export class Recorder {
   private stopped = false;
   private loop: Promise<void> | undefined;
   private lastPrune = 0;
+  private readonly keys: { lastId: string; applied: string; lease: string; missed: string };
   private lastGapCheck = 0;
 
   constructor(
@@ -55,30 +95,32 @@ export class Recorder {
     private readonly options: RecorderOptions = {},
   ) {
     this.runs = createTaskRunsRepository(db);
+    const suffix = options.stream ? `:${options.stream}` : '';
+    this.keys = { lastId: LAST_ID + suffix, applied: APPLIED + suffix, lease: LEASE + suffix, missed: GAP + suffix };
     this.batchSize = options.batchSize ?? 1000;
     this.leaseMs = options.leaseMs ?? 15_000;
   }
 
   get lastId(): string {
-    return getMeta(this.db, LAST_ID_KEY) ?? '0-0';
+    return getMeta(this.db, this.keys.lastId) ?? '0-0';
   }
 
   /** Tries to take (or renew) the lease; true when this recorder holds it. */
   acquireLease(now = Date.now()): boolean {
     return this.immediate(() => {
-      const raw = getMeta(this.db, LEASE_KEY);
+      const raw = getMeta(this.db, this.keys.lease);
       const lease = raw ? (JSON.parse(raw) as Lease) : undefined;
       if (lease && lease.owner !== this.owner && lease.expires > now) return false;
-      setMeta(this.db, LEASE_KEY, JSON.stringify({ owner: this.owner, expires: now + this.leaseMs }));
+      setMeta(this.db, this.keys.lease, JSON.stringify({ owner: this.owner, expires: now + this.leaseMs }));
       return true;
     });
   }
 
   releaseLease(): void {
     this.immediate(() => {
-      const raw = getMeta(this.db, LEASE_KEY);
+      const raw = getMeta(this.db, this.keys.lease);
       const lease = raw ? (JSON.parse(raw) as Lease) : undefined;
-      if (lease?.owner === this.owner) setMeta(this.db, LEASE_KEY, JSON.stringify({ owner: '', expires: 0 }));
+      if (lease?.owner === this.owner) setMeta(this.db, this.keys.lease, JSON.stringify({ owner: '', expires: 0 }));
     });
   }
 
@@ -157,10 +199,14 @@ export class Recorder {
           continue;
         }
         await this.checkGap(false);
-        await this.step(1000);
+        const applied = await this.step(1000);
         this.maybePrune(false);
         if (failures > 0) this.options.logger?.info('history recorder: recovered');
         failures = 0;
+        // A busy stream: let the next batch gather for a moment. Fewer, larger transactions cost
+        // the process far less, and a run's events (active, completed) merge into one row write.
+        // A quiet stream is read again at once, so history stays current within milliseconds.
+        if (applied > 0 && applied < this.batchSize) await sleep(applied >= BUSY_BATCH ? BUSY_PAUSE_MS : QUIET_PAUSE_MS, () => this.stopped);
       } catch (err) {
         failures += 1;
         // One line per state change, not one per retry.
@@ -185,16 +231,18 @@ export class Recorder {
     const last = entries[entries.length - 1]!.id;
     this.immediate(() => {
       // Another recorder may have applied these meanwhile (lease lost while blocked): skip them.
-      const stored = getMeta(this.db, LAST_ID_KEY) ?? '0-0';
-      const fresh = entries.filter((e) => compareStreamIds(e.id, stored) > 0);
-      if (fresh.length === 0) return;
+      const stored = getMeta(this.db, this.keys.lastId) ?? '0-0';
+      // Entries come in stream order: usually all are fresh, and one comparison says so.
+      const from = compareStreamIds(entries[0]!.id, stored) > 0 ? 0 : entries.findIndex((e) => compareStreamIds(e.id, stored) > 0);
+      if (from < 0) return;
+      const fresh = from === 0 ? entries : entries.slice(from);
       const redactKeys = this.options.redactKeys ?? [];
       this.runs.apply(
         fresh.flatMap((e) => (e.event ? [e.event] : [])),
         { redactKeys },
       );
-      setMeta(this.db, LAST_ID_KEY, last);
-      setMeta(this.db, APPLIED_KEY, String(Number(getMeta(this.db, APPLIED_KEY) ?? '0') + fresh.length));
+      setMeta(this.db, this.keys.lastId, last);
+      setMeta(this.db, this.keys.applied, String(Number(getMeta(this.db, this.keys.applied) ?? '0') + fresh.length));
     });
     return entries.length;
   }
@@ -212,7 +260,7 @@ export class Recorder {
     if (!info.firstId) return undefined;
     // Nothing after our position was trimmed when the oldest entry left is at or before it.
     if (compareStreamIds(info.firstId, lastId) <= 0) return undefined;
-    const applied = Number(getMeta(this.db, APPLIED_KEY) ?? '0');
+    const applied = Number(getMeta(this.db, this.keys.applied) ?? '0');
     let estimate: number | undefined;
     if (info.entriesAdded !== undefined) {
       // Redis >= 7 counts every entry ever added: those neither kept nor seen by us were trimmed
@@ -228,10 +276,10 @@ export class Recorder {
       `history: the run-event stream was trimmed ${since}; about ${estimate ?? 'an unknown number of'} events never reached this database (raise history.streamMaxLen or keep a tq process running on this host)`,
     );
     this.immediate(() => {
-      setMeta(this.db, GAP_KEY, String(Number(getMeta(this.db, GAP_KEY) ?? '0') + missed));
+      setMeta(this.db, this.keys.missed, String(Number(getMeta(this.db, this.keys.missed) ?? '0') + missed));
       // Count the trimmed ones as seen so the estimate does not repeat.
-      setMeta(this.db, APPLIED_KEY, String(applied + missed));
-      setMeta(this.db, LAST_ID_KEY, firstBefore(info.firstId!));
+      setMeta(this.db, this.keys.applied, String(applied + missed));
+      setMeta(this.db, this.keys.lastId, firstBefore(info.firstId!));
     });
     return missed;
   }

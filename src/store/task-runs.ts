@@ -63,6 +63,12 @@ export interface TaskRunsRepository {
   pruneFinishedBefore(isoTime: string): number;
 }
 
+/** The columns `upsertStmt` writes besides `job_id` (keep the two in step). */
+const WRITTEN_COLUMNS = [
+  'task', 'queue', 'payload', 'state', 'result', 'error', 'attempt', 'worker', 'enqueued_at', 'started_at',
+  'finished_at', 'runtime_ms', 'errors', 'stack', 'due_at', 'progress', 'logs', 'updated_at',
+] as const satisfies readonly (keyof TaskRunRow)[];
+
 export function createTaskRunsRepository(db: SqliteDatabase): TaskRunsRepository {
   const getStmt = db.prepare('SELECT * FROM task_runs WHERE job_id = ?');
   const upsertStmt = db.prepare(`
@@ -76,6 +82,20 @@ export function createTaskRunsRepository(db: SqliteDatabase): TaskRunsRepository
       finished_at = excluded.finished_at, runtime_ms = excluded.runtime_ms, errors = excluded.errors,
       stack = excluded.stack, due_at = excluded.due_at, progress = excluded.progress, logs = excluded.logs,
       updated_at = excluded.updated_at`);
+  // A row already stored gets an UPDATE of just the columns that changed: every index on a
+  // column in the SET list is rewritten, so a full upsert costs several index writes for nothing.
+  const updateStmts = new Map<string, ReturnType<SqliteDatabase['prepare']>>();
+  const update = (before: TaskRunRow, row: TaskRunRow): void => {
+    const changed = WRITTEN_COLUMNS.filter((c) => row[c] !== before[c]);
+    if (changed.length === 0) return;
+    const key = changed.join(',');
+    let stmt = updateStmts.get(key);
+    if (!stmt) {
+      stmt = db.prepare(`UPDATE task_runs SET ${changed.map((c) => `${c} = @${c}`).join(', ')} WHERE job_id = @job_id`);
+      if (updateStmts.size < 200) updateStmts.set(key, stmt);
+    }
+    stmt.run(row);
+  };
   const pruneStmt = db.prepare(
     `DELETE FROM task_runs WHERE finished_at IS NOT NULL AND finished_at < ? AND state IN ('completed','failed','cancelled','expired')`,
   );
@@ -178,13 +198,22 @@ export function createTaskRunsRepository(db: SqliteDatabase): TaskRunsRepository
     apply(events, options = {}) {
       const now = new Date().toISOString();
       const pending = new Map<string, TaskRunRow>();
+      const stored = new Map<string, TaskRunRow | undefined>();
       for (const event of events) {
-        const row = pending.get(event.jobId) ?? (getStmt.get(event.jobId) as TaskRunRow | undefined);
+        let row = pending.get(event.jobId);
+        if (row === undefined && !stored.has(event.jobId)) {
+          row = getStmt.get(event.jobId) as TaskRunRow | undefined;
+          stored.set(event.jobId, row);
+        }
         const merged = merge(row, event, options);
         merged.updated_at = now;
         pending.set(event.jobId, merged);
       }
-      for (const row of pending.values()) upsertStmt.run(row);
+      for (const [jobId, row] of pending) {
+        const before = stored.get(jobId);
+        if (before) update(before, row);
+        else upsertStmt.run(row);
+      }
       return pending.size;
     },
     get(jobId) {

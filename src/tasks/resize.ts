@@ -9,7 +9,6 @@
 import path from 'node:path';
 import { constants as fsConstants, promises as fsp } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import sharp from 'sharp';
 import type { Metadata, Sharp } from 'sharp';
 import type { RecordsStore } from '../core/records.js';
 import type { CliInputContext, PreparedRun, TaskContext, TaskDefinition, TaskOptions } from '../core/task.js';
@@ -26,6 +25,7 @@ import {
   type OutputFormat,
 } from './image-formats.js';
 import { errCode, resolveExistingInMedia, resolveInMedia } from './media-paths.js';
+import { loadSharp } from './sharp.js';
 
 export interface ResizePayload {
   /** Id of the image record. */
@@ -263,6 +263,7 @@ async function readOriginal(file: string, original: string, ensureRecord: (bytes
 }
 
 async function readMetadata(data: Buffer): Promise<Metadata> {
+  const sharp = await loadSharp();
   try {
     // Header only: no pixel limit here so that an oversized image gets a message with its size.
     return await sharp(data, { failOn: FAIL_ON, limitInputPixels: false }).metadata();
@@ -289,6 +290,7 @@ interface Thumbnail {
 async function makeThumbnail(data: Buffer, format: OutputFormat, s: ResizeSettings): Promise<Thumbnail> {
   // Animated GIF / WebP: sharp loads only the first frame unless `pages` is given, so the
   // thumbnail of an animation is a still of its first frame.
+  const sharp = await loadSharp();
   const pipeline = sharp(data, { failOn: FAIL_ON, limitInputPixels: s.maxPixels })
     .autoOrient()
     .resize({

@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { promises as fsp } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import sharp from 'sharp';
+import { loadSharp } from './sharp.js';
 import type { Sharp } from 'sharp';
 
 export type TestImageFormat = 'jpeg' | 'png' | 'webp' | 'gif' | 'tiff' | 'avif';
@@ -35,6 +35,7 @@ export async function writeTestImage(file: string, opts: TestImageOptions): Prom
   const alpha = opts.alpha === true && format !== 'jpeg';
   const channels = alpha ? 4 : 3;
   const pixels = drawPicture(width, height, channels, opts.variant ?? 0);
+  const sharp = await loadSharp();
   let image = sharp(pixels, { raw: { width, height, channels } });
   image = encodeSample(image, format);
   if (opts.orientation !== undefined) {

@@ -8,8 +8,11 @@ import type { ResolvedTask } from '../../config/index.js';
 import { Producer, type EnqueuedRun, type RunOutcome } from '../../queue/index.js';
 import { openStore } from '../../store/index.js';
 import type { CliContext } from '../context.js';
-import { catchUpHistory } from '../history.js';
-import { createProgress } from '../progress.js';
+import { catchUpHistory, catchUpUntilFinal } from '../history.js';
+
+/** Progress bars (cli-progress) only for files, many runs and --wait: a plain enqueue never loads them. */
+const createProgress = async (...args: Parameters<typeof import('../progress.js').createProgress>) =>
+  (await import('../progress.js')).createProgress(...args);
 
 export interface EnqueueCommandOptions {
   payload?: string;
@@ -92,7 +95,7 @@ export async function enqueueCommand(ctx: CliContext, taskName: string, args: st
   let prepared: PreparedRun<unknown>[] = [];
   try {
     if (usesFiles) {
-      const bar = createProgress(ctx.out, 'storing', args.length);
+      const bar = await createProgress(ctx.out, 'storing', args.length);
       try {
         prepared = await task.definition.fromArgs!(args, { cwd: ctx.cwd, media: config.mediaDir, db: store.records, tick: () => bar.increment() });
       } finally {
@@ -111,7 +114,7 @@ export async function enqueueCommand(ctx: CliContext, taskName: string, args: st
     } else if (prepared.length === 1) {
       runs = [await producer.enqueue(task.name, prepared[0]!.payload, options)];
     } else {
-      const bar = createProgress(ctx.out, 'enqueuing', prepared.length);
+      const bar = await createProgress(ctx.out, 'enqueuing', prepared.length);
       try {
         runs = await producer.enqueueMany(
           prepared.map((p) => ({ task: task.name, payload: p.payload, options })),
@@ -121,6 +124,8 @@ export async function enqueueCommand(ctx: CliContext, taskName: string, args: st
         bar.stop();
       }
     }
+    // The runs' events are written in the background: have them in the stream before catching up.
+    await producer.writer.flush();
     await catchUpHistory(store, producer.redis, settings, config).catch((err) =>
       ctx.out.warn(`history not updated yet: ${errorMessage(err)}`),
     );
@@ -132,7 +137,7 @@ export async function enqueueCommand(ctx: CliContext, taskName: string, args: st
           const existing = run.existed ? store.runs.get(run.id) : undefined;
           if (existing?.state === 'completed') return outcomes.set(run.id, { state: 'completed', result: existing.result === null ? null : JSON.parse(existing.result) });
           if (existing?.state === 'failed') return outcomes.set(run.id, { state: 'failed', error: existing.error ?? 'failed' });
-          const bar = runs.length === 1 ? createProgress(ctx.out, 'progress', 100) : undefined;
+          const bar = runs.length === 1 ? await createProgress(ctx.out, 'progress', 100) : undefined;
           try {
             outcomes.set(run.id, await producer.wait(run, timeoutMs, (value) => typeof value === 'number' && bar?.update(value)));
           } finally {
@@ -140,7 +145,8 @@ export async function enqueueCommand(ctx: CliContext, taskName: string, args: st
           }
         }),
       );
-      await catchUpHistory(store, producer.redis, settings, config).catch(() => undefined);
+      const finished = runs.filter((r) => outcomes.get(r.id)?.state !== 'timeout').map((r) => r.id);
+      await catchUpUntilFinal(store, producer.redis, settings, config, finished).catch(() => undefined);
     }
     return report(ctx, runs, prepared, outcomes, opts);
   } catch (err) {

@@ -1,0 +1,13 @@
+import type sharpType from 'sharp';
+
+let loading: Promise<typeof sharpType> | undefined;
+
+/**
+ * sharp (libvips) on first use. A config that defines `resize` loads this package, so every
+ * command would pay ~75 ms and the worker ~20 MB for it at start even when nothing is resized
+ * (`tq enqueue hello`, `tq inspect`, a worker of other queues).
+ */
+export function loadSharp(): Promise<typeof sharpType> {
+  loading ??= import('sharp').then((m) => m.default);
+  return loading;
+}
