@@ -17,6 +17,8 @@ export interface ServeOptions {
   onEvent?: (event: RunEvent) => void;
   onZombieLimit?: (zombies: number) => void;
   onShutdownRequest?: () => void;
+  /** Skip the Redis server warnings (persistence, eviction): the demo's data is throwaway. */
+  skipServerWarnings?: boolean;
 }
 
 export interface Serving {
@@ -40,7 +42,7 @@ export async function serve(options: ServeOptions): Promise<Serving> {
     await ensureLayout(probe, settings.prefix);
     const server = await checkServer(probe);
     redisVersion = server.version;
-    for (const w of server.warnings) logger.warn(w);
+    if (!options.skipServerWarnings) for (const w of server.warnings) logger.warn(w);
   } finally {
     probe.disconnect();
   }

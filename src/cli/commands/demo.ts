@@ -58,6 +58,7 @@ export async function demoCommand(ctx: CliContext, options: { concurrency?: stri
       queues: ['images'],
       concurrency,
       logger,
+      skipServerWarnings: true,
       onEvent: (event) => {
         if (!FINAL_STATES.has(event.type as TaskState)) return;
         finals.set(event.jobId, event);
