@@ -13,14 +13,13 @@ type WithXaddMany = Redis & { [XADD_MANY_COMMAND]: (key: string, ...args: (strin
 
 /**
  * Appends run events to the prefix's stream. Events raised in the same tick go out in one
- * command (a busy worker writes hundreds per round trip); `flush()` waits for them.
+ * command (a busy worker writes hundreds per round trip); `flush()` writes what is pending now
+ * and waits for it.
  */
 export class RunEventWriter {
   private readonly key: string;
   private buffer: RunEvent[] = [];
   private scheduled = false;
-  /** Settles once the batch written at the end of the current tick is in Redis. */
-  private tick: Promise<void> | undefined;
   private inFlight: Promise<void> = Promise.resolve();
   private failures = 0;
 
@@ -37,12 +36,9 @@ export class RunEventWriter {
     this.buffer.push(event);
     if (!this.scheduled) {
       this.scheduled = true;
-      this.tick = new Promise((resolve) => {
-        setImmediate(() => {
-          this.scheduled = false;
-          this.tick = undefined;
-          void this.drain().then(resolve);
-        });
+      setImmediate(() => {
+        this.scheduled = false;
+        void this.drain();
       });
     }
   }
@@ -66,12 +62,8 @@ export class RunEventWriter {
     await Promise.all(writes);
   }
 
-  /**
-   * Resolves when everything appended so far is in Redis (or has failed and been reported).
-   * Callers in the same tick share the batch written at its end: one command for all of them.
-   */
+  /** Resolves when everything appended so far is in Redis (or has failed and been reported). */
   async flush(): Promise<void> {
-    if (this.tick) await this.tick;
     await this.drain();
   }
 

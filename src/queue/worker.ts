@@ -186,7 +186,10 @@ export class WorkerRuntime {
   private startWorkers(): void {
     const { options } = this;
     for (const queue of options.queues) {
-      const worker = new Worker(queue, (job, token, signal) => this.process(job, token, signal), {
+      // Two parameters, not three: BullMQ creates an AbortController per run only for processors
+      // that take its signal, which it aborts only on `worker.cancelJob()`; tq never calls that
+      // (cancels travel over tq's control channel), so it would cost every run for nothing.
+      const worker = new Worker(queue, (job, token) => this.process(job, token), {
         connection: redisOptions(options.redisUrl, { role: 'worker', name: `tq-worker:${queue}` }) as ConnectionOptions,
         prefix: options.prefix,
         concurrency: options.concurrency,
@@ -251,7 +254,7 @@ export class WorkerRuntime {
     }
   }
 
-  private async process(job: Job, token: string | undefined, bullSignal?: AbortSignal): Promise<unknown> {
+  private async process(job: Job, token: string | undefined): Promise<unknown> {
     this.lastFetchAt = Date.now();
     const { config } = this.options;
     const task = config.tasks.get(job.name);
@@ -285,8 +288,6 @@ export class WorkerRuntime {
     }
 
     const controller = new AbortController();
-    const onBullAbort = () => controller.abort(new RunAborted(CANCELLED, reasonMessage(CANCELLED, String(bullSignal?.reason ?? 'cancelled'))));
-    bullSignal?.addEventListener('abort', onBullAbort, { once: true });
     const timeLimitMs = env.timeLimitMs ?? task.timeoutMs;
     const timer =
       timeLimitMs !== undefined
@@ -339,7 +340,6 @@ export class WorkerRuntime {
       throw this.classify(err, task.definition.retryOn);
     } finally {
       clearTimeout(timer);
-      bullSignal?.removeEventListener('abort', onBullAbort);
       this.active.delete(job.id!);
     }
   }

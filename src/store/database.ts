@@ -22,7 +22,7 @@ export function openDatabase(file: string, options: OpenDatabaseOptions = {}): S
   let db: SqliteDatabase;
   try {
     db = new Database(file, { timeout: options.busyTimeoutMs ?? 10_000 });
-    db.pragma('journal_mode = WAL');
+    enableWal(db, options.busyTimeoutMs ?? 10_000);
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
   } catch (err) {
@@ -42,6 +42,25 @@ export function openDatabase(file: string, options: OpenDatabaseOptions = {}): S
     });
   }
   return db;
+}
+
+/**
+ * Switches the file to WAL. Two processes opening a new file at once (two workers started
+ * together) race for it: the switch needs an exclusive lock, and SQLite answers the loser
+ * SQLITE_BUSY at once instead of waiting (waiting while holding its shared lock could deadlock),
+ * so wait here, within the busy timeout.
+ */
+function enableWal(db: SqliteDatabase, timeoutMs: number): void {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      db.pragma('journal_mode = WAL');
+      return;
+    } catch (err) {
+      if (!String((err as { code?: string }).code).startsWith('SQLITE_BUSY') || Date.now() >= deadline) throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    }
+  }
 }
 
 function migrate(db: SqliteDatabase): void {
