@@ -2,78 +2,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ImageRecord, ImagesRepository, NewImage, RecordsStore } from '../../src/core/records.js';
+import { memoryRecords } from '../helpers/records.js';
 import type { TaskContext } from '../../src/core/task.js';
 import { FatalTaskError } from '../../src/core/errors.js';
 import { cleanupImages, resizeImage, writeTestImage } from '../../src/tasks/index.js';
 
-// A test double for the records interface only (the SQLite store is tested elsewhere).
-class MemoryImages implements ImagesRepository {
-  readonly rows = new Map<string, ImageRecord>();
-  olderThanCalls: Array<{ iso: string; limit: number | undefined }> = [];
-  insert(image: NewImage): ImageRecord {
-    if (this.rows.has(image.id)) throw new Error(`duplicate image id ${image.id}`);
-    const row: ImageRecord = {
-      id: image.id,
-      original_path: image.original_path,
-      resized_path: null,
-      width: null,
-      height: null,
-      resized_width: null,
-      resized_height: null,
-      bytes: image.bytes,
-      resized_bytes: null,
-      status: 'pending',
-      error: null,
-      uploaded_at: image.uploaded_at ?? new Date().toISOString(),
-      processed_at: null,
-    };
-    this.rows.set(row.id, row);
-    return { ...row };
-  }
-  ensure(image: NewImage): ImageRecord {
-    return this.rows.has(image.id) ? { ...this.rows.get(image.id)! } : this.insert(image);
-  }
-  get(id: string): ImageRecord | undefined {
-    const row = this.rows.get(id);
-    return row ? { ...row } : undefined;
-  }
-  update(id: string, fields: Partial<Omit<ImageRecord, 'id'>>): void {
-    const row = this.rows.get(id);
-    if (row) Object.assign(row, fields);
-  }
-  olderThan(isoTime: string, limit?: number): ImageRecord[] {
-    this.olderThanCalls.push({ iso: isoTime, limit });
-    return [...this.rows.values()]
-      .filter((r) => r.uploaded_at < isoTime)
-      .sort((a, b) => a.uploaded_at.localeCompare(b.uploaded_at))
-      .slice(0, limit ?? Infinity)
-      .map((r) => ({ ...r }));
-  }
-  delete(id: string): boolean {
-    return this.rows.delete(id);
-  }
-  count(): number {
-    return this.rows.size;
-  }
-}
-
-class MemoryStore implements RecordsStore {
-  readonly images = new MemoryImages();
-  transaction<T>(fn: () => T): T {
-    return fn();
-  }
-  query<T>(): T[] {
-    throw new Error('not supported by the test store');
-  }
-  run(): number {
-    throw new Error('not supported by the test store');
-  }
-}
 
 let root: string;
 let media: string;
-let db: MemoryStore;
+let db: ReturnType<typeof memoryRecords>;
 let logs: string[];
 
 function ctx(): TaskContext {
@@ -117,7 +54,7 @@ beforeEach(() => {
   media = path.join(root, 'media');
   fs.mkdirSync(path.join(media, 'original'), { recursive: true });
   fs.mkdirSync(path.join(media, 'resized'), { recursive: true });
-  db = new MemoryStore();
+  db = memoryRecords();
   logs = [];
 });
 

@@ -4,83 +4,22 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ImageRecord, ImagesRepository, NewImage, RecordsStore } from '../../src/core/records.js';
+import type { ImageRecord } from '../../src/core/records.js';
+import { memoryRecords } from '../helpers/records.js';
 import type { CliInputContext, TaskContext } from '../../src/core/task.js';
 import { FatalTaskError, UsageError } from '../../src/core/errors.js';
 import { resizeImage, writeTestImage, generateSampleImages } from '../../src/tasks/index.js';
 import type { ResizePayload, ResizeResult } from '../../src/tasks/index.js';
 
 // ---------------------------------------------------------------------------------------------
-// A test double for the records interface only (the SQLite store is tested elsewhere).
 
-class MemoryImages implements ImagesRepository {
-  readonly rows = new Map<string, ImageRecord>();
-  insert(image: NewImage): ImageRecord {
-    if (this.rows.has(image.id)) throw new Error(`duplicate image id ${image.id}`);
-    const row: ImageRecord = {
-      id: image.id,
-      original_path: image.original_path,
-      resized_path: null,
-      width: null,
-      height: null,
-      resized_width: null,
-      resized_height: null,
-      bytes: image.bytes,
-      resized_bytes: null,
-      status: 'pending',
-      error: null,
-      uploaded_at: image.uploaded_at ?? new Date().toISOString(),
-      processed_at: null,
-    };
-    this.rows.set(row.id, row);
-    return { ...row };
-  }
-  ensure(image: NewImage): ImageRecord {
-    const row = this.rows.get(image.id);
-    return row ? { ...row } : this.insert(image);
-  }
-  get(id: string): ImageRecord | undefined {
-    const row = this.rows.get(id);
-    return row ? { ...row } : undefined;
-  }
-  update(id: string, fields: Partial<Omit<ImageRecord, 'id'>>): void {
-    const row = this.rows.get(id);
-    if (row) Object.assign(row, fields);
-  }
-  olderThan(isoTime: string, limit = 100): ImageRecord[] {
-    return [...this.rows.values()]
-      .filter((r) => r.uploaded_at < isoTime)
-      .sort((a, b) => a.uploaded_at.localeCompare(b.uploaded_at))
-      .slice(0, limit)
-      .map((r) => ({ ...r }));
-  }
-  delete(id: string): boolean {
-    return this.rows.delete(id);
-  }
-  count(): number {
-    return this.rows.size;
-  }
-}
-
-class MemoryStore implements RecordsStore {
-  readonly images = new MemoryImages();
-  transaction<T>(fn: () => T): T {
-    return fn();
-  }
-  query<T>(): T[] {
-    throw new Error('not supported by the test store');
-  }
-  run(): number {
-    throw new Error('not supported by the test store');
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 
 let root: string;
 let media: string;
 let inputs: string;
-const db = new MemoryStore();
+const db = memoryRecords();
 
 interface Harness {
   ctx: TaskContext;
