@@ -4,7 +4,7 @@ import { fromBullState, type TaskState } from '../core/states.js';
 import type { Admin } from './admin.js';
 import { connect } from './connection.js';
 import { publishControl } from './control.js';
-import { HEARTBEAT_TTL_MS, liveWorkers, type WorkerHeartbeat } from './heartbeat.js';
+import { liveWorkers, type WorkerHeartbeat } from './heartbeat.js';
 import { tqKeys } from './keys.js';
 import { failureState } from './outcomes.js';
 import { unwrap } from './envelope.js';
@@ -216,4 +216,3 @@ export async function pingWorkers(redisUrl: string, admin: Admin, timeoutMs = 20
   }
 }
 
-export { HEARTBEAT_TTL_MS };

@@ -495,15 +495,6 @@ export class WorkerRuntime {
     return this.producer;
   }
 
-  /** Stops or restarts taking runs from some queues (all when `queue` is undefined). */
-  async setPaused(paused: boolean, queue?: string): Promise<void> {
-    await Promise.all(
-      this.workers
-        .filter((w) => queue === undefined || w.name === queue)
-        .map((w) => (paused ? w.pause(true) : Promise.resolve(w.resume()))),
-    );
-  }
-
   /**
    * Warm shutdown: stop fetching, let active runs finish for up to `timeoutMs`, then hand the
    * rest back to their queue at once (not left for stall detection) and abort their signals.
