@@ -91,12 +91,28 @@ export function processMemory(pid: number): Memory {
   return { rss: kb('VmRSS'), peak: kb('VmHWM') };
 }
 
+const CLOCK_TICKS_PER_S = 100; // USER_HZ: 100 on every Linux architecture Node supports
+
+/** CPU time (user + system) of a live process from /proc/PID/stat, ms. */
+export function processCpuMs(pid: number): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces, so split after its closing paren).
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_S;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 export interface LongRunning {
   readonly pid: number;
   readonly child: ChildProcess;
   /** Everything it wrote so far (stdout and stderr go to one log file). */
   log(): string;
   memory(): Memory;
+  /** CPU time (user + system) the process has used so far, ms (Linux; NaN elsewhere). */
+  cpuMs(): number;
   /** SIGTERM, and SIGKILL when it has not exited within `graceMs`. */
   stop(graceMs?: number): Promise<number | null>;
 }
@@ -132,6 +148,7 @@ export async function startProcess(
     child,
     log,
     memory: () => processMemory(child.pid!),
+    cpuMs: () => processCpuMs(child.pid!),
     async stop(graceMs = 30_000) {
       if (child.exitCode !== null) return child.exitCode;
       child.kill('SIGTERM');

@@ -13,6 +13,36 @@ export interface WorkerLogger {
   debug(message: string): void;
   /** One line per run transition. */
   event(event: RunEvent): void;
+  /** Writes out the lines still held (they go out once per tick on their own). */
+  flush(): void;
+}
+
+/**
+ * Collects lines and writes those of one tick together: a busy worker logs thousands of runs a
+ * second, and one write (a system call on a file, pipe or terminal) per line costs it more than
+ * the runs themselves. Whatever is held is written when the process exits, too.
+ */
+function batched(write: (text: string) => void): { line: (l: string) => void; flush: () => void } {
+  let pending: string[] = [];
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    if (pending.length === 0) return;
+    const text = pending.join('\n');
+    pending = [];
+    write(text);
+  };
+  process.once('exit', flush);
+  return {
+    line(l) {
+      pending.push(l);
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    },
+    flush,
+  };
 }
 
 /**
@@ -24,8 +54,12 @@ export function createWorkerLogger(options: {
   format: 'text' | 'json';
   color: ChalkInstance;
   write: (line: string) => void;
+  /** Write the lines of one tick together (a busy worker's log); off: each line at once. */
+  batch?: boolean;
 }): WorkerLogger {
-  const { color, write } = options;
+  const { color } = options;
+  const out = options.batch ? batched(options.write) : { line: options.write, flush: () => undefined };
+  const write = out.line;
   const min = LEVELS[options.level];
   const line = (level: LogLevel, message: string, fields: Record<string, unknown> = {}) => {
     if (LEVELS[level] < min) return;
@@ -41,7 +75,9 @@ export function createWorkerLogger(options: {
     warn: (m) => line('warn', m),
     error: (m) => line('error', m),
     debug: (m) => line('debug', m),
+    flush: out.flush,
     event(e) {
+      if ((e.type === 'active' || e.type === 'delayed') && LEVELS.debug < min) return;
       const name = `${e.task}[${shortId(e.jobId)}]`;
       const fields = { event: e.type, task: e.task, id: e.jobId, queue: e.queue, attempt: e.attempt, ...(e.runtimeMs !== undefined ? { runtimeMs: e.runtimeMs } : {}) };
       switch (e.type) {

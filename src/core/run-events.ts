@@ -28,15 +28,37 @@ export interface RunEvent {
   dueAt?: number;
   /** Runtime of the attempt that finished, ms. */
   runtimeMs?: number;
+  /** On an event that ends an attempt: when that attempt started (epoch ms). */
+  startedAt?: number;
   progress?: unknown;
   /** A line from ctx.log (type `log`). */
   log?: string;
 }
 
+/**
+ * One stream entry: a batch of run events (a writer appends everything it has at a moment as one
+ * entry). Empty for an entry that holds no tq run event (skipped, but its id still counts).
+ */
 export interface StreamEntry {
   id: string;
-  /** null for an entry that is not a tq run event (skipped, but its id still counts). */
-  event: RunEvent | null;
+  events: RunEvent[];
+}
+
+/** Event types that end an attempt (they carry `startedAt`, so its `active` event may be left out). */
+export const ATTEMPT_END_TYPES: ReadonlySet<RunEventType> = new Set(['completed', 'failed', 'retrying', 'cancelled', 'expired']);
+
+/**
+ * Drops an attempt's `active` event when the event that ended the attempt is in the same batch and
+ * says when it started: the history row and the monitor end up the same, for half the events.
+ */
+export function coalesceAttempts(events: readonly RunEvent[]): RunEvent[] {
+  let ends: Set<string> | undefined;
+  for (const e of events) {
+    if (e.startedAt !== undefined && ATTEMPT_END_TYPES.has(e.type)) (ends ??= new Set()).add(`${e.attempt}:${e.jobId}`);
+  }
+  if (!ends) return events as RunEvent[];
+  const found = ends;
+  return events.filter((e) => e.type !== 'active' || !found.has(`${e.attempt}:${e.jobId}`));
 }
 
 export interface StreamInfo {

@@ -140,7 +140,7 @@ export class MonitorController {
     for (let i = 0; i < MAX_READS_PER_REFRESH; i++) {
       const entries = await this.source.readEvents(this.cursor.lastId, EVENTS_PER_READ);
       this.cursor = advance(this.cursor, entries);
-      for (const e of entries) if (e.event) out.push(e.event);
+      for (const e of entries) out.push(...e.events);
       if (entries.length < EVENTS_PER_READ) return out;
     }
     // Still behind after this many: the stream may be outrunning us; look for a gap next time.

@@ -43,6 +43,6 @@ export function findGap(cursor: StreamCursor, info: StreamInfo): StreamGap | und
 }
 
 export function gapText(gap: StreamGap): string {
-  const what = gap.missed === undefined ? 'some run events' : `${gap.missed} run event(s)`;
+  const what = gap.missed === undefined ? 'some run events' : `${gap.missed} batch(es) of run events`;
   return `the run-event stream was trimmed past this monitor's position: ${what} never reached it; reloaded the runs from the SQLite history`;
 }

@@ -1,20 +1,17 @@
 import type { Redis } from 'ioredis';
-import type { RunEvent, RunEventSource, StreamEntry, StreamInfo } from '../core/run-events.js';
+import { coalesceAttempts, type RunEvent, type RunEventSource, type StreamEntry, type StreamInfo } from '../core/run-events.js';
 import { tqKeys } from './keys.js';
 
-/** XADDs every ARGV after the first (MAXLEN) as one entry each: many events, one command. */
-const XADD_MANY = `for i = 2, #ARGV do redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'e', ARGV[i]) end
-return #ARGV - 1`;
-const XADD_MANY_COMMAND = 'tqXaddMany';
-/** Events per XADD_MANY call (bounds how long one script holds Redis). */
-const XADD_MANY_CHUNK = 1000;
-
-type WithXaddMany = Redis & { [XADD_MANY_COMMAND]: (key: string, ...args: (string | number)[]) => Promise<number> };
+/** Events per stream entry at most, and roughly the most JSON text per entry. */
+const EVENTS_PER_ENTRY = 500;
+const BYTES_PER_ENTRY = 512 * 1024;
 
 /**
- * Appends run events to the prefix's stream. Events raised in the same tick go out in one
- * command (a busy worker writes hundreds per round trip); `flush()` writes what is pending now
- * and waits for it.
+ * Appends run events to the prefix's stream. Events raised while the previous write is under
+ * way (or in the same tick) go out together as ONE stream entry holding a JSON array (field
+ * `b`), so a busy worker pays one XADD, and its readers one entry, per few hundred events. An
+ * attempt's `active` event is left out when the event that ended it is in the same batch (that
+ * one says when it started). `flush()` writes what is pending now and waits for it.
  */
 export class RunEventWriter {
   private readonly key: string;
@@ -45,21 +42,17 @@ export class RunEventWriter {
 
   /** Writes `events` now and waits for Redis to acknowledge them. */
   async write(events: readonly RunEvent[]): Promise<void> {
-    if (events.length === 0) return;
-    if (events.length === 1) {
-      await this.redis.xadd(this.key, 'MAXLEN', '~', this.maxLen, '*', 'e', JSON.stringify(events[0]));
+    const entries = packEntries(coalesceAttempts(events));
+    if (entries.length === 1) {
+      await this.redis.xadd(this.key, 'MAXLEN', '~', this.maxLen, '*', 'b', entries[0]!);
       return;
     }
-    // One script call per chunk instead of a command per event: a pipeline of XADDs costs the
-    // client a command object, a promise and a reply each, which shows at thousands of runs/s.
-    const redis = this.redis as WithXaddMany;
-    if (typeof redis[XADD_MANY_COMMAND] !== 'function') redis.defineCommand(XADD_MANY_COMMAND, { numberOfKeys: 1, lua: XADD_MANY });
-    const writes: Promise<number>[] = [];
-    for (let i = 0; i < events.length; i += XADD_MANY_CHUNK) {
-      const chunk = events.slice(i, i + XADD_MANY_CHUNK).map((e) => JSON.stringify(e));
-      writes.push(redis[XADD_MANY_COMMAND](this.key, this.maxLen, ...chunk));
-    }
-    await Promise.all(writes);
+    // Several entries (a big batch): one round trip, in order.
+    const pipeline = this.redis.pipeline();
+    for (const entry of entries) pipeline.xadd(this.key, 'MAXLEN', '~', this.maxLen, '*', 'b', entry);
+    const replies = (await pipeline.exec()) ?? [];
+    const failed = replies.find(([err]) => err);
+    if (failed) throw failed[0];
   }
 
   /** Resolves when everything appended so far is in Redis (or has failed and been reported). */
@@ -115,7 +108,7 @@ export class RunEventReader implements RunEventSource {
         : await this.redis.xread('COUNT', count, 'STREAMS', this.key, afterId)
     ) as [string, [string, string[]][]][] | null;
     const entries = reply?.[0]?.[1] ?? [];
-    return entries.map(([id, fields]) => ({ id, event: parseEvent(fields) }));
+    return entries.map(([id, fields]) => ({ id, events: parseEntry(fields) }));
   }
 
   async info(): Promise<StreamInfo> {
@@ -145,31 +138,64 @@ const EVENT_TYPES = new Set([
   'enqueued', 'active', 'retrying', 'completed', 'failed', 'cancelled', 'expired', 'delayed', 'requeued', 'retried', 'progress', 'log',
 ]);
 
+/** Splits a batch into entry texts (JSON arrays) of at most EVENTS_PER_ENTRY events and about BYTES_PER_ENTRY. */
+function packEntries(events: readonly RunEvent[]): string[] {
+  const entries: string[] = [];
+  let parts: string[] = [];
+  let bytes = 0;
+  for (const event of events) {
+    const text = JSON.stringify(event);
+    if (parts.length > 0 && (parts.length >= EVENTS_PER_ENTRY || bytes + text.length > BYTES_PER_ENTRY)) {
+      entries.push(`[${parts.join(',')}]`);
+      parts = [];
+      bytes = 0;
+    }
+    parts.push(text);
+    bytes += text.length + 1;
+  }
+  if (parts.length > 0) entries.push(`[${parts.join(',')}]`);
+  return entries;
+}
+
 /**
  * Only well-formed tq events reach the recorder: anything else in the stream (written by hand,
  * by another tool, or by a future tq) is skipped, so it can never wedge the history behind it.
+ * An entry holds a batch (`b`: a JSON array of events) or, as tq wrote before batching, one
+ * event (`e`).
  */
-function parseEvent(fields: string[]): RunEvent | null {
-  const i = fields.indexOf('e');
-  const text = i >= 0 ? fields[i + 1] : undefined;
-  if (!text) return null;
-  try {
-    const e = JSON.parse(text) as RunEvent;
-    const ok =
-      e !== null &&
-      typeof e === 'object' &&
-      typeof e.jobId === 'string' &&
-      e.jobId.length > 0 &&
-      typeof e.task === 'string' &&
-      typeof e.queue === 'string' &&
-      EVENT_TYPES.has(e.type) &&
-      typeof e.at === 'number' &&
-      Number.isFinite(e.at) &&
-      Math.abs(e.at) < 8.64e15 &&
-      typeof e.attempt === 'number' &&
-      Number.isFinite(e.attempt);
-    return ok ? e : null;
-  } catch {
-    return null;
+function parseEntry(fields: string[]): RunEvent[] {
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const name = fields[i];
+    if (name !== 'b' && name !== 'e') continue;
+    const text = fields[i + 1];
+    if (!text) return [];
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      return [];
+    }
+    if (name === 'e') return isRunEvent(parsed) ? [parsed] : [];
+    return Array.isArray(parsed) ? parsed.filter(isRunEvent) : [];
   }
+  return [];
+}
+
+function isRunEvent(value: unknown): value is RunEvent {
+  const e = value as RunEvent;
+  return (
+    e !== null &&
+    typeof e === 'object' &&
+    typeof e.jobId === 'string' &&
+    e.jobId.length > 0 &&
+    typeof e.task === 'string' &&
+    typeof e.queue === 'string' &&
+    EVENT_TYPES.has(e.type) &&
+    typeof e.at === 'number' &&
+    Number.isFinite(e.at) &&
+    Math.abs(e.at) < 8.64e15 &&
+    typeof e.attempt === 'number' &&
+    Number.isFinite(e.attempt) &&
+    (e.startedAt === undefined || (typeof e.startedAt === 'number' && Number.isFinite(e.startedAt) && Math.abs(e.startedAt) < 8.64e15))
+  );
 }

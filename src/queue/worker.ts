@@ -66,13 +66,15 @@ interface ActiveRun {
   job: Job;
   token: string | undefined;
   task: string;
-  controller: AbortController;
+  control: RunControl;
   done: Promise<unknown>;
   startedAt: number;
 }
 
 const isNamed = (err: unknown, name: string) => err instanceof Error && err.name === name;
-const PROGRESS_EVENT_INTERVAL_MS = 250;
+/** How often a run's progress is written (Redis and history) at most; trailing. */
+const PROGRESS_INTERVAL_MS = 250;
+const DONE = Promise.resolve();
 /** How long an aborted handler may take to settle before it counts as a zombie. */
 const ABORT_GRACE_MS = 250;
 
@@ -92,6 +94,8 @@ export class WorkerRuntime {
   private readonly cancels: CancelRegistry;
   private readonly rate: RateLimiter;
   private readonly retryAt = new Map<string, number>();
+  /** When each run's handler started (the job objects BullMQ hands back with its outcome). */
+  private readonly started = new WeakMap<Job, number>();
   private control: ControlSubscriber | undefined;
   private heartbeat: HeartbeatPublisher | undefined;
   private producer: Promise<Producer> | undefined;
@@ -99,6 +103,7 @@ export class WorkerRuntime {
   private zombieLimitReported = false;
   private lastErrorLine = '';
   private lastErrorAt = 0;
+  private lastBackgroundWarnAt = 0;
   /** Handlers still running after their run ended (they ignored ctx.signal). */
   zombies = 0;
   processed = 0;
@@ -231,7 +236,7 @@ export class WorkerRuntime {
   private onControl(message: ControlMessage): void {
     if (message.type === 'cancel') {
       this.cancels.add(message.id, message.reason ?? 'cancelled');
-      this.active.get(message.id)?.controller.abort(new RunAborted(CANCELLED, reasonMessage(CANCELLED, message.reason ?? 'cancelled by user')));
+      this.active.get(message.id)?.control.abort(new RunAborted(CANCELLED, reasonMessage(CANCELLED, message.reason ?? 'cancelled by user')));
     } else if (message.type === 'shutdown') {
       if (!message.worker || message.worker === this.name) this.options.onShutdownRequest?.();
     } else if (message.type === 'ping') {
@@ -247,7 +252,7 @@ export class WorkerRuntime {
       await this.cancels.sync();
       for (const [id, run] of this.active) {
         const reason = this.cancels.get(id);
-        if (reason) run.controller.abort(new RunAborted(CANCELLED, reasonMessage(CANCELLED, reason)));
+        if (reason) run.control.abort(new RunAborted(CANCELLED, reasonMessage(CANCELLED, reason)));
       }
     } catch (err) {
       this.options.logger.warn(`could not re-read cancel requests after reconnecting (${errorMessage(err)})`);
@@ -287,45 +292,30 @@ export class WorkerRuntime {
       payload = await validateWithSchema(task.schema, payload, (m) => new UnrecoverableError(`invalid payload: ${m}`));
     }
 
-    const controller = new AbortController();
+    const control = new RunControl();
     const timeLimitMs = env.timeLimitMs ?? task.timeoutMs;
     const timer =
       timeLimitMs !== undefined
         ? setTimeout(
-            () => controller.abort(new RunAborted(TIME_LIMIT, reasonMessage(TIME_LIMIT, `run exceeded its ${formatDuration(timeLimitMs)} time limit`))),
+            () => control.abort(new RunAborted(TIME_LIMIT, reasonMessage(TIME_LIMIT, `run exceeded its ${formatDuration(timeLimitMs)} time limit`))),
             timeLimitMs,
           )
         : undefined;
 
-    this.emit({ type: 'active', ...base, at: Date.now() });
-    const ctx = this.context(job, task, attempt, controller.signal);
+    const startedAt = Date.now();
+    this.started.set(job, startedAt);
+    this.emit({ type: 'active', ...base, at: startedAt });
+    const { ctx, end: endContext } = this.context(job, task, attempt, control);
     const done = Promise.resolve().then(() =>
       task.isolate && this.options.isolated
-        ? this.options.isolated({ task: task.name, payload, ctx, signal: controller.signal })
+        ? this.options.isolated({ task: task.name, payload, ctx, signal: control.signal })
         : task.definition.run(payload, ctx),
     );
-    this.active.set(job.id!, { job, token, task: task.name, controller, done, startedAt: Date.now() });
-    // The run ends when the handler settles, or at once when its signal aborts for a time limit
-    // or a cancel, even if the handler ignores the signal (it then runs on as a zombie).
-    const aborted = new Promise<never>((_, reject) => {
-      controller.signal.addEventListener(
-        'abort',
-        () => {
-          const reason = controller.signal.reason as unknown;
-          if (reason instanceof RunAborted && reason.reason === 'Shutdown') return;
-          reject(reason);
-        },
-        { once: true },
-      );
-    });
-    aborted.catch(() => undefined);
-    let settled = false;
-    void done.then(
-      () => (settled = true),
-      () => (settled = true),
-    );
+    this.active.set(job.id!, { job, token, task: task.name, control, done, startedAt });
     try {
-      const result = await Promise.race([done, aborted]);
+      // The run ends when the handler settles, or at once when it is aborted for a time limit
+      // or a cancel, even if the handler ignores its signal (it then runs on as a zombie).
+      const result = await control.race(done);
       const value = result === undefined ? null : result;
       assertJsonPayload(value, 'result', Number.MAX_SAFE_INTEGER);
       return value;
@@ -333,38 +323,69 @@ export class WorkerRuntime {
       if (err instanceof RunAborted) {
         // A handler that honours its signal settles within moments; only one that does not is a
         // zombie. An isolated handler's process is killed outright: it cannot linger.
-        if (!settled) await Promise.race([done.catch(() => undefined), new Promise((r) => setTimeout(r, ABORT_GRACE_MS))]);
-        if (!settled && !(task.isolate && this.options.isolated)) this.trackZombie(job, task.name, done);
+        if (!control.settled) await Promise.race([done.catch(() => undefined), new Promise((r) => setTimeout(r, ABORT_GRACE_MS))]);
+        if (!control.settled && !(task.isolate && this.options.isolated)) this.trackZombie(job, task.name, done);
         throw new UnrecoverableError(err.message);
       }
       throw this.classify(err, task.definition.retryOn);
     } finally {
       clearTimeout(timer);
+      endContext();
       this.active.delete(job.id!);
     }
   }
 
-  private context(job: Job, task: ResolvedTask, attempt: number, signal: AbortSignal): TaskContext {
+  /**
+   * The handler's `ctx`, and `end()` to call when the run ends. Progress is written to Redis and
+   * to history at most every PROGRESS_INTERVAL_MS, trailing (the latest value wins): a handler
+   * may report progress as often as it likes without a round trip per call, and a short run
+   * costs none at all (its final progress still reaches history when it ends).
+   */
+  private context(job: Job, task: ResolvedTask, attempt: number, control: RunControl): { ctx: TaskContext; end: () => void } {
     const { config } = this.options;
-    let lastProgressEvent = 0;
-    return {
+    let timer: NodeJS.Timeout | undefined;
+    let latest: number | Record<string, unknown> | undefined;
+    const progressEvent = (value: number | Record<string, unknown>) =>
+      this.emit({ type: 'progress', jobId: job.id!, task: task.name, queue: job.queueName, at: Date.now(), attempt, progress: value });
+    const flush = () => {
+      timer = undefined;
+      if (latest === undefined) return;
+      const value = latest;
+      latest = undefined;
+      this.background(job.updateProgress(value), task.name, job.id!);
+      progressEvent(value);
+    };
+    let ended = false;
+    const end = () => {
+      ended = true;
+      clearTimeout(timer);
+      timer = undefined;
+      if (latest !== undefined) progressEvent(latest);
+      latest = undefined;
+    };
+    const ctx: TaskContext = {
       id: job.id!,
       name: task.name,
       queue: job.queueName,
       attempt,
-      signal,
-      progress: async (value) => {
-        await job.updateProgress(value);
-        const now = Date.now();
-        if (now - lastProgressEvent >= PROGRESS_EVENT_INTERVAL_MS || value === 100) {
-          lastProgressEvent = now;
-          this.emit({ type: 'progress', jobId: job.id!, task: task.name, queue: job.queueName, at: now, attempt, progress: value });
-        }
+      // Made on first use: most handlers never look at it, and every run would pay for it.
+      get signal() {
+        return control.signal;
       },
-      log: async (line) => {
+      progress: (value) => {
+        // A zombie handler (its run already ended) reports to nobody.
+        if (ended) return DONE;
+        latest = value;
+        timer ??= setTimeout(flush, PROGRESS_INTERVAL_MS);
+        return DONE;
+      },
+      // A log line goes out without waiting for Redis (BullMQ's client sends it in order,
+      // before the run's completion); a failure is logged, not thrown at the handler.
+      log: (line) => {
         const text = String(line);
-        await job.log(text);
+        this.background(job.log(text), task.name, job.id!);
         this.writer.append({ type: 'log', jobId: job.id!, task: task.name, queue: job.queueName, at: Date.now(), attempt, log: text });
+        return DONE;
       },
       db: this.options.records,
       media: config.mediaDir,
@@ -375,6 +396,17 @@ export class WorkerRuntime {
       },
       logger: this.options.logger,
     };
+    return { ctx, end };
+  }
+
+  /** A Redis write a handler does not wait for: a failure is logged (once a minute), not thrown. */
+  private background(write: Promise<unknown>, task: string, id: string): void {
+    write.catch((err: unknown) => {
+      const now = Date.now();
+      if (now - this.lastBackgroundWarnAt < 60_000) return;
+      this.lastBackgroundWarnAt = now;
+      this.options.logger.warn(`${task}[${id}]: progress or log line not saved in Redis (${errorMessage(err)}); history still has it`);
+    });
   }
 
   private trackZombie(job: Job, task: string, done: Promise<unknown>): void {
@@ -438,6 +470,12 @@ export class WorkerRuntime {
     throw new UnrecoverableError(`unknown task "${job.name}": no worker knew it within ${formatDuration(graceMs)} (known here: ${known})`);
   }
 
+  /** `startedAt` for the event that ends a run whose handler started (none when it never did). */
+  private startOf(job: Job): { startedAt?: number } {
+    const at = this.started.get(job);
+    return at === undefined ? {} : { startedAt: at };
+  }
+
   private onCompleted(job: Job, result: unknown): void {
     this.processed += 1;
     const runtimeMs = job.finishedOn && job.processedOn ? job.finishedOn - job.processedOn : undefined;
@@ -451,6 +489,7 @@ export class WorkerRuntime {
       worker: this.name,
       result,
       ...(runtimeMs !== undefined ? { runtimeMs } : {}),
+      ...this.startOf(job),
     });
   }
 
@@ -475,6 +514,7 @@ export class WorkerRuntime {
       error: err.message,
       ...(stack && state === 'failed' ? { stack } : {}),
       ...(runtimeMs !== undefined ? { runtimeMs } : {}),
+      ...this.startOf(job),
       ...(state === 'retrying' && dueAt !== undefined ? { dueAt } : {}),
     });
   }
@@ -509,7 +549,7 @@ export class WorkerRuntime {
     const handedBack: string[] = [];
     if (!drained) {
       for (const [id, run] of this.active) {
-        run.controller.abort(new RunAborted('Shutdown', 'worker shutting down; the run goes back to its queue'));
+        run.control.abort(new RunAborted('Shutdown', 'worker shutting down; the run goes back to its queue'));
         try {
           await run.job.moveToWait(run.token);
           handedBack.push(id);
@@ -534,6 +574,54 @@ export class WorkerRuntime {
     if (this.producer) await (await this.producer.catch(() => undefined))?.close();
     this.redis.disconnect();
     return { handedBack, forced: !drained };
+  }
+}
+
+/**
+ * How a run is aborted (time limit, cancel, shutdown). Its AbortSignal is created only when the
+ * handler (or an isolated runner) asks for it; `race` ends the run at once on an abort other
+ * than a shutdown's, whether or not the handler listens.
+ */
+class RunControl {
+  private controller: AbortController | undefined;
+  private reject: ((reason: unknown) => void) | undefined;
+  private aborted = false;
+  private reason: unknown;
+  /** The handler's promise has settled. */
+  settled = false;
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.aborted) this.controller.abort(this.reason);
+    }
+    return this.controller.signal;
+  }
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.controller?.abort(reason);
+    // A shutdown aborts the signal only: the run is handed back, not ended here.
+    if (!(reason instanceof RunAborted && reason.reason === 'Shutdown')) this.reject?.(reason);
+  }
+
+  race<T>(done: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.reject = reject;
+      done.then(
+        (value) => {
+          this.settled = true;
+          resolve(value);
+        },
+        (err: unknown) => {
+          this.settled = true;
+          reject(err);
+        },
+      );
+      if (this.aborted && !(this.reason instanceof RunAborted && this.reason.reason === 'Shutdown')) reject(this.reason);
+    });
   }
 }
 

@@ -27,6 +27,7 @@ export function createImagesRepository(db: SqliteDatabase): ImagesRepository {
   const olderStmt = db.prepare('SELECT * FROM images WHERE uploaded_at < ? ORDER BY uploaded_at LIMIT ?');
   const deleteStmt = db.prepare('DELETE FROM images WHERE id = ?');
   const countStmt = db.prepare('SELECT count(*) AS n FROM images');
+  const updateStmts = new Map<string, ReturnType<SqliteDatabase['prepare']>>();
 
   const row = (image: NewImage) => ({
     id: image.id,
@@ -50,8 +51,14 @@ export function createImagesRepository(db: SqliteDatabase): ImagesRepository {
     update(id, fields) {
       const keys = Object.keys(fields).filter((k) => UPDATABLE.has(k));
       if (keys.length === 0) return;
-      const sql = `UPDATE images SET ${keys.map((k) => `${k} = @${k}`).join(', ')} WHERE id = @id`;
-      db.prepare(sql).run({ ...fields, id });
+      // One statement per set of columns, prepared once (a task updates the same few sets).
+      const key = keys.join(',');
+      let stmt = updateStmts.get(key);
+      if (!stmt) {
+        stmt = db.prepare(`UPDATE images SET ${keys.map((k) => `${k} = @${k}`).join(', ')} WHERE id = @id`);
+        if (updateStmts.size < 100) updateStmts.set(key, stmt);
+      }
+      stmt.run({ ...fields, id });
     },
     olderThan(isoTime, limit = 500) {
       return olderStmt.all(isoTime, limit) as ImageRecord[];

@@ -11,7 +11,7 @@ const LAST_ID = 'recorder_last_id';
 const APPLIED = 'recorder_applied_total';
 const LEASE = 'recorder_lease';
 const GAP = 'recorder_missed_total';
-/** A batch this large (but not full) means a busy stream: pause BUSY_PAUSE_MS before reading on. */
+/** This many events in a read (but not a full read) mean a busy stream: pause BUSY_PAUSE_MS before reading on. */
 const BUSY_BATCH = 50;
 const BUSY_PAUSE_MS = 25;
 /**
@@ -62,8 +62,9 @@ export interface RecorderOptions {
 }
 
 export interface CatchUpResult {
+  /** Run events applied. */
   applied: number;
-  /** Events trimmed from the stream before this file saw them (estimate), when a gap was found. */
+  /** Stream entries (batches of events) trimmed before this file saw them (estimate), when a gap was found. */
   missed?: number;
 }
 
@@ -88,6 +89,8 @@ export class Recorder {
   private lastPrune = 0;
   private readonly keys: { lastId: string; applied: string; lease: string; missed: string };
   private lastGapCheck = 0;
+  /** Run events applied by this recorder (for catchUp's report). */
+  private eventsApplied = 0;
 
   constructor(
     private readonly db: SqliteDatabase,
@@ -138,13 +141,13 @@ export class Recorder {
     }
     try {
       const missed = await this.checkGap(true);
-      let applied = 0;
+      const before = this.eventsApplied;
       for (;;) {
         const n = await this.step(0);
-        applied += n;
         if (n < this.batchSize) break;
       }
       this.maybePrune(true);
+      const applied = this.eventsApplied - before;
       return missed ? { applied, missed } : { applied };
     } finally {
       this.releaseLease();
@@ -199,14 +202,16 @@ export class Recorder {
           continue;
         }
         await this.checkGap(false);
-        const applied = await this.step(1000);
+        const before = this.eventsApplied;
+        const read = await this.step(1000);
+        const applied = this.eventsApplied - before;
         this.maybePrune(false);
         if (failures > 0) this.options.logger?.info('history recorder: recovered');
         failures = 0;
         // A busy stream: let the next batch gather for a moment. Fewer, larger transactions cost
         // the process far less, and a run's events (active, completed) merge into one row write.
         // A quiet stream is read again at once, so history stays current within milliseconds.
-        if (applied > 0 && applied < this.batchSize) await sleep(applied >= BUSY_BATCH ? BUSY_PAUSE_MS : QUIET_PAUSE_MS, () => this.stopped);
+        if (read > 0 && read < this.batchSize) await sleep(applied >= BUSY_BATCH ? BUSY_PAUSE_MS : QUIET_PAUSE_MS, () => this.stopped);
       } catch (err) {
         failures += 1;
         // One line per state change, not one per retry.
@@ -224,7 +229,10 @@ export class Recorder {
     }
   }
 
-  /** Reads one batch after the last applied id and applies it; returns how many events. */
+  /**
+   * Reads one batch of entries after the last applied id and applies their events; returns how
+   * many entries (each a batch of events) it read, and adds the events to `eventsApplied`.
+   */
   private async step(blockMs: number): Promise<number> {
     const entries = await this.source.read(this.lastId, this.batchSize, blockMs);
     if (entries.length === 0) return 0;
@@ -237,10 +245,9 @@ export class Recorder {
       if (from < 0) return;
       const fresh = from === 0 ? entries : entries.slice(from);
       const redactKeys = this.options.redactKeys ?? [];
-      this.runs.apply(
-        fresh.flatMap((e) => (e.event ? [e.event] : [])),
-        { redactKeys },
-      );
+      const events = fresh.length === 1 ? fresh[0]!.events : fresh.flatMap((e) => e.events);
+      this.runs.apply(events, { redactKeys });
+      this.eventsApplied += events.length;
       setMeta(this.db, this.keys.lastId, last);
       setMeta(this.db, this.keys.applied, String(Number(getMeta(this.db, this.keys.applied) ?? '0') + fresh.length));
     });
@@ -273,7 +280,7 @@ export class Recorder {
     const missed = estimate ?? 1;
     const since = lastId === '0-0' ? 'before this database existed' : `after ${new Date(Number(lastId.split('-')[0])).toISOString()}`;
     this.options.logger?.warn(
-      `history: the run-event stream was trimmed ${since}; about ${estimate ?? 'an unknown number of'} events never reached this database (raise history.streamMaxLen or keep a tq process running on this host)`,
+      `history: the run-event stream was trimmed ${since}; about ${estimate ?? 'an unknown number of'} batches of run events never reached this database (raise history.streamMaxLen or keep a tq process running on this host)`,
     );
     this.immediate(() => {
       setMeta(this.db, this.keys.missed, String(Number(getMeta(this.db, this.keys.missed) ?? '0') + missed));

@@ -149,8 +149,10 @@ export function createTaskRunsRepository(db: SqliteDatabase): TaskRunsRepository
         next.errors = JSON.stringify(errors);
       }
     }
-    // When the run started is a fact too, even if its `active` event arrives after the end.
+    // When the run started is a fact too, even if its `active` event arrives after the end (or
+    // never: an attempt's end carries its start, and a batch leaves the `active` event out).
     if (state === 'active' && next.started_at === null && event.attempt === next.attempt) next.started_at = iso(event.at);
+    if (event.startedAt !== undefined && next.started_at === null && event.attempt === next.attempt) next.started_at = iso(event.startedAt);
     const current = row ? { state: row.state, attempt: row.attempt } : undefined;
     // A run handed back by a stopping worker is the one legal step back: active -> waiting.
     // A finished run re-enqueued by an operator (`tq control retry`) starts over from waiting.
@@ -177,6 +179,7 @@ export function createTaskRunsRepository(db: SqliteDatabase): TaskRunsRepository
       next.due_at = null;
     }
     if (event.progress !== undefined) next.progress = json(event.progress);
+    if (event.startedAt !== undefined) next.started_at = iso(event.startedAt);
     if (FINAL_STATES.has(state)) {
       next.finished_at = iso(event.at);
       if (event.runtimeMs !== undefined) next.runtime_ms = Math.round(event.runtimeMs);

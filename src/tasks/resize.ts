@@ -61,6 +61,13 @@ export type ResizeOptions = TaskOptions & {
   allow?: string[];
   /** Largest accepted image in pixels (width x height), default 100 megapixels. */
   maxPixels?: number;
+  /**
+   * fsync every thumbnail before it is renamed into place and its record says `processed`, so
+   * that it survives a power cut too (default false). Thumbnails are always written atomically
+   * (temporary file + rename): a crashed worker never leaves a half-written one. An fsync per
+   * image costs about a tenth of resize throughput on a typical disk.
+   */
+  fsync?: boolean;
 };
 
 export const RESIZE_DEFAULTS = {
@@ -88,7 +95,7 @@ export function isTransientFsError(err: unknown): boolean {
 }
 
 export function resizeImage(options: ResizeOptions = {}): TaskDefinition<ResizePayload, ResizeResult> {
-  const { maxWidth, maxHeight, quality, allow, maxPixels, ...taskOptions } = options;
+  const { maxWidth, maxHeight, quality, allow, maxPixels, fsync, ...taskOptions } = options;
   const settings: ResizeSettings = {
     maxWidth: maxWidth ?? RESIZE_DEFAULTS.maxWidth,
     maxHeight: maxHeight ?? RESIZE_DEFAULTS.maxHeight,
@@ -96,6 +103,7 @@ export function resizeImage(options: ResizeOptions = {}): TaskDefinition<ResizeP
     maxPixels: maxPixels ?? RESIZE_DEFAULTS.maxPixels,
     allow: [...(allow ?? [])],
     attempts: taskOptions.attempts ?? 1,
+    fsync: fsync ?? false,
   };
   validateSettings(settings);
 
@@ -117,6 +125,7 @@ interface ResizeSettings {
   maxPixels: number;
   allow: string[];
   attempts: number;
+  fsync: boolean;
 }
 
 function validateSettings(s: ResizeSettings): void {
@@ -127,6 +136,7 @@ function validateSettings(s: ResizeSettings): void {
   positiveInt('maxWidth', s.maxWidth);
   positiveInt('maxHeight', s.maxHeight);
   positiveInt('maxPixels', s.maxPixels);
+  if (typeof s.fsync !== 'boolean') problems.push(`fsync must be true or false, got ${JSON.stringify(s.fsync)}`);
   if (!Number.isInteger(s.quality) || s.quality < 1 || s.quality > 100) {
     problems.push(`quality must be an integer from 1 to 100, got ${s.quality}`);
   }
@@ -186,7 +196,7 @@ async function runResize(payload: ResizePayload, ctx: TaskContext, s: ResizeSett
     if (target === undefined) throw new FatalTaskError(`cannot place the thumbnail of "${original}" in the media directory`);
     // Last chance to stop: nothing has been written yet.
     ctx.signal.throwIfAborted();
-    await writeAtomically(target, thumb.data);
+    await writeAtomically(target, thumb.data, s.fsync);
 
     images.update(imageId, {
       status: 'processed',
@@ -334,9 +344,10 @@ function encode(pipeline: Sharp, format: OutputFormat, quality: number): Sharp {
 
 /**
  * Writes `data` to `target` through a temporary file in the same directory and a rename, so a
- * reader (or a re-run after a crash) never sees a half-written thumbnail.
+ * reader (or a re-run after a crash) never sees a half-written thumbnail; with `fsync` the data
+ * is on disk before the rename.
  */
-async function writeAtomically(target: string, data: Buffer): Promise<void> {
+async function writeAtomically(target: string, data: Buffer, fsync: boolean): Promise<void> {
   const dir = path.dirname(target);
   await fsp.mkdir(dir, { recursive: true });
   const tmp = path.join(dir, `.${path.basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
@@ -344,7 +355,7 @@ async function writeAtomically(target: string, data: Buffer): Promise<void> {
     const handle = await fsp.open(tmp, 'wx');
     try {
       await handle.writeFile(data);
-      await handle.sync();
+      if (fsync) await handle.sync();
     } finally {
       await handle.close();
     }

@@ -111,6 +111,11 @@ function enqueuedOnly(n: number, from = 0): RunEvent[] {
   }));
 }
 
+/** One stream entry per event (a writer packs a batch into one entry; trimming tests need many). */
+async function writeEach(events: readonly RunEvent[]): Promise<void> {
+  for (const e of events) await world.writer.write([e]);
+}
+
 async function lastStreamId(): Promise<string> {
   const [entry] = (await redis.xrevrange(world.key, '+', '-', 'COUNT', 1)) as [string, string[]][];
   return entry![0];
@@ -128,7 +133,8 @@ async function until(check: () => boolean, what: string, timeoutMs = 10_000): Pr
 describe('Recorder.catchUp', () => {
   it('applies the events in the stream and advances recorder_last_id', async () => {
     await world.writer.write([...lifecycle('a'), ...lifecycle('b'), ...enqueuedOnly(3)]);
-    expect(await redis.xlen(world.key)).toBe(9);
+    // One write, one entry: the batch of 9 events is one JSON array.
+    expect(await redis.xlen(world.key)).toBe(1);
     const rec = world.recorder();
     expect(rec.lastId).toBe('0-0');
 
@@ -191,7 +197,7 @@ describe('Recorder.catchUp', () => {
   // stream reports max-deleted-entry-id "0-0", which info() turns into `undefined`; checkGap then
   // falls back to the pre-Redis-7 heuristic "first entry id > last applied id", which is always
   // true for a fresh database (last id 0-0). Every new database's first catchUp therefore warns
-  // that the stream "was trimmed before this database existed; about 1 events never reached this
+  // that the stream "was trimmed before this database existed; about 1 batches of run events never reached this
   // database" and returns missed: 1 although nothing was trimmed.
   it('reports no gap when a fresh database reads a stream that was never trimmed', async () => {
     await world.writer.write(lifecycle('a'));
@@ -317,12 +323,12 @@ describe('Recorder background loop', () => {
 
 describe('Recorder gap detection', () => {
   it('reports events trimmed before it saw them, once, and goes on with what is left', async () => {
-    await world.writer.write(enqueuedOnly(50));
+    await writeEach(enqueuedOnly(50));
     const rec = world.recorder();
     expect((await rec.catchUp()).applied).toBe(50);
     world.logger.warnings.length = 0; // a first-catchUp warning is covered by its own test
 
-    await world.writer.write(enqueuedOnly(500, 50));
+    await writeEach(enqueuedOnly(500, 50));
     expect(await redis.xtrim(world.key, 'MAXLEN', 10)).toBe(540);
     expect(await redis.xlen(world.key)).toBe(10);
 
@@ -332,7 +338,7 @@ describe('Recorder gap detection', () => {
     expect(result.missed).toBeLessThanOrEqual(490);
     expect(world.logger.warnings).toHaveLength(1);
     expect(world.logger.warnings[0]).toMatch(/^history: the run-event stream was trimmed after \d{4}-\d\d-\d\dT/);
-    expect(world.logger.warnings[0]).toContain(`about ${result.missed} events never reached this database`);
+    expect(world.logger.warnings[0]).toContain(`about ${result.missed} batches of run events never reached this database`);
     expect(world.logger.warnings[0]).toContain('history.streamMaxLen');
 
     // The 10 retained events were applied; the trimmed ones never reached the file.
@@ -347,7 +353,7 @@ describe('Recorder gap detection', () => {
     // The same gap is not reported again.
     const missedTotal = getMeta(world.store.db, 'recorder_missed_total');
     expect(await rec.catchUp()).toEqual({ applied: 0 });
-    await world.writer.write(enqueuedOnly(5, 1000));
+    await writeEach(enqueuedOnly(5, 1000));
     expect(await rec.catchUp()).toEqual({ applied: 5 });
     expect(world.logger.warnings).toHaveLength(1);
     expect(getMeta(world.store.db, 'recorder_missed_total')).toBe(missedTotal);
@@ -355,15 +361,15 @@ describe('Recorder gap detection', () => {
 
   it('estimates exactly how many events were trimmed', async () => {
     // Start from an empty stream so the first catchUp has nothing to misjudge.
-    await world.writer.write(enqueuedOnly(1));
+    await writeEach(enqueuedOnly(1));
     const rec = world.recorder();
     await rec.catchUp();
     const missedBefore = Number(getMeta(world.store.db, 'recorder_missed_total') ?? '0');
     world.logger.warnings.length = 0;
 
-    await world.writer.write(enqueuedOnly(49, 1));
+    await writeEach(enqueuedOnly(49, 1));
     expect((await rec.catchUp()).applied).toBe(49);
-    await world.writer.write(enqueuedOnly(500, 50));
+    await writeEach(enqueuedOnly(500, 50));
     await redis.xtrim(world.key, 'MAXLEN', 10);
     const result = await rec.catchUp();
     // 550 added, 10 kept, 50 applied: 490 missed (the estimate also absorbs any earlier
@@ -372,11 +378,11 @@ describe('Recorder gap detection', () => {
   });
 
   it('reports a gap found by the background loop through the logger', async () => {
-    await world.writer.write(enqueuedOnly(20));
+    await writeEach(enqueuedOnly(20));
     const first = world.recorder();
     await first.catchUp();
     world.logger.warnings.length = 0;
-    await world.writer.write(enqueuedOnly(100, 20));
+    await writeEach(enqueuedOnly(100, 20));
     await redis.xtrim(world.key, 'MAXLEN', 5);
 
     const rec = world.recorder({}, world.openAnother());
@@ -404,7 +410,8 @@ describe('Recorder and malformed entries', () => {
 
     const rec = world.recorder();
     const result = await rec.catchUp();
-    expect(result.applied).toBe(12);
+    // The 6 events of the two good entries; the 6 entries in between are skipped.
+    expect(result.applied).toBe(6);
     expect(world.store.runs.count()).toBe(2);
     expect(world.store.runs.get('before')?.state).toBe('completed');
     expect(world.store.runs.get('after')?.state).toBe('completed');

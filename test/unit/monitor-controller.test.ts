@@ -24,7 +24,7 @@ class FakeSource implements MonitorSource {
 
   emit(event: RunEvent): void {
     this.added += 1;
-    this.stream.push({ id: `${this.added}-0`, event });
+    this.stream.push({ id: `${this.added}-0`, events: [event] });
   }
   /** The stream keeps only its newest `n` entries (MAXLEN). */
   trim(n: number): void {
@@ -150,7 +150,7 @@ describe('monitor controller', () => {
     source.calls = [];
     await c.refresh();
     const state = c.getState();
-    expect(state.status).toMatchObject({ level: 'warn', text: expect.stringMatching(/trimmed past this monitor's position: 15 run event\(s\) never reached it; reloaded the runs from the SQLite history/) });
+    expect(state.status).toMatchObject({ level: 'warn', text: expect.stringMatching(/trimmed past this monitor's position: 15 batch\(es\) of run events never reached it; reloaded the runs from the SQLite history/) });
     expect(source.calls).toEqual(['reconnect', 'info', 'catchUp', 'snapshot', 'read']);
     expect(visibleRuns(state)).toHaveLength(21);
     expect(visibleRuns(state)[0]!.id).toBe('lost19');

@@ -231,8 +231,8 @@ describe('monitor stream cursor', () => {
   it('counts the events trimmed before they were read', () => {
     let c = cursorAtEnd(info({ first: '1-0', last: '50-0', length: 50, added: 50 }));
     c = advance(c, [
-      { id: '51-0', event: null },
-      { id: '52-0', event: null },
+      { id: '51-0', events: [] },
+      { id: '52-0', events: [] },
     ]);
     // Entries 1..1050 were added and the stream keeps the newest 100: 53..950 were never read.
     expect(findGap(c, info({ first: '951-0', last: '1050-0', length: 100, added: 1050 }))).toEqual({ missed: 898 });

@@ -46,6 +46,7 @@ export async function workerCommand(ctx: CliContext, options: WorkerCommandOptio
     format: options.logFormat ?? 'text',
     color: ctx.out.color,
     write: (line) => ctx.out.print(line),
+    batch: true,
   });
   return runUntilStopped(ctx, {
     config,
@@ -99,6 +100,7 @@ export async function runUntilStopped(ctx: CliContext, o: RunOptions): Promise<n
     ['config', o.config.file ? path.relative(ctx.cwd, o.config.file) : '(built in)'],
     ...(o.extra ?? []),
   ];
+  o.logger.flush(); // the banner after anything logged while starting
   if (o.json) {
     ctx.out.print(JSON.stringify({ time: new Date().toISOString(), level: 'info', msg: 'worker ready', worker: runtime.name, ...Object.fromEntries(banner) }));
   } else {
@@ -106,11 +108,13 @@ export async function runUntilStopped(ctx: CliContext, o: RunOptions): Promise<n
     for (const [k, v] of banner) ctx.out.print(`  ${k.padEnd(12)} ${v}`);
   }
   const why = await stopped;
+  o.logger.flush();
   o.logger.info(
     `${why.reason}: warm shutdown; ${runtime.activeCount} active run(s) may finish for up to ${Math.round(o.shutdownTimeoutMs / 1000)}s (send a signal again to exit at once)`,
   );
   const report = await serving.stop(o.shutdownTimeoutMs);
   if (report.forced) o.logger.warn(`shutdown timeout reached; handed back ${report.handedBack.length} run(s): ${report.handedBack.join(', ')}`);
   o.logger.info(`stopped (completed ${runtime.processed}, failed ${runtime.failed})`);
+  o.logger.flush();
   return why.code;
 }
