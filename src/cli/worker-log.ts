@@ -17,29 +17,35 @@ export interface WorkerLogger {
   flush(): void;
 }
 
+/** How long log lines wait for company, and how much text is written at once at most. */
+const LOG_BATCH_MS = 20;
+const LOG_BATCH_CHARS = 64 * 1024;
+
 /**
- * Collects lines and writes those of one tick together: a busy worker logs thousands of runs a
- * second, and one write (a system call on a file, pipe or terminal) per line costs it more than
- * the runs themselves. Whatever is held is written when the process exits, too.
+ * Collects lines and writes them together, at most LOG_BATCH_MS later: a busy worker logs
+ * thousands of runs a second, and one write (a system call on a file, pipe or terminal) per line
+ * costs it more than the runs themselves. Whatever is held is written when the process exits.
  */
 function batched(write: (text: string) => void): { line: (l: string) => void; flush: () => void } {
   let pending: string[] = [];
-  let scheduled = false;
+  let chars = 0;
+  let timer: NodeJS.Timeout | undefined;
   const flush = () => {
-    scheduled = false;
+    clearTimeout(timer);
+    timer = undefined;
     if (pending.length === 0) return;
     const text = pending.join('\n');
     pending = [];
+    chars = 0;
     write(text);
   };
   process.once('exit', flush);
   return {
     line(l) {
       pending.push(l);
-      if (!scheduled) {
-        scheduled = true;
-        setImmediate(flush);
-      }
+      chars += l.length + 1;
+      if (chars >= LOG_BATCH_CHARS) flush();
+      else timer ??= setTimeout(flush, LOG_BATCH_MS);
     },
     flush,
   };
@@ -68,7 +74,19 @@ export function createWorkerLogger(options: {
       return;
     }
     const tag = level === 'warn' ? color.yellow('warning: ') : level === 'error' ? color.red('error: ') : '';
-    write(`${color.dim(`[${clock()}]`)} ${tag}${message}`);
+    write(`${stamp()} ${tag}${message}`);
+  };
+  // The `[hh:mm:ss]` prefix, formatted once per second (a busy worker logs thousands a second).
+  let stampSecond = -1;
+  let stampText = '';
+  const stamp = (): string => {
+    const now = Date.now();
+    const second = Math.floor(now / 1000);
+    if (second !== stampSecond) {
+      stampSecond = second;
+      stampText = color.dim(`[${clock(new Date(now))}]`);
+    }
+    return stampText;
   };
   return {
     info: (m) => line('info', m),

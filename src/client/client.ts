@@ -34,6 +34,8 @@ export function createClient<T extends TaskMap>(config: TqConfig<T>, options: Cl
 
 class RemoteClient<T extends TaskMap> implements TqClient<T> {
   private parts: Promise<{ resolved: ResolvedConfig; settings: Settings; producer: Producer; admin: Admin }> | undefined;
+  /** The same, once connected (an enqueue then skips an await). */
+  private connected: { resolved: ResolvedConfig; settings: Settings; producer: Producer; admin: Admin } | undefined;
   private store: Store | undefined;
 
   constructor(
@@ -54,7 +56,8 @@ class RemoteClient<T extends TaskMap> implements TqClient<T> {
       );
       const producer = await Producer.connect(resolved, settings);
       const admin = await Admin.connect(resolved, settings);
-      return { resolved, settings, producer, admin };
+      this.connected = { resolved, settings, producer, admin };
+      return this.connected;
     })();
     return this.parts;
   }
@@ -69,7 +72,7 @@ class RemoteClient<T extends TaskMap> implements TqClient<T> {
   }
 
   async enqueue<K extends keyof T & string>(task: K, payload: PayloadOf<T[K]>, options: EnqueueOptions = {}) {
-    const { producer } = await this.connect();
+    const { producer } = this.connected ?? (await this.connect());
     const run = await producer.enqueue(task, payload, options);
     return this.handle(run.id, run.queue, run.existed) as RunHandle<ResultOf<T[K]>>;
   }

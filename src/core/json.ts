@@ -20,29 +20,38 @@ export function assertJsonPayload(value: unknown, what = 'payload', limitBytes =
   return text;
 }
 
-function checkJson(value: unknown, path: string, depth: number, seen: Set<unknown>): void {
-  if (depth > MAX_DEPTH) throw new UsageError(`${path} is nested more than ${MAX_DEPTH} levels deep`);
-  if (value === null || typeof value === 'string' || typeof value === 'boolean') return;
+/** A path named only when a message needs it (building one per value costs every enqueue). */
+type JsonPath = string | { parent: JsonPath; key: string | number };
+const childPath = (parent: JsonPath, key: string | number): JsonPath => ({ parent, key });
+function pathText(p: JsonPath): string {
+  return typeof p === 'string' ? p : typeof p.key === 'number' ? `${pathText(p.parent)}[${p.key}]` : `${pathText(p.parent)}.${p.key}`;
+}
+
+function checkJson(value: unknown, at: JsonPath, depth: number, seen: Set<unknown>): void {
+  const path = () => pathText(at);
+  if (depth > MAX_DEPTH) throw new UsageError(`${path()} is nested more than ${MAX_DEPTH} levels deep`);
+  if (value === null || value === undefined || typeof value === 'string' || typeof value === 'boolean') return;
   if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw new UsageError(`${path} is ${value}, which JSON cannot carry`);
+    if (!Number.isFinite(value)) throw new UsageError(`${path()} is ${value}, which JSON cannot carry`);
     return;
   }
-  if (value === undefined) return;
   if (typeof value !== 'object') {
-    throw new UsageError(`${path} is a ${typeof value}, which is not JSON-serialisable`);
+    throw new UsageError(`${path()} is a ${typeof value}, which is not JSON-serialisable`);
   }
-  if (seen.has(value)) throw new UsageError(`${path} contains a cycle, which is not JSON-serialisable`);
+  if (seen.has(value)) throw new UsageError(`${path()} contains a cycle, which is not JSON-serialisable`);
   seen.add(value);
   if (Array.isArray(value)) {
-    value.forEach((item, i) => checkJson(item, `${path}[${i}]`, depth + 1, seen));
+    for (let i = 0; i < value.length; i++) checkJson(value[i], childPath(at, i), depth + 1, seen);
   } else if (value instanceof Date) {
     // Dates serialise to ISO strings; accepted, the handler receives the string.
   } else {
     const proto = Object.getPrototypeOf(value);
     if (proto !== Object.prototype && proto !== null) {
-      throw new UsageError(`${path} is a ${proto?.constructor?.name ?? 'class'} instance; payloads are plain JSON`);
+      throw new UsageError(`${path()} is a ${proto?.constructor?.name ?? 'class'} instance; payloads are plain JSON`);
     }
-    for (const [key, item] of Object.entries(value)) checkJson(item, `${path}.${key}`, depth + 1, seen);
+    for (const key in value) {
+      if (Object.prototype.hasOwnProperty.call(value, key)) checkJson((value as Record<string, unknown>)[key], childPath(at, key), depth + 1, seen);
+    }
   }
   seen.delete(value);
 }

@@ -54,6 +54,23 @@ export const DEFAULT_KEEP = { completed: 1000, failed: 10_000 } as const;
 /** How long a queue counts as registered after this producer last added it to the registry. */
 const REGISTER_EVERY_MS = 60_000;
 
+/** One run shaped for BullMQ and for history (see `Producer.prepare`). */
+interface Prepared {
+  task: ResolvedTask;
+  queueName: string;
+  id: string;
+  opts: JobsOptions;
+  data: ReturnType<typeof wrap>;
+  event: RunEvent;
+  delay: number;
+}
+
+/** A failed Redis command as one clear runtime error (a UsageError stays what it is). */
+function redisFailure(err: unknown): never {
+  if (err instanceof UsageError) throw err;
+  throw new RuntimeError('E_REDIS', `Redis command failed: ${errorMessage(err)}`, { cause: err });
+}
+
 /**
  * Adds runs to queues. One connection, shared by every queue it touches; fails fast when Redis
  * does not answer (see `connection.ts`). Every run it adds is also appended to the run-event
@@ -116,14 +133,24 @@ export class Producer {
   }
 
   /** Validates and shapes one run: payload checks, ids, delays, BullMQ job options. */
-  async prepare(request: EnqueueRequest, now = this.clock.now()) {
+  async prepare(request: EnqueueRequest, now = this.clock.now()): Promise<Prepared> {
     const task = this.task(request.task);
-    const options = request.options ?? {};
-    let payload: unknown = request.payload ?? {};
+    const payload: unknown = request.payload ?? {};
     assertJsonPayload(payload, 'payload', this.config.payloadLimit);
-    if (task.schema) {
-      payload = await validateWithSchema(task.schema, payload, (message) => new UsageError(`invalid payload for task "${task.name}": ${message}`));
-    }
+    if (!task.schema) return this.shape(task, request, payload, now);
+    const valid = await validateWithSchema(task.schema, payload, (message) => new UsageError(`invalid payload for task "${task.name}": ${message}`));
+    return this.shape(task, request, valid, now);
+  }
+
+  private prepareNow(request: EnqueueRequest, now = this.clock.now()): Prepared {
+    const task = this.task(request.task);
+    const payload: unknown = request.payload ?? {};
+    assertJsonPayload(payload, 'payload', this.config.payloadLimit);
+    return this.shape(task, request, payload, now);
+  }
+
+  private shape(task: ResolvedTask, request: EnqueueRequest, payload: unknown, now: number): Prepared {
+    const options = request.options ?? {};
     const queueName = options.queue ?? task.queue;
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/.test(queueName)) {
       throw new UsageError(`queue "${queueName}" must be letters, digits, _ . - and not start with _`);
@@ -179,11 +206,13 @@ export class Producer {
 
   /** Adds one run. With a custom id that already exists, adds nothing and says so. */
   async enqueue(task: string, payload?: unknown, options: EnqueueOptions = {}): Promise<EnqueuedRun> {
-    const p = await this.prepare({ task, payload, options });
+    const resolved = this.task(task);
+    // Without a schema nothing here waits: shape the run synchronously (one await fewer per run).
+    const p = resolved.schema ? await this.prepare({ task, payload, options }) : this.prepareNow({ task, payload, options });
     const queue = this.queue(p.queueName);
     let existed = options.id !== undefined && (await this.exists(p.queueName, p.id));
     if (!existed) {
-      const job = await this.guard(() => queue.add(p.task.name, p.data, p.opts));
+      const job = await queue.add(p.task.name, p.data, p.opts).catch(redisFailure);
       if (job.id !== p.id) {
         // Deduplicated: a pending run with the same key exists; report that one.
         return { id: job.id!, task: p.task.name, queue: p.queueName, state: 'waiting', existed: true };
@@ -195,7 +224,7 @@ export class Producer {
       // and retried by the writer, never reported to the caller anyway. `writer.flush()` and
       // `close()` wait for it; commands sent later on this connection find it in the stream.
       this.writer.append(p.event);
-      await this.guard(() => this.registerQueues([p.queueName]));
+      if (this.needsRegistering(p.queueName)) await this.guard(() => this.registerQueues([p.queueName]));
     }
     return {
       id: p.id,
@@ -213,7 +242,9 @@ export class Producer {
    */
   async enqueueMany(requests: readonly EnqueueRequest[], onProgress?: (done: number) => void): Promise<EnqueuedRun[]> {
     const now = this.clock.now();
-    const prepared = await Promise.all(requests.map((r) => this.prepare(r, now)));
+    // Runs of tasks without a schema are shaped synchronously; only schema checks are awaited.
+    const shaped = requests.map((r) => (this.task(r.task).schema ? this.prepare(r, now) : this.prepareNow(r, now)));
+    const prepared = shaped.some((p) => p instanceof Promise) ? await Promise.all(shaped) : (shaped as Prepared[]);
     const out: EnqueuedRun[] = [];
     // A chunk's events are written while the next chunk is added; all are in before returning.
     const writes: Promise<unknown>[] = [];
@@ -263,6 +294,10 @@ export class Producer {
    * Adds queue names to the registry (`inspect` lists queues from it), at most once a minute per
    * name and producer: it is idempotent, and a command per run would cost as much as the add.
    */
+  private needsRegistering(name: string): boolean {
+    return Date.now() - (this.registered.get(name) ?? Number.NEGATIVE_INFINITY) >= REGISTER_EVERY_MS;
+  }
+
   private registerQueues(names: readonly string[]): Promise<unknown> {
     const now = Date.now();
     const stale = names.filter((name) => now - (this.registered.get(name) ?? Number.NEGATIVE_INFINITY) >= REGISTER_EVERY_MS);
@@ -366,13 +401,8 @@ export class Producer {
   }
 
   /** Turns a lost connection mid-command into one clear runtime error. */
-  private async guard<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      if (err instanceof UsageError) throw err;
-      throw new RuntimeError('E_REDIS', `Redis command failed: ${errorMessage(err)}`, { cause: err });
-    }
+  private guard<T>(fn: () => Promise<T>): Promise<T> {
+    return fn().catch(redisFailure);
   }
 
   async close(): Promise<void> {

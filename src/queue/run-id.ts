@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { UsageError } from '../core/errors.js';
 
 /**
@@ -7,24 +6,22 @@ import { UsageError } from '../core/errors.js';
  * never all digits, which BullMQ refuses for custom ids.
  */
 export function newRunId(now = Date.now()): string {
-  // 48 random bits, the last 8 base36 digits of them (exact: 2^48 < 2^53).
-  const random = (randomUint48() % 36 ** 8).toString(36).padStart(8, '0');
-  return `${now.toString(36)}${random}`;
-}
-
-/** Random bytes drawn 6 KiB at a time: one `randomBytes` call per run id costs more than the rest of an enqueue. */
-let pool = Buffer.alloc(0);
-let offset = 0;
-
-function randomUint48(): number {
-  if (offset + 6 > pool.length) {
-    pool = randomBytes(6 * 1024);
-    offset = 0;
+  // 8 random base36 digits (41 bits). Math.random (xorshift128+, seeded per process from the
+  // system's entropy) is plenty for uniqueness and costs a fraction of drawing crypto bytes;
+  // run ids are identifiers, not secrets.
+  const random = Math.floor(Math.random() * RANDOM_SPACE).toString(36).padStart(8, '0');
+  if (now !== lastMs) {
+    lastMs = now;
+    lastMsText = now.toString(36);
   }
-  const n = pool.readUIntBE(offset, 6);
-  offset += 6;
-  return n;
+  return lastMsText + random;
 }
+
+/** The time part of the last id (runs enqueued in the same millisecond share it). */
+let lastMs = Number.NaN;
+let lastMsText = '';
+
+const RANDOM_SPACE = 36 ** 8;
 
 /** Checks a user-chosen run id (`--id`). */
 export function checkRunId(id: string): string {

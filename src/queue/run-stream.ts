@@ -20,11 +20,18 @@ export class RunEventWriter {
   private inFlight: Promise<void> = Promise.resolve();
   private failures = 0;
 
+  /**
+   * `delayMs` 0: what is appended goes out at the end of the tick, before any command sent later
+   * on this connection (a producer relies on that). More: it waits up to that long for company
+   * (a worker: a few milliseconds turn one command per run into one per dozens of runs, and most
+   * runs' `active` event then merges into the event that ends them).
+   */
   constructor(
     private readonly redis: Redis,
     prefix: string,
     private readonly maxLen = 100_000,
     private readonly onError?: (err: unknown) => void,
+    private readonly delayMs = 0,
   ) {
     this.key = tqKeys(prefix).events;
   }
@@ -33,10 +40,12 @@ export class RunEventWriter {
     this.buffer.push(event);
     if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(() => {
+      const go = () => {
         this.scheduled = false;
         void this.drain();
-      });
+      };
+      if (this.delayMs > 0) setTimeout(go, this.delayMs);
+      else setImmediate(go);
     }
   }
 

@@ -72,6 +72,8 @@ interface ActiveRun {
 }
 
 const isNamed = (err: unknown, name: string) => err instanceof Error && err.name === name;
+/** How long a worker's run events wait for company before they are written (one XADD for all). */
+const EVENT_BATCH_MS = 5;
 /** How often a run's progress is written (Redis and history) at most; trailing. */
 const PROGRESS_INTERVAL_MS = 250;
 const DONE = Promise.resolve();
@@ -115,8 +117,12 @@ export class WorkerRuntime {
     private readonly redis: Redis,
   ) {
     this.name = options.name ?? `${os.hostname()}.${process.pid}`;
-    this.writer = new RunEventWriter(redis, options.prefix, options.config.history.streamMaxLen, (err) =>
-      options.logger.warn(`history events not written yet (${errorMessage(err)}); retrying`),
+    this.writer = new RunEventWriter(
+      redis,
+      options.prefix,
+      options.config.history.streamMaxLen,
+      (err) => options.logger.warn(`history events not written yet (${errorMessage(err)}); retrying`),
+      EVENT_BATCH_MS,
     );
     this.clock = new ServerClock(redis);
     this.cancels = new CancelRegistry(redis, options.prefix);
