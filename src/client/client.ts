@@ -54,7 +54,8 @@ class RemoteClient<T extends TaskMap> implements TqClient<T> {
         resolved,
         dir,
       );
-      const producer = await Producer.connect(resolved, settings);
+      // History events of runs enqueued within 2 ms share one write (close() flushes the rest).
+      const producer = await Producer.connect(resolved, { ...settings, eventBatchMs: 2 });
       const admin = await Admin.connect(resolved, settings);
       this.connected = { resolved, settings, producer, admin };
       return this.connected;
