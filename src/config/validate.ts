@@ -14,7 +14,7 @@ const QUEUE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
 const TOP_KEYS = new Set(['tasks', 'schedules', 'timezone', 'media', 'redis', 'db', 'prefix', 'history', 'payloadLimit', 'worker']);
 const TASK_KEYS = new Set([
   'run', 'fromArgs', 'queue', 'attempts', 'backoff', 'retryOn', 'timeout', 'isolate', 'rateLimit', 'priority',
-  'expires', 'dedupe', 'schema', 'args', 'keep', 'description',
+  'expires', 'dedupe', 'schema', 'args', 'keep', 'description', 'warmup',
 ]);
 
 /**
@@ -97,6 +97,7 @@ export function resolveConfig(raw: unknown, file: string | undefined, dir: strin
       }
       if (def.retryOn !== undefined && typeof def.retryOn !== 'function') add(`${key}.retryOn`, 'must be a function (err) => boolean');
       if (def.fromArgs !== undefined && typeof def.fromArgs !== 'function') add(`${key}.fromArgs`, 'must be a function');
+      if (def.warmup !== undefined && typeof def.warmup !== 'function') add(`${key}.warmup`, 'must be a function');
       const priority = def.priority;
       if (priority !== undefined && (typeof priority !== 'number' || !Number.isInteger(priority) || priority < 0 || priority > 2_097_151)) {
         add(`${key}.priority`, `must be an integer from 0 to 2097151, lower runs first (got ${describe(priority)})`);

@@ -127,6 +127,12 @@ export interface TaskDefinition<P = any, R = any> extends TaskOptions {
    * positionals map onto `args` names.
    */
   fromArgs?(args: string[], ctx: CliInputContext): Promise<PreparedRun<P>[]>;
+  /**
+   * Loads what `run` needs (a native module, a model, a connection) once, when a worker that
+   * serves this task's queue starts, before it takes its first run: the first run is then as
+   * fast as the rest. A failure is logged and left for the first run to meet.
+   */
+  warmup?(): Promise<void>;
 }
 
 /** What `tq beat` does with fire times that passed while no beat was running (README: Periodic tasks). */

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import type { RedisOptions } from 'ioredis';
-import { Redis } from './engine.js';
+import { Redis } from './redis-client.js';
 import { RedisUnavailableError, errorMessage } from '../core/errors.js';
 import { maskRedisUrl, scrubSecret } from '../core/url.js';
 import { REDIS_LAYOUT_VERSION, tqKeys } from './keys.js';

@@ -8,12 +8,10 @@ import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
 const bullmq = require('bullmq') as typeof import('bullmq');
-const ioredis = require('ioredis') as typeof import('ioredis');
 
 export const { Queue, QueueEvents, Worker, DelayedError, UnrecoverableError } = bullmq;
 export type Queue = import('bullmq').Queue;
 export type QueueEvents = import('bullmq').QueueEvents;
 export type Worker = import('bullmq').Worker;
 
-export const { Redis } = ioredis;
-export type Redis = import('ioredis').Redis;
+export { Redis } from './redis-client.js';

@@ -2,7 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { Redis } from './engine.js';
+import { Redis } from './redis-client.js';
 import { RuntimeError } from '../core/errors.js';
 
 export interface PrivateRedis {

@@ -152,6 +152,7 @@ export class WorkerRuntime {
         (message) => rt.onControl(message),
         () => void rt.afterReconnect(),
       );
+      await runtime.warmUp();
       runtime.startWorkers();
       await Promise.all(runtime.workers.map((w) => w.waitUntilReady()));
       runtime.lastFetchAt = Date.now();
@@ -192,6 +193,25 @@ export class WorkerRuntime {
       version: this.options.version ?? 'unknown',
     }));
     this.heartbeat.start();
+  }
+
+  /**
+   * Runs the `warmup` of every task whose queue this worker serves (an isolated task warms up in
+   * its own child process instead), before the first run is taken. A failure is only logged: the
+   * first run of that task meets the problem and fails with its reason.
+   */
+  private async warmUp(): Promise<void> {
+    const served = new Set(this.options.queues);
+    const tasks = [...this.options.config.tasks.values()].filter((t) => t.definition.warmup && served.has(t.queue) && !(t.isolate && this.options.isolated));
+    await Promise.all(
+      tasks.map(async (task) => {
+        try {
+          await task.definition.warmup!();
+        } catch (err) {
+          this.options.logger.warn(`${task.name}: warmup failed (${errorMessage(err)}); its runs will meet the same problem`);
+        }
+      }),
+    );
   }
 
   private startWorkers(): void {

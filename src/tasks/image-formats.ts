@@ -36,6 +36,26 @@ export function isDefaultFormat(format: string): format is DefaultFormat {
   return (DEFAULT_FORMATS as readonly string[]).includes(format);
 }
 
+const ascii = (data: Uint8Array, at: number, text: string): boolean => {
+  if (data.length < at + text.length) return false;
+  for (let i = 0; i < text.length; i++) if (data[at + i] !== text.charCodeAt(i)) return false;
+  return true;
+};
+
+/**
+ * The format of the default formats from a file's first bytes (its signature), or undefined for
+ * anything else. Only a hint for the fast path: sharp's `metadata()` has the last word.
+ */
+export function sniffFormat(data: Uint8Array): DefaultFormat | undefined {
+  if (data.length >= 3 && data[0] === 0xff && data[1] === 0xd8 && data[2] === 0xff) return 'jpeg';
+  if (ascii(data, 0, '\x89PNG\r\n\x1a\n')) return 'png';
+  if (ascii(data, 0, 'GIF87a') || ascii(data, 0, 'GIF89a')) return 'gif';
+  if (ascii(data, 0, 'RIFF') && ascii(data, 8, 'WEBP')) return 'webp';
+  if (ascii(data, 0, 'II*\0') || ascii(data, 0, 'MM\0*')) return 'tiff';
+  if (ascii(data, 4, 'ftypavif') || ascii(data, 4, 'ftypavis')) return 'avif';
+  return undefined;
+}
+
 /**
  * The format of an image as the tasks name it, from sharp's `metadata()`: sharp reports both
  * AVIF and HEIC as `heif`, told apart by `compression` (`av1` is AVIF, `hevc` is HEIC).

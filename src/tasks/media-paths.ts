@@ -35,6 +35,9 @@ export function isStrictlyInside(root: string, child: string): boolean {
 export async function resolveExistingInMedia(media: string, relative: string): Promise<string | undefined> {
   const full = resolveInMedia(media, relative);
   if (full === undefined) return undefined;
+  // Both at once: one filesystem round trip per run instead of two.
+  const root = fsp.realpath(path.resolve(media));
+  root.catch(() => undefined); // observed below unless the file is missing
   let real: string;
   try {
     real = await fsp.realpath(full);
@@ -42,8 +45,7 @@ export async function resolveExistingInMedia(media: string, relative: string): P
     if (errCode(err) === 'ENOENT' || errCode(err) === 'ENOTDIR') return full;
     throw err;
   }
-  const realRoot = await fsp.realpath(path.resolve(media));
-  return isStrictlyInside(realRoot, real) ? real : undefined;
+  return isStrictlyInside(await root, real) ? real : undefined;
 }
 
 export function errCode(err: unknown): string | undefined {

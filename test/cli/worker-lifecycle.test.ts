@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import path from 'node:path';
 import { makeProject, type TqProcess } from '../helpers/cli.js';
 import { appConfig, appProject, bullQueue, eventually, query } from '../helpers/project.js';
 import { startRedis } from '../helpers/redis-server.js';
@@ -131,5 +133,31 @@ describe('Redis going away', () => {
     } finally {
       await redis.stop();
     }
+  });
+
+  it('runs the warmup of the tasks it serves before it is ready, and only theirs', async () => {
+    // Each warmup writes a marker file with the time it finished; the run writes when it started.
+    const project = makeProject(`
+import fs from 'node:fs';
+import { defineConfig, defineTask } from 'tq';
+const mark = (name: string) => fs.writeFileSync(name, String(Date.now()));
+export default defineConfig({
+  tasks: {
+    warm: defineTask({ queue: 'a', warmup: async () => { await new Promise((r) => setTimeout(r, 300)); mark('warmed-a'); }, run: async () => { mark('ran-a'); return 'ok'; } }),
+    other: defineTask({ queue: 'b', warmup: async () => mark('warmed-b'), run: async () => null }),
+    broken: defineTask({ queue: 'a', warmup: async () => { throw new Error('no model file'); }, run: async () => null }),
+  },
+});
+`);
+    const id = idOf((await project.run(['enqueue', 'warm'])).stdout);
+    const worker = track(project.spawn(['worker', '-Q', 'a']));
+    await worker.waitFor(/ready/);
+    expect(fs.existsSync(path.join(project.dir, 'warmed-a'))).toBe(true);
+    expect(fs.existsSync(path.join(project.dir, 'warmed-b'))).toBe(false);
+    expect(worker.output).toMatch(/broken: warmup failed \(no model file\)/);
+    await worker.waitFor(new RegExp(`warm\\[${id.slice(-6)}\\] succeeded`));
+    const warmedAt = Number(fs.readFileSync(path.join(project.dir, 'warmed-a'), 'utf8'));
+    const ranAt = Number(fs.readFileSync(path.join(project.dir, 'ran-a'), 'utf8'));
+    expect(ranAt).toBeGreaterThanOrEqual(warmedAt);
   });
 });

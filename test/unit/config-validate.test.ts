@@ -164,6 +164,7 @@ describe('resolveConfig: invalid configs', () => {
           expires: -5,
           keep: 1.5,
           retryOn: 'yes',
+          warmup: 'now',
         },
         b: { run, backoff: { type: 'fixed', delay: 'later', maxDelay: {}, jitter: 2 } },
       },
@@ -182,6 +183,7 @@ describe('resolveConfig: invalid configs', () => {
       'tasks.t.queue',
       'tasks.t.retries',
       'tasks.t.retryOn',
+      'tasks.t.warmup',
     ]);
     expect(err.problems.find((p) => p.startsWith('tasks.t.retries'))).toMatch(/unknown option \(allowed: run, fromArgs, queue, attempts/);
   });

@@ -9,6 +9,7 @@ import {
   resizedRelativePath,
   safeExtension,
   sanitizeBaseName,
+  sniffFormat,
   storedOriginalName,
   unsupportedFormatMessage,
 } from '../../src/tasks/image-formats.js';
@@ -137,5 +138,29 @@ describe('resolveInMedia', () => {
     for (const bad of ['../../etc/passwd', '/etc/passwd', 'original/../../x', '', '.', 'original/..', 'a\0b']) {
       expect(resolveInMedia('/srv/media', bad)).toBeUndefined();
     }
+  });
+});
+
+describe('sniffFormat', () => {
+  it('names each default format from its signature', () => {
+    const bytes = (...parts: (string | number[])[]) =>
+      Uint8Array.from(parts.flatMap((p) => (typeof p === 'string' ? [...p].map((c) => c.charCodeAt(0)) : p)));
+    expect(sniffFormat(bytes([0xff, 0xd8, 0xff, 0xe0]))).toBe('jpeg');
+    expect(sniffFormat(bytes([0x89], 'PNG\r\n\x1a\n'))).toBe('png');
+    expect(sniffFormat(bytes('GIF89a'))).toBe('gif');
+    expect(sniffFormat(bytes('GIF87a'))).toBe('gif');
+    expect(sniffFormat(bytes('RIFF', [1, 2, 3, 4], 'WEBPVP8 '))).toBe('webp');
+    expect(sniffFormat(bytes('II*', [0]))).toBe('tiff');
+    expect(sniffFormat(bytes('MM', [0], '*'))).toBe('tiff');
+    expect(sniffFormat(bytes([0, 0, 0, 28], 'ftypavif'))).toBe('avif');
+  });
+
+  it('leaves everything else (SVG, HEIC, text, truncated signatures) to the header check', () => {
+    const text = (t: string) => Uint8Array.from([...t].map((c) => c.charCodeAt(0)));
+    expect(sniffFormat(text('<svg xmlns="http://www.w3.org/2000/svg"/>'))).toBeUndefined();
+    expect(sniffFormat(Uint8Array.from([0, 0, 0, 24, ...text('ftypheic')]))).toBeUndefined();
+    expect(sniffFormat(Uint8Array.from([0xff, 0xd8]))).toBeUndefined();
+    expect(sniffFormat(text('RIFF....WAVE'))).toBeUndefined();
+    expect(sniffFormat(new Uint8Array(0))).toBeUndefined();
   });
 });
