@@ -6,18 +6,21 @@ const MAX_DEPTH = 64;
 /**
  * Checks that `value` survives a JSON round trip unchanged in meaning (no functions, symbols,
  * bigints, class instances with hidden state, cycles, NaN), is not nested absurdly deep and
- * fits `limitBytes` once serialised. Returns the serialised text.
+ * fits `limitBytes` once serialised.
  */
-export function assertJsonPayload(value: unknown, what = 'payload', limitBytes = DEFAULT_PAYLOAD_LIMIT): string {
-  checkJson(value, what, 0, new Set());
-  const text = JSON.stringify(value ?? null);
-  const size = Buffer.byteLength(text);
+export function assertJsonPayload(value: unknown, what = 'payload', limitBytes = DEFAULT_PAYLOAD_LIMIT): void {
+  const walk = { units: 0 };
+  checkJson(value, what, 0, new Set(), walk);
+  // One UTF-16 unit of a string is at most 6 bytes of JSON (`\u001f`), anything else one byte
+  // per character: a value whose bound is under the limit need not be serialised to be sure
+  // (the engine serialises it anyway; doing it twice per run costs every enqueue).
+  if (walk.units * 6 <= limitBytes) return;
+  const size = Buffer.byteLength(JSON.stringify(value ?? null));
   if (size > limitBytes) {
     throw new UsageError(`${what} is ${size} bytes, over the ${limitBytes}-byte limit`, {
       hint: 'pass a reference (a record id, a path) instead of the data, or raise payloadLimit in the config',
     });
   }
-  return text;
 }
 
 /** A path named only when a message needs it (building one per value costs every enqueue). */
@@ -27,12 +30,23 @@ function pathText(p: JsonPath): string {
   return typeof p === 'string' ? p : typeof p.key === 'number' ? `${pathText(p.parent)}[${p.key}]` : `${pathText(p.parent)}.${p.key}`;
 }
 
-function checkJson(value: unknown, at: JsonPath, depth: number, seen: Set<unknown>): void {
+/**
+ * Walks `value`; `walk.units` ends as an upper bound of its JSON text's length in UTF-16 units
+ * where strings count once more (see `assertJsonPayload`).
+ */
+function checkJson(value: unknown, at: JsonPath, depth: number, seen: Set<unknown>, walk: { units: number }): void {
   const path = () => pathText(at);
   if (depth > MAX_DEPTH) throw new UsageError(`${path()} is nested more than ${MAX_DEPTH} levels deep`);
-  if (value === null || value === undefined || typeof value === 'string' || typeof value === 'boolean') return;
+  // Every value is followed by a separator and may sit under a key; strings bring their quotes.
+  walk.units += 8;
+  if (typeof value === 'string') {
+    walk.units += value.length;
+    return;
+  }
+  if (value === null || value === undefined || typeof value === 'boolean') return;
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) throw new UsageError(`${path()} is ${value}, which JSON cannot carry`);
+    walk.units += 24;
     return;
   }
   if (typeof value !== 'object') {
@@ -41,16 +55,20 @@ function checkJson(value: unknown, at: JsonPath, depth: number, seen: Set<unknow
   if (seen.has(value)) throw new UsageError(`${path()} contains a cycle, which is not JSON-serialisable`);
   seen.add(value);
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) checkJson(value[i], childPath(at, i), depth + 1, seen);
+    for (let i = 0; i < value.length; i++) checkJson(value[i], childPath(at, i), depth + 1, seen, walk);
   } else if (value instanceof Date) {
     // Dates serialise to ISO strings; accepted, the handler receives the string.
+    walk.units += 32;
   } else {
     const proto = Object.getPrototypeOf(value);
     if (proto !== Object.prototype && proto !== null) {
       throw new UsageError(`${path()} is a ${proto?.constructor?.name ?? 'class'} instance; payloads are plain JSON`);
     }
     for (const key in value) {
-      if (Object.prototype.hasOwnProperty.call(value, key)) checkJson((value as Record<string, unknown>)[key], childPath(at, key), depth + 1, seen);
+      if (Object.prototype.hasOwnProperty.call(value, key)) {
+        walk.units += key.length;
+        checkJson((value as Record<string, unknown>)[key], childPath(at, key), depth + 1, seen, walk);
+      }
     }
   }
   seen.delete(value);

@@ -58,6 +58,8 @@ export interface RecorderOptions {
   batchSize?: number;
   /** How long a lease lasts without renewal, ms. */
   leaseMs?: number;
+  /** Rows remembered between batches while this recorder holds the lease (default 10,000; 0: none). */
+  rememberRows?: number;
   logger?: TaskLogger;
 }
 
@@ -89,6 +91,8 @@ export class Recorder {
   private lastPrune = 0;
   private readonly keys: { lastId: string; applied: string; lease: string; missed: string };
   private lastGapCheck = 0;
+  /** The last stream id this recorder stored (see `step`). */
+  private lastWritten: string | undefined;
   /** Run events applied by this recorder (for catchUp's report). */
   private eventsApplied = 0;
 
@@ -97,7 +101,7 @@ export class Recorder {
     private readonly source: RunEventSource,
     private readonly options: RecorderOptions = {},
   ) {
-    this.runs = createTaskRunsRepository(db);
+    this.runs = createTaskRunsRepository(db, { rememberRows: options.rememberRows ?? 10_000 });
     const suffix = options.stream ? `:${options.stream}` : '';
     this.keys = { lastId: LAST_ID + suffix, applied: APPLIED + suffix, lease: LEASE + suffix, missed: GAP + suffix };
     this.batchSize = options.batchSize ?? 1000;
@@ -114,6 +118,8 @@ export class Recorder {
       const raw = getMeta(this.db, this.keys.lease);
       const lease = raw ? (JSON.parse(raw) as Lease) : undefined;
       if (lease && lease.owner !== this.owner && lease.expires > now) return false;
+      // Not ours until now (or it lapsed): another recorder may have written rows meanwhile.
+      if (!lease || lease.owner !== this.owner || lease.expires <= now) this.runs.forget();
       setMeta(this.db, this.keys.lease, JSON.stringify({ owner: this.owner, expires: now + this.leaseMs }));
       return true;
     });
@@ -240,6 +246,8 @@ export class Recorder {
     this.immediate(() => {
       // Another recorder may have applied these meanwhile (lease lost while blocked): skip them.
       const stored = getMeta(this.db, this.keys.lastId) ?? '0-0';
+      // Someone else applied entries since this recorder last did: the rows it remembers may be stale.
+      if (stored !== this.lastWritten) this.runs.forget();
       // Entries come in stream order: usually all are fresh, and one comparison says so.
       const from = compareStreamIds(entries[0]!.id, stored) > 0 ? 0 : entries.findIndex((e) => compareStreamIds(e.id, stored) > 0);
       if (from < 0) return;
@@ -249,6 +257,7 @@ export class Recorder {
       this.runs.apply(events, { redactKeys });
       this.eventsApplied += events.length;
       setMeta(this.db, this.keys.lastId, last);
+      this.lastWritten = last;
       setMeta(this.db, this.keys.applied, String(Number(getMeta(this.db, this.keys.applied) ?? '0') + fresh.length));
     });
     return entries.length;
@@ -308,6 +317,8 @@ export class Recorder {
       return out;
     } catch (err) {
       this.db.exec('ROLLBACK');
+      // Rows remembered from the rolled-back writes are not what the file holds.
+      this.runs.forget();
       throw err;
     }
   }

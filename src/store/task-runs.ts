@@ -41,7 +41,17 @@ export interface ApplyOptions {
   redactKeys?: readonly string[];
 }
 
-const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
+/** The last time formatted: a busy batch has many events in the same millisecond. */
+let isoMs = Number.NaN;
+let isoText = '';
+const iso = (ms: number | undefined): string | null => {
+  if (ms === undefined) return null;
+  if (ms !== isoMs) {
+    isoText = new Date(ms).toISOString();
+    isoMs = ms;
+  }
+  return isoText;
+};
 const json = (v: unknown): string | null => (v === undefined ? null : JSON.stringify(v));
 
 function stateOf(event: RunEvent): TaskState | undefined {
@@ -61,6 +71,20 @@ export interface TaskRunsRepository {
   count(filter?: { state?: TaskState; task?: string }): number;
   /** Deletes finished runs that finished before `isoTime`; returns how many. */
   pruneFinishedBefore(isoTime: string): number;
+  /**
+   * Forgets the rows `apply` remembers. Call it whenever another writer may have changed the
+   * table since this repository last wrote it (a recorder that (re)gains the lease).
+   */
+  forget(): void;
+}
+
+export interface TaskRunsRepositoryOptions {
+  /**
+   * How many recently written rows `apply` remembers, so the next event of a run (its end,
+   * usually) needs no read of the row first. Only for the single writer of the file (the
+   * recorder holding the lease), which must call `forget()` when it may not have been. 0: none.
+   */
+  rememberRows?: number;
 }
 
 /** The columns `upsertStmt` writes besides `job_id` (keep the two in step). */
@@ -69,8 +93,25 @@ const WRITTEN_COLUMNS = [
   'finished_at', 'runtime_ms', 'errors', 'stack', 'due_at', 'progress', 'logs', 'updated_at',
 ] as const satisfies readonly (keyof TaskRunRow)[];
 
-export function createTaskRunsRepository(db: SqliteDatabase): TaskRunsRepository {
+export function createTaskRunsRepository(db: SqliteDatabase, repoOptions: TaskRunsRepositoryOptions = {}): TaskRunsRepository {
+  const rememberRows = repoOptions.rememberRows ?? 0;
+  /** Rows as stored, most recently written last (see `rememberRows`). */
+  const remembered = new Map<string, TaskRunRow>();
+  const remember = (row: TaskRunRow): void => {
+    if (rememberRows === 0) return;
+    remembered.delete(row.job_id);
+    remembered.set(row.job_id, row);
+    if (remembered.size > rememberRows) remembered.delete(remembered.keys().next().value!);
+  };
   const getStmt = db.prepare('SELECT * FROM task_runs WHERE job_id = ?');
+  // A run's first event is nearly always `enqueued` and its row new: insert it without looking
+  // first (one statement instead of two); `changes === 0` says the row was there after all.
+  const insertNewStmt = db.prepare(`
+    INSERT INTO task_runs (job_id, task, queue, payload, state, result, error, attempt, worker, enqueued_at,
+      started_at, finished_at, runtime_ms, errors, stack, due_at, progress, logs, updated_at)
+    VALUES (@job_id, @task, @queue, @payload, @state, @result, @error, @attempt, @worker, @enqueued_at,
+      @started_at, @finished_at, @runtime_ms, @errors, @stack, @due_at, @progress, @logs, @updated_at)
+    ON CONFLICT(job_id) DO NOTHING`);
   const upsertStmt = db.prepare(`
     INSERT INTO task_runs (job_id, task, queue, payload, state, result, error, attempt, worker, enqueued_at,
       started_at, finished_at, runtime_ms, errors, stack, due_at, progress, logs, updated_at)
@@ -205,7 +246,17 @@ export function createTaskRunsRepository(db: SqliteDatabase): TaskRunsRepository
       for (const event of events) {
         let row = pending.get(event.jobId);
         if (row === undefined && !stored.has(event.jobId)) {
-          row = getStmt.get(event.jobId) as TaskRunRow | undefined;
+          if (event.type === 'enqueued') {
+            const fresh = merge(undefined, event, options);
+            fresh.updated_at = now;
+            if (insertNewStmt.run(fresh).changes === 1) {
+              // Stored as it is now: later events of this batch update it.
+              stored.set(event.jobId, fresh);
+              pending.set(event.jobId, fresh);
+              continue;
+            }
+          }
+          row = remembered.get(event.jobId) ?? (getStmt.get(event.jobId) as TaskRunRow | undefined);
           stored.set(event.jobId, row);
         }
         const merged = merge(row, event, options);
@@ -216,6 +267,7 @@ export function createTaskRunsRepository(db: SqliteDatabase): TaskRunsRepository
         const before = stored.get(jobId);
         if (before) update(before, row);
         else upsertStmt.run(row);
+        remember(row);
       }
       return pending.size;
     },
@@ -237,7 +289,11 @@ export function createTaskRunsRepository(db: SqliteDatabase): TaskRunsRepository
       return (db.prepare(sql).get(...params) as { n: number }).n;
     },
     pruneFinishedBefore(isoTime) {
+      remembered.clear();
       return pruneStmt.run(isoTime).changes;
+    },
+    forget() {
+      remembered.clear();
     },
   };
 }

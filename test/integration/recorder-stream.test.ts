@@ -235,6 +235,25 @@ describe('Recorder lease', () => {
     a.releaseLease();
   });
 
+  it('a recorder that gets the lease back reads rows again instead of trusting those it remembers', async () => {
+    // A remembers run r as waiting; B (holding the lease meanwhile) records its end; A, back in
+    // charge, meets a late `active` event of that attempt: it must see `completed` in the file
+    // and leave the row alone, not move it back to active from what it remembered.
+    const base = { jobId: 'r', task: 'hello', queue: 'default' };
+    const a = world.recorder();
+    const b = world.recorder({}, world.openAnother());
+    await world.writer.write([{ type: 'enqueued', ...base, at: T0, attempt: 0, payload: {} }]);
+    expect((await a.catchUp()).applied).toBe(1);
+    expect(world.store.runs.get('r')?.state).toBe('waiting');
+    await world.writer.write([{ type: 'completed', ...base, at: T0 + 50, attempt: 1, worker: 'w1', result: 'done', startedAt: T0 + 10 }]);
+    expect((await b.catchUp()).applied).toBe(1);
+    await world.writer.write([{ type: 'active', ...base, at: T0 + 10, attempt: 1, worker: 'w1' }]);
+    expect((await a.catchUp()).applied).toBe(1);
+    const row = world.store.runs.get('r');
+    expect(row?.state).toBe('completed');
+    expect(row?.result).toBe(JSON.stringify('done'));
+  });
+
   it('lets another recorder take over a lease that expired without renewal', () => {
     const a = world.recorder({ leaseMs: 1000 });
     const b = world.recorder({ leaseMs: 1000 }, world.openAnother());
