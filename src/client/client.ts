@@ -54,8 +54,9 @@ class RemoteClient<T extends TaskMap> implements TqClient<T> {
         resolved,
         dir,
       );
-      // History events of runs enqueued within 2 ms share one write (close() flushes the rest).
-      const producer = await Producer.connect(resolved, { ...settings, eventBatchMs: 2 });
+      // History events of runs enqueued within 20 ms share one write (close() flushes the rest):
+      // a server enqueueing as it handles requests pays one XADD per batch, not per run.
+      const producer = await Producer.connect(resolved, { ...settings, eventBatchMs: 20 });
       const admin = await Admin.connect(resolved, settings);
       this.connected = { resolved, settings, producer, admin };
       return this.connected;

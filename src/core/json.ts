@@ -10,7 +10,7 @@ const MAX_DEPTH = 64;
  */
 export function assertJsonPayload(value: unknown, what = 'payload', limitBytes = DEFAULT_PAYLOAD_LIMIT): void {
   const walk = { units: 0 };
-  checkJson(value, what, 0, new Set(), walk);
+  checkJson(value, { root: what, keys: [] }, 0, new Set(), walk);
   // One UTF-16 unit of a string is at most 6 bytes of JSON (`\u001f`), anything else one byte
   // per character: a value whose bound is under the limit need not be serialised to be sure
   // (the engine serialises it anyway; doing it twice per run costs every enqueue).
@@ -23,17 +23,20 @@ export function assertJsonPayload(value: unknown, what = 'payload', limitBytes =
   }
 }
 
-/** A path named only when a message needs it (building one per value costs every enqueue). */
-type JsonPath = string | { parent: JsonPath; key: string | number };
-const childPath = (parent: JsonPath, key: string | number): JsonPath => ({ parent, key });
+/**
+ * Where a value sits: the root's name and the keys down to it, kept on one shared stack while
+ * walking (a path object per value would cost every enqueue) and spelled out only for a message.
+ */
+interface JsonPath {
+  root: string;
+  keys: (string | number)[];
+}
 function pathText(p: JsonPath): string {
-  return typeof p === 'string' ? p : typeof p.key === 'number' ? `${pathText(p.parent)}[${p.key}]` : `${pathText(p.parent)}.${p.key}`;
+  let text = p.root;
+  for (const key of p.keys) text += typeof key === 'number' ? `[${key}]` : `.${key}`;
+  return text;
 }
 
-/**
- * Walks `value`; `walk.units` ends as an upper bound of its JSON text's length in UTF-16 units
- * where strings count once more (see `assertJsonPayload`).
- */
 function checkJson(value: unknown, at: JsonPath, depth: number, seen: Set<unknown>, walk: { units: number }): void {
   const path = () => pathText(at);
   if (depth > MAX_DEPTH) throw new UsageError(`${path()} is nested more than ${MAX_DEPTH} levels deep`);
@@ -55,7 +58,11 @@ function checkJson(value: unknown, at: JsonPath, depth: number, seen: Set<unknow
   if (seen.has(value)) throw new UsageError(`${path()} contains a cycle, which is not JSON-serialisable`);
   seen.add(value);
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) checkJson(value[i], childPath(at, i), depth + 1, seen, walk);
+    for (let i = 0; i < value.length; i++) {
+      at.keys.push(i);
+      checkJson(value[i], at, depth + 1, seen, walk);
+      at.keys.pop();
+    }
   } else if (value instanceof Date) {
     // Dates serialise to ISO strings; accepted, the handler receives the string.
     walk.units += 32;
@@ -67,7 +74,9 @@ function checkJson(value: unknown, at: JsonPath, depth: number, seen: Set<unknow
     for (const key in value) {
       if (Object.prototype.hasOwnProperty.call(value, key)) {
         walk.units += key.length;
-        checkJson((value as Record<string, unknown>)[key], childPath(at, key), depth + 1, seen, walk);
+        at.keys.push(key);
+        checkJson((value as Record<string, unknown>)[key], at, depth + 1, seen, walk);
+        at.keys.pop();
       }
     }
   }

@@ -29,6 +29,17 @@ export function wrap(payload: unknown, enqueuedAt: number, extra: Partial<Pick<R
   return { $tq: 1, payload, enqueuedAt, ...extra };
 }
 
+/**
+ * What a run stores as its job data: the payload itself when the run carries no per-run facts
+ * (the enqueue time is the job's own `timestamp`), so most runs store and parse no envelope;
+ * the envelope when it does, or when the payload could be mistaken for one.
+ */
+export function jobData(payload: unknown, enqueuedAt: number, extra: Partial<Pick<RunEnvelope, 'expiresAt' | 'timeLimitMs'>>): unknown {
+  const looksWrapped = payload !== null && typeof payload === 'object' && Object.prototype.hasOwnProperty.call(payload, '$tq');
+  if (!looksWrapped && extra.expiresAt === undefined && extra.timeLimitMs === undefined) return payload;
+  return wrap(payload, enqueuedAt, extra);
+}
+
 const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
 export function unwrap(data: unknown): Unwrapped {

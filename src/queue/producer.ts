@@ -8,7 +8,7 @@ import type { RunEvent } from '../core/run-events.js';
 import type { EnqueueOptions } from '../core/task.js';
 import type { ResolvedConfig, ResolvedTask } from '../config/resolved.js';
 import { connect, ensureLayout, redisOptions } from './connection.js';
-import { wrap } from './envelope.js';
+import { jobData } from './envelope.js';
 import { failureState } from './outcomes.js';
 import { ServerClock } from './clock.js';
 import { TQ_BACKOFF } from './backoff.js';
@@ -66,7 +66,7 @@ interface Prepared {
   queueName: string;
   id: string;
   opts: JobsOptions;
-  data: ReturnType<typeof wrap>;
+  data: unknown;
   event: RunEvent;
   delay: number;
 }
@@ -215,7 +215,10 @@ export class Producer {
       payload,
       ...(delay > 0 ? { dueAt: now + delay } : {}),
     };
-    const data = wrap(payload, now, {
+    // The job's timestamp is the enqueue time by the Redis server's clock (expiry, delays and
+    // the unknown-task grace all count from it), not this host's.
+    opts.timestamp = now;
+    const data = jobData(payload, now, {
       ...(expiresMs !== undefined ? { expiresAt: now + delay + expiresMs } : {}),
       ...(timeLimitMs !== undefined ? { timeLimitMs } : {}),
     });

@@ -72,8 +72,11 @@ interface ActiveRun {
 }
 
 const isNamed = (err: unknown, name: string) => err instanceof Error && err.name === name;
-/** How long a worker's run events wait for company before they are written (one XADD for all). */
-const EVENT_BATCH_MS = 5;
+/**
+ * How long a worker's run events wait for company before they are written (one XADD for all);
+ * also how often the recorders reading the stream are woken by this worker at most.
+ */
+const EVENT_BATCH_MS = 20;
 /** How often a run's progress is written (Redis and history) at most; trailing. */
 const PROGRESS_INTERVAL_MS = 250;
 const DONE = Promise.resolve();
