@@ -109,6 +109,8 @@ export class WorkerRuntime {
   private lastErrorLine = '';
   private lastErrorAt = 0;
   private lastBackgroundWarnAt = 0;
+  /** Completions whose event is not made yet (see `defer`). */
+  private completions: { job: Job; result: unknown }[] = [];
   /** Handlers still running after their run ended (they ignored ctx.signal). */
   zombies = 0;
   processed = 0;
@@ -250,7 +252,10 @@ export class WorkerRuntime {
         removeOnComplete: { count: DEFAULT_KEEP.completed },
         removeOnFail: { count: DEFAULT_KEEP.failed },
       });
-      worker.on('completed', (job, result) => this.onCompleted(job, result));
+      worker.on('completed', (job, result) => {
+        this.processed += 1;
+        this.defer(job, result);
+      });
       worker.on('failed', (job, err) => this.onFailed(job, err));
       worker.on('error', (err) => this.onWorkerError(err));
       // Finding the queue empty also proves the fetch loop is alive (see "stuck" in inspect).
@@ -460,8 +465,23 @@ export class WorkerRuntime {
     return at === undefined ? {} : { startedAt: at };
   }
 
+  /**
+   * BullMQ reports a completion before it starts the next run it fetched along with it: the
+   * completion's event and log line are made after this turn's runs have started instead
+   * (setImmediate), off the path from one run to the next.
+   */
+  private defer(job: Job, result: unknown): void {
+    this.completions.push({ job, result });
+    if (this.completions.length === 1) setImmediate(() => this.flushCompletions());
+  }
+
+  private flushCompletions(): void {
+    const done = this.completions;
+    this.completions = [];
+    for (const { job, result } of done) this.onCompleted(job, result);
+  }
+
   private onCompleted(job: Job, result: unknown): void {
-    this.processed += 1;
     const runtimeMs = job.finishedOn && job.processedOn ? job.finishedOn - job.processedOn : undefined;
     this.emit({
       type: 'completed',
@@ -554,6 +574,7 @@ export class WorkerRuntime {
     this.control?.close();
     await this.heartbeat?.stop(this.name).catch(() => undefined);
     await Promise.all(this.workers.map((w) => w.close(!drained).catch(() => undefined)));
+    this.flushCompletions();
     await waitFor(this.writer.flush(), 5000);
     if (this.producer) await (await this.producer.catch(() => undefined))?.close();
     this.redis.disconnect();
