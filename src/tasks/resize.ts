@@ -170,8 +170,11 @@ async function runResize(payload: ResizePayload, ctx: TaskContext, s: ResizeSett
 
   let recorded = false;
   const ensureRecord = (bytes: number): void => {
-    images.ensure({ id: imageId, original_path: original, bytes });
-    images.update(imageId, { status: 'processing', error: null });
+    // One transaction: one commit instead of two.
+    ctx.db.transaction(() => {
+      images.ensure({ id: imageId, original_path: original, bytes });
+      images.update(imageId, { status: 'processing', error: null });
+    });
     recorded = true;
   };
 
@@ -276,7 +279,8 @@ async function readOriginal(file: string, original: string, ensureRecord: (bytes
   };
   let handle: fsp.FileHandle;
   try {
-    handle = await fsp.open(file, 'r');
+    // Non-blocking, as in `checkReadable`: a FIFO is then refused below, not waited on.
+    handle = await fsp.open(file, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
   } catch (err) {
     const code = errCode(err);
     if (code === 'ENOENT' || code === 'ENOTDIR') return missing('is missing');
@@ -286,12 +290,23 @@ async function readOriginal(file: string, original: string, ensureRecord: (bytes
   try {
     const stat = await handle.stat();
     if (!stat.isFile()) return missing('is not a regular file');
-    return await handle.readFile();
+    // One read of the size the file has (readFile would stat it again and read in chunks until
+    // it sees the end: a few more thread-pool round trips per image). A file that grows meanwhile
+    // is read as it was; one that shrank gives what is there.
+    const data = Buffer.allocUnsafe(stat.size);
+    let filled = 0;
+    while (filled < data.length) {
+      const { bytesRead } = await handle.read(data, filled, data.length - filled, filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    return filled === data.length ? data : data.subarray(0, filled);
   } catch (err) {
     if (errCode(err) === 'EISDIR') return missing('is not a regular file');
     throw err;
   } finally {
-    await handle.close();
+    // Not waited for: nothing depends on it, and a close is one more round trip per image.
+    handle.close().catch(() => undefined);
   }
 }
 
@@ -520,7 +535,9 @@ async function prepareUploads(args: string[], cli: CliInputContext): Promise<Pre
 async function checkReadable(arg: string, file: string): Promise<string> {
   let handle: fsp.FileHandle;
   try {
-    handle = await fsp.open(file, 'r');
+    // O_NONBLOCK: opening a FIFO planted in media must not park a thread-pool thread until a
+    // writer shows up (a regular file ignores the flag).
+    handle = await fsp.open(file, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
   } catch (err) {
     throw new UsageError(`cannot read image "${arg}": ${describeOpenError(err)}`, { cause: err });
   }

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -310,6 +311,13 @@ describe('resize failures are permanent and recorded', () => {
   it('a directory instead of a file', async () => {
     fs.mkdirSync(path.join(media, 'original', 'dir-aaaaaa.jpg'));
     await expectFatal({ imageId: 'img_dir1', original: 'original/dir-aaaaaa.jpg' }, /not a regular file/);
+  });
+
+  it('a FIFO planted in media fails at once instead of waiting for a writer', async () => {
+    const fifo = path.join(media, 'original', 'pipe-abcdef.jpg');
+    execFileSync('mkfifo', [fifo]);
+    // Nobody ever writes to it: a blocking open would hang this run (and a thread-pool thread).
+    await expectFatal({ imageId: 'img_fifo1', original: 'original/pipe-abcdef.jpg' }, /^original image is not a regular file: /);
   });
 
   const svg =
