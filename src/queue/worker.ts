@@ -171,18 +171,6 @@ export class WorkerRuntime {
     return runtime;
   }
 
-  get records(): RecordsStore {
-    return this.options.records;
-  }
-
-  get mediaDir(): string {
-    return this.options.config.mediaDir;
-  }
-
-  get logger(): TaskLogger {
-    return this.options.logger;
-  }
-
   get activeCount(): number {
     return this.active.size;
   }
@@ -274,7 +262,7 @@ export class WorkerRuntime {
     return delay;
   }
 
-  emit(event: RunEvent): void {
+  private emit(event: RunEvent): void {
     this.writer.append(event);
     this.options.onEvent?.(event);
   }
@@ -350,8 +338,8 @@ export class WorkerRuntime {
 
     const startedAt = Date.now();
     this.started.set(job, startedAt);
-    this.emit({ type: 'active', jobId: base.jobId, task: task.name, queue: base.queue, attempt, worker: this.name, at: startedAt });
-    const ctx = new RunContext(this, job, task, attempt, control);
+    this.emit({ type: 'active', ...base, at: startedAt });
+    const { ctx, end: endContext } = this.context(job, task, attempt, control);
     let done: Promise<unknown>;
     try {
       // Called directly (not from a microtask): a no-op run costs that much less. A handler that
@@ -360,7 +348,7 @@ export class WorkerRuntime {
         task.isolate && this.options.isolated
           ? this.options.isolated({ task: task.name, payload, ctx, signal: control.signal })
           : task.definition.run(payload, ctx);
-      done = value instanceof Promise ? value : Promise.resolve(value);
+      done = Promise.resolve(value);
     } catch (err) {
       done = Promise.reject(err);
     }
@@ -383,13 +371,77 @@ export class WorkerRuntime {
       throw this.classify(err, task.definition.retryOn);
     } finally {
       clearTimeout(timer);
-      ctx.end();
+      endContext();
       this.active.delete(job.id!);
     }
   }
 
+  /**
+   * The handler's `ctx`, and `end()` to call when the run ends. Progress is written to Redis and
+   * to history at most every PROGRESS_INTERVAL_MS, trailing (the latest value wins): a handler
+   * may report progress as often as it likes without a round trip per call, and a short run
+   * costs none at all (its final progress still reaches history when it ends).
+   */
+  private context(job: Job, task: ResolvedTask, attempt: number, control: RunControl): { ctx: TaskContext; end: () => void } {
+    const { config } = this.options;
+    let timer: NodeJS.Timeout | undefined;
+    let latest: number | Record<string, unknown> | undefined;
+    const progressEvent = (value: number | Record<string, unknown>) =>
+      this.emit({ type: 'progress', jobId: job.id!, task: task.name, queue: job.queueName, at: Date.now(), attempt, progress: value });
+    const flush = () => {
+      timer = undefined;
+      if (latest === undefined) return;
+      const value = latest;
+      latest = undefined;
+      this.background(job.updateProgress(value), task.name, job.id!);
+      progressEvent(value);
+    };
+    let ended = false;
+    const end = () => {
+      ended = true;
+      clearTimeout(timer);
+      timer = undefined;
+      if (latest !== undefined) progressEvent(latest);
+      latest = undefined;
+    };
+    const ctx: TaskContext = {
+      id: job.id!,
+      name: task.name,
+      queue: job.queueName,
+      attempt,
+      // Made on first use: most handlers never look at it, and every run would pay for it.
+      get signal() {
+        return control.signal;
+      },
+      progress: (value) => {
+        // A zombie handler (its run already ended) reports to nobody.
+        if (ended) return DONE;
+        latest = value;
+        timer ??= setTimeout(flush, PROGRESS_INTERVAL_MS);
+        return DONE;
+      },
+      // A log line goes out without waiting for Redis (BullMQ's client sends it in order,
+      // before the run's completion); a failure is logged, not thrown at the handler.
+      log: (line) => {
+        const text = String(line);
+        this.background(job.log(text), task.name, job.id!);
+        this.writer.append({ type: 'log', jobId: job.id!, task: task.name, queue: job.queueName, at: Date.now(), attempt, log: text });
+        return DONE;
+      },
+      db: this.options.records,
+      media: config.mediaDir,
+      enqueue: async (name, childPayload, opts) => {
+        const producer = await this.getProducer();
+        const run = await producer.enqueue(name, childPayload, opts);
+        return { id: run.id };
+      },
+      logger: this.options.logger,
+    };
+    return { ctx, end };
+  }
+
   /** A Redis write a handler does not wait for: a failure is logged (once a minute), not thrown. */
-  background(write: Promise<unknown>, task: string, id: string): void {
+  private background(write: Promise<unknown>, task: string, id: string): void {
     write.catch((err: unknown) => {
       const now = Date.now();
       if (now - this.lastBackgroundWarnAt < 60_000) return;
@@ -534,7 +586,7 @@ export class WorkerRuntime {
     this.options.logger.warn(`worker: ${line}`);
   }
 
-  getProducer(): Promise<Producer> {
+  private getProducer(): Promise<Producer> {
     this.producer ??= Producer.connect(this.options.config, { redisUrl: this.options.redisUrl, prefix: this.options.prefix });
     return this.producer;
   }
@@ -579,99 +631,6 @@ export class WorkerRuntime {
     if (this.producer) await (await this.producer.catch(() => undefined))?.close();
     this.redis.disconnect();
     return { handedBack, forced: !drained };
-  }
-}
-
-/**
- * A handler's `ctx`. Progress is written to Redis and to history at most every
- * PROGRESS_INTERVAL_MS, trailing (the latest value wins): a handler may report progress as often
- * as it likes without a round trip per call, and a short run costs none at all (its final
- * progress still reaches history when it ends). One object per run, methods on the prototype.
- */
-class RunContext implements TaskContext {
-  readonly id: string;
-  readonly name: string;
-  readonly queue: string;
-  readonly db: RecordsStore;
-  readonly media: string;
-  readonly logger: TaskLogger;
-  private timer: NodeJS.Timeout | undefined;
-  private latest: number | Record<string, unknown> | undefined;
-  private ended = false;
-
-  constructor(
-    private readonly runtime: WorkerRuntime,
-    private readonly job: Job,
-    task: ResolvedTask,
-    readonly attempt: number,
-    private readonly control: RunControl,
-  ) {
-    this.id = job.id!;
-    this.name = task.name;
-    this.queue = job.queueName;
-    this.db = runtime.records;
-    this.media = runtime.mediaDir;
-    this.logger = runtime.logger;
-  }
-
-  // Made on first use: most handlers never look at it, and every run would pay for it.
-  get signal(): AbortSignal {
-    return this.control.signal;
-  }
-
-  // The methods are made on first use (most runs use none of them) and bound, so a handler may
-  // destructure them: `async (payload, { log }) => ...`.
-  private bound: Partial<Pick<TaskContext, 'progress' | 'log' | 'enqueue'>> = {};
-
-  get progress(): TaskContext['progress'] {
-    return (this.bound.progress ??= (value) => {
-      // A zombie handler (its run already ended) reports to nobody.
-      if (this.ended) return DONE;
-      this.latest = value;
-      this.timer ??= setTimeout(() => this.flush(), PROGRESS_INTERVAL_MS);
-      return DONE;
-    });
-  }
-
-  // A log line goes out without waiting for Redis (BullMQ's client sends it in order, before the
-  // run's completion); a failure is logged, not thrown at the handler.
-  get log(): TaskContext['log'] {
-    return (this.bound.log ??= (line) => {
-      const text = String(line);
-      this.runtime.background(this.job.log(text), this.name, this.id);
-      this.runtime.emit({ type: 'log', jobId: this.id, task: this.name, queue: this.queue, at: Date.now(), attempt: this.attempt, log: text });
-      return DONE;
-    });
-  }
-
-  get enqueue(): TaskContext['enqueue'] {
-    return (this.bound.enqueue ??= async (name, payload, opts) => {
-      const producer = await this.runtime.getProducer();
-      const run = await producer.enqueue(name, payload, opts);
-      return { id: run.id };
-    });
-  }
-
-  /** The run ended: its last progress goes to history, later calls are ignored. */
-  end(): void {
-    this.ended = true;
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    if (this.latest !== undefined) this.progressEvent(this.latest);
-    this.latest = undefined;
-  }
-
-  private flush(): void {
-    this.timer = undefined;
-    if (this.latest === undefined) return;
-    const value = this.latest;
-    this.latest = undefined;
-    this.runtime.background(this.job.updateProgress(value), this.name, this.id);
-    this.progressEvent(value);
-  }
-
-  private progressEvent(value: number | Record<string, unknown>): void {
-    this.runtime.emit({ type: 'progress', jobId: this.id, task: this.name, queue: this.queue, at: Date.now(), attempt: this.attempt, progress: value });
   }
 }
 

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { Queue } from 'bullmq';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createClient, defineConfig, defineTask, FatalTaskError, RunFailedError, UsageError } from '../../src/index.js';
@@ -33,6 +34,22 @@ function appConfig() {
         run: async (p: { name: string }, ctx) => (await ctx.enqueue('hello', { name: p.name })).id,
       }),
       parked: defineTask({ queue: 'nobody', run: async () => 'never' }),
+      // Handlers take ctx apart, or pass a copy on: its methods must survive both.
+      picky: defineTask({
+        run: async (_p: Record<string, never>, ctx) => {
+          const { log, progress } = ctx;
+          await log('from a destructured log');
+          await progress(50);
+          const copy = { ...ctx, extra: true };
+          await copy.log('from a spread copy');
+          return { aborted: copy.signal.aborted, id: copy.id, attempt: copy.attempt, hasDb: typeof copy.db.images.get === 'function' };
+        },
+      }),
+      sync: defineTask({
+        run: () => {
+          throw new FatalTaskError('thrown before any await');
+        },
+      }),
       resize: resizeImage({ queue: 'images' }),
     },
   });
@@ -46,6 +63,7 @@ describe('createClient (against a real Redis and an in-process worker)', () => {
   let store: Store;
   let worker: WorkerRuntime;
   const tq = createClient(config, { redis, prefix, dir });
+  const bullQueue = (name: string) => new Queue(name, { connection: { url: redis }, prefix });
 
   beforeAll(async () => {
     store = openStore(path.join(dir, '.tq', 'tq.db'));
@@ -89,6 +107,25 @@ describe('createClient (against a real Redis and an in-process worker)', () => {
     expect((err as RunFailedError).message).toMatch(/still waiting/);
     await run.cancel();
     expect(await run.state()).toBe('unknown');
+  });
+
+  it('ctx can be destructured and spread; its log lines reach the run', async () => {
+    const run = await tq.enqueue('picky', {});
+    expect(await run.wait({ timeout: '10s' })).toEqual({ aborted: false, id: run.id, attempt: 1, hasDb: true });
+    const queue = bullQueue('default');
+    try {
+      const { logs } = await queue.getJobLogs(run.id);
+      expect(logs).toEqual(['from a destructured log', 'from a spread copy']);
+    } finally {
+      await queue.close();
+    }
+  });
+
+  it('a handler that throws synchronously fails its run with that error', async () => {
+    const err = await (await tq.enqueue('sync', {})).wait({ timeout: '10s' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RunFailedError);
+    expect((err as RunFailedError).message).toBe('thrown before any await');
+    expect((err as RunFailedError).state).toBe('failed');
   });
 
   it('ctx.enqueue from a handler enqueues follow-up work', async () => {
