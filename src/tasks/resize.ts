@@ -86,6 +86,9 @@ export const RESIZE_DEFAULTS = {
  */
 export const FAIL_ON = 'error' as const;
 
+/** Bytes read from an original together with its stat (a typical photo's whole file). */
+const FIRST_READ = 1024 * 1024;
+
 /** Filesystem error codes that may go away on a retry. */
 export const TRANSIENT_FS_CODES: ReadonlySet<string> = new Set(['EMFILE', 'ENFILE', 'EBUSY', 'EIO', 'EAGAIN']);
 
@@ -181,12 +184,11 @@ async function runResize(payload: ResizePayload, ctx: TaskContext, s: ResizeSett
   try {
     ctx.signal.throwIfAborted();
     const data = await readOriginal(source, original, ensureRecord);
-    ensureRecord(data.length);
-    await ctx.progress(10);
+    if (data.length === 0) {
+      ensureRecord(0);
+      throw new FatalTaskError('image file is empty (0 bytes)');
+    }
 
-    if (data.length === 0) throw new FatalTaskError('image file is empty (0 bytes)');
-
-    ctx.signal.throwIfAborted();
     // The common case: the file's signature names a format accepted as it is. Its thumbnail is
     // then made while sharp reads the header for the checks and the record, instead of after
     // it (a step fewer per image: about 5 % of resize throughput). The header still decides:
@@ -195,6 +197,9 @@ async function runResize(payload: ResizePayload, ctx: TaskContext, s: ResizeSett
     const guess = sniffed !== undefined && isAcceptedFormat(sniffed, s.allow) ? sniffed : undefined;
     const early = guess === undefined ? undefined : makeThumbnail(data, s, placeThumbnail(ctx.media, original, guess));
     early?.catch(() => undefined); // awaited or discarded below
+    // The record says `processing` while sharp works (its write overlaps the decoding).
+    ensureRecord(data.length);
+    await ctx.progress(10);
     let thumb: Thumbnail | undefined;
     let meta: Metadata;
     let format: string;
@@ -288,17 +293,29 @@ async function readOriginal(file: string, original: string, ensureRecord: (bytes
     throw err;
   }
   try {
-    const stat = await handle.stat();
+    // The size and the first FIRST_READ bytes at once (most originals are whole after that):
+    // two thread-pool round trips instead of readFile's four or more. A FIFO (opened without
+    // blocking) or a device gives at most that much before its stat refuses it.
+    const head = Buffer.allocUnsafe(FIRST_READ);
+    const [stat, bytesRead] = await Promise.all([
+      handle.stat(),
+      handle.read(head, 0, FIRST_READ, 0).then(
+        (r) => r.bytesRead,
+        (err: unknown) => ({ err }),
+      ),
+    ]);
     if (!stat.isFile()) return missing('is not a regular file');
-    // One read of the size the file has (readFile would stat it again and read in chunks until
-    // it sees the end: a few more thread-pool round trips per image). A file that grows meanwhile
-    // is read as it was; one that shrank gives what is there.
+    if (typeof bytesRead !== 'number') throw bytesRead.err;
+    if (bytesRead >= stat.size) return head.subarray(0, bytesRead);
+    // A larger file: the rest in one more read of the size it has (one that grows meanwhile is
+    // read as it was; one that shrank gives what is there).
     const data = Buffer.allocUnsafe(stat.size);
-    let filled = 0;
+    head.copy(data, 0, 0, bytesRead);
+    let filled = bytesRead;
     while (filled < data.length) {
-      const { bytesRead } = await handle.read(data, filled, data.length - filled, filled);
-      if (bytesRead === 0) break;
-      filled += bytesRead;
+      const more = await handle.read(data, filled, data.length - filled, filled);
+      if (more.bytesRead === 0) break;
+      filled += more.bytesRead;
     }
     return filled === data.length ? data : data.subarray(0, filled);
   } catch (err) {

@@ -164,6 +164,18 @@ describe('resize run', () => {
     expect(fs.readdirSync(path.join(media, 'resized')).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 
+  it('reads an original larger than its first read whole (a 1500x1500 noise JPEG of several MB)', async () => {
+    // Noise does not compress: at quality 100 the file is several MB, past the first 1 MiB read.
+    const noise = Buffer.from(Array.from({ length: 1500 * 1500 * 3 }, (_, i) => (i * 2654435761) >>> 24));
+    const jpeg = await sharp(noise, { raw: { width: 1500, height: 1500, channels: 3 } }).jpeg({ quality: 100 }).toBuffer();
+    expect(jpeg.length).toBeGreaterThan(2 * 1024 * 1024);
+    const payload = placeOriginal('noise-abcabc.jpg', jpeg);
+    const { result } = await run(payload);
+    expect(result).toMatchObject({ format: 'jpeg', width: 1500, height: 1500, resizedWidth: 600, resizedHeight: 600, bytes: jpeg.length });
+    const meta = await sharp(path.join(media, result.resized)).metadata();
+    expect([meta.format, meta.width, meta.height]).toEqual(['jpeg', 600, 600]);
+  });
+
   it('is idempotent: a second run rewrites the same thumbnail', async () => {
     const payload = await placeImage('again-bbbbbb.jpeg', { width: 1000, height: 1000, format: 'jpeg' });
     const first = (await run(payload)).result;
