@@ -34,8 +34,23 @@ const { hostname, port } = new URL(args.url);
 const connection = { host: hostname, port: Number(port) };
 const queue = new Queue(args.queue, { connection, prefix: args.prefix });
 
+/** `count` runs with `inFlight` outstanding. */
+async function addConcurrently(count: number, inFlight: number, from = 0): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (next < count) {
+        const i = from + next++;
+        await queue.add('noop', { i });
+      }
+    }),
+  );
+}
+
 async function single(): Promise<unknown> {
   await queue.add('noop', { i: -1 }); // connection and scripts loaded before the clock starts
+  // Untimed runs first when asked: then the steady state is measured, not the JIT warming up.
+  if (args.warmup) await addConcurrently(args.warmup, args.inFlight ?? 64, -args.warmup - 1);
   let next = 0;
   const started = performance.now();
   const cpu = process.cpuUsage();
