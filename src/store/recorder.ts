@@ -57,7 +57,7 @@ export interface RecorderOptions {
   batchSize?: number;
   /** How long a lease lasts without renewal, ms. */
   leaseMs?: number;
-  /** Rows remembered between batches while this recorder holds the lease (default 10,000; 0: none). */
+  /** Rows remembered between batches while this recorder holds the lease (default 2,000; 0: none). */
   rememberRows?: number;
   logger?: TaskLogger;
 }
@@ -100,7 +100,7 @@ export class Recorder {
     private readonly source: RunEventSource,
     private readonly options: RecorderOptions = {},
   ) {
-    this.runs = createTaskRunsRepository(db, { rememberRows: options.rememberRows ?? 10_000 });
+    this.runs = createTaskRunsRepository(db, { rememberRows: options.rememberRows ?? 2000 });
     const suffix = options.stream ? `:${options.stream}` : '';
     this.keys = { lastId: LAST_ID + suffix, applied: APPLIED + suffix, lease: LEASE + suffix, missed: GAP + suffix };
     this.batchSize = options.batchSize ?? 1000;
