@@ -416,7 +416,13 @@ async function makeThumbnail(data: Buffer, s: ResizeSettings, place: Placement):
   } catch (err) {
     await fsp.rm(tmp, { force: true }).catch(() => undefined);
     if (errCode(err) !== undefined) throw err; // a filesystem error keeps its code (transient ones are retried)
-    throw new FatalTaskError(`corrupt or truncated image: ${oneLine(errorMessage(err))}`, { cause: err });
+    const message = oneLine(errorMessage(err));
+    // libvips reports a failed write (disk full, directory gone or not one) as text: that is
+    // not the image's fault, so the run may be retried and the reason says what happened.
+    if (message.includes(tmp) || /for writing|unable to write|no space left/i.test(message)) {
+      throw new Error(`cannot write the thumbnail ${path.basename(target)}: ${message}`, { cause: err });
+    }
+    throw new FatalTaskError(`corrupt or truncated image: ${message}`, { cause: err });
   }
   return { ...place, tmp, width: info.width, height: info.height, bytes: info.size };
 }

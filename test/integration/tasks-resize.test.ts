@@ -268,6 +268,27 @@ describe('resize run', () => {
     expect(record.error).toBe('cancelled by test');
   });
 
+  it('a thumbnail that cannot be written is a retryable failure that says so, not a corrupt image', async () => {
+    const payload = await placeImage('nowhere-565656.jpg', { width: 500, height: 500, format: 'jpeg' });
+    // The worker made media/resized earlier (it remembers that); now something else is there.
+    const resizedDir = path.join(media, 'resized');
+    await run(await placeImage('first-575757.jpg', { width: 300, height: 200, format: 'jpeg' }));
+    const moved = `${resizedDir}.moved`;
+    fs.renameSync(resizedDir, moved);
+    fs.writeFileSync(resizedDir, 'not a directory');
+    try {
+      const h = makeCtx(1);
+      const err = await resizeImage({ attempts: 3 }).run(payload, h.ctx).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(Error);
+      expect(err).not.toBeInstanceOf(FatalTaskError);
+      expect((err as Error).message).toMatch(/^cannot write the thumbnail nowhere-565656_resized\.jpg: /);
+      expect(db.images.get(payload.imageId)).toMatchObject({ status: 'pending' });
+    } finally {
+      fs.rmSync(resizedDir);
+      fs.renameSync(moved, resizedDir);
+    }
+  });
+
   it('keeps the record pending after a retryable error while attempts remain', async () => {
     const payload = await placeImage('retry-444444.jpg', { width: 500, height: 500, format: 'jpeg' });
     const h = makeCtx(1);
