@@ -278,7 +278,7 @@ describe('resize run', () => {
     fs.writeFileSync(resizedDir, 'not a directory');
     try {
       const h = makeCtx(1);
-      const err = await resizeImage({ attempts: 3 }).run(payload, h.ctx).catch((e: unknown) => e);
+      const err = await Promise.resolve(resizeImage({ attempts: 3 }).run(payload, h.ctx)).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(Error);
       expect(err).not.toBeInstanceOf(FatalTaskError);
       expect((err as Error).message).toMatch(/^cannot write the thumbnail nowhere-565656_resized\.jpg: /);
