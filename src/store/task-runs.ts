@@ -87,7 +87,7 @@ export interface TaskRunsRepositoryOptions {
   rememberRows?: number;
 }
 
-/** The columns `upsertStmt` writes besides `job_id` (keep the two in step). */
+/** The columns a row is written with besides `job_id` (the statements are made from this list). */
 const WRITTEN_COLUMNS = [
   'task', 'queue', 'payload', 'state', 'result', 'error', 'attempt', 'worker', 'enqueued_at', 'started_at',
   'finished_at', 'runtime_ms', 'errors', 'stack', 'due_at', 'progress', 'logs', 'updated_at',
@@ -104,25 +104,15 @@ export function createTaskRunsRepository(db: SqliteDatabase, repoOptions: TaskRu
     if (remembered.size > rememberRows) remembered.delete(remembered.keys().next().value!);
   };
   const getStmt = db.prepare('SELECT * FROM task_runs WHERE job_id = ?');
+  // One row, every column: the base of the upsert and of the insert of a new run below.
+  const insertRow = `INSERT INTO task_runs (job_id, ${WRITTEN_COLUMNS.join(', ')})
+    VALUES (@job_id, ${WRITTEN_COLUMNS.map((c) => `@${c}`).join(', ')})`;
+  const upsertStmt = db.prepare(
+    `${insertRow} ON CONFLICT(job_id) DO UPDATE SET ${WRITTEN_COLUMNS.map((c) => `${c} = excluded.${c}`).join(', ')}`,
+  );
   // A run's first event is nearly always `enqueued` and its row new: insert it without looking
   // first (one statement instead of two); `changes === 0` says the row was there after all.
-  const insertNewStmt = db.prepare(`
-    INSERT INTO task_runs (job_id, task, queue, payload, state, result, error, attempt, worker, enqueued_at,
-      started_at, finished_at, runtime_ms, errors, stack, due_at, progress, logs, updated_at)
-    VALUES (@job_id, @task, @queue, @payload, @state, @result, @error, @attempt, @worker, @enqueued_at,
-      @started_at, @finished_at, @runtime_ms, @errors, @stack, @due_at, @progress, @logs, @updated_at)
-    ON CONFLICT(job_id) DO NOTHING`);
-  const upsertStmt = db.prepare(`
-    INSERT INTO task_runs (job_id, task, queue, payload, state, result, error, attempt, worker, enqueued_at,
-      started_at, finished_at, runtime_ms, errors, stack, due_at, progress, logs, updated_at)
-    VALUES (@job_id, @task, @queue, @payload, @state, @result, @error, @attempt, @worker, @enqueued_at,
-      @started_at, @finished_at, @runtime_ms, @errors, @stack, @due_at, @progress, @logs, @updated_at)
-    ON CONFLICT(job_id) DO UPDATE SET task = excluded.task, queue = excluded.queue, payload = excluded.payload,
-      state = excluded.state, result = excluded.result, error = excluded.error, attempt = excluded.attempt,
-      worker = excluded.worker, enqueued_at = excluded.enqueued_at, started_at = excluded.started_at,
-      finished_at = excluded.finished_at, runtime_ms = excluded.runtime_ms, errors = excluded.errors,
-      stack = excluded.stack, due_at = excluded.due_at, progress = excluded.progress, logs = excluded.logs,
-      updated_at = excluded.updated_at`);
+  const insertNewStmt = db.prepare(`${insertRow} ON CONFLICT(job_id) DO NOTHING`);
   // A row already stored gets an UPDATE of just the columns that changed: every index on a
   // column in the SET list is rewritten, so a full upsert costs several index writes for nothing.
   const updateStmts = new Map<string, ReturnType<SqliteDatabase['prepare']>>();

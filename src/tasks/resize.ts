@@ -201,6 +201,7 @@ async function runResize(payload: ResizePayload, ctx: TaskContext, s: ResizeSett
     ensureRecord(data.length);
     await ctx.progress(10);
     let thumb: Thumbnail | undefined;
+    let usedEarly = false;
     let meta: Metadata;
     let format: string;
     try {
@@ -209,20 +210,18 @@ async function runResize(payload: ResizePayload, ctx: TaskContext, s: ResizeSett
       if (!isAcceptedFormat(format, s.allow)) throw new FatalTaskError(unsupportedFormatMessage(format, s.allow));
       checkPixels(meta.width, meta.height, s.maxPixels);
       const outFormat = outputFormatFor(format, meta.hasAlpha);
-      if (early && outFormat === guess) {
-        thumb = await early;
-      } else {
-        if (early) void early.then(discardThumbnail, () => undefined);
-        thumb = await makeThumbnail(data, s, placeThumbnail(ctx.media, original, outFormat));
-      }
+      usedEarly = early !== undefined && outFormat === guess;
+      thumb = usedEarly ? await early! : await makeThumbnail(data, s, placeThumbnail(ctx.media, original, outFormat));
       await ctx.progress(80);
       // Last chance to stop: the thumbnail is not in place yet.
       ctx.signal.throwIfAborted();
       await placeAtomically(thumb, s.fsync);
     } catch (err) {
       if (thumb) await discardThumbnail(thumb);
-      else if (early) void early.then(discardThumbnail, () => undefined);
       throw err;
+    } finally {
+      // An early thumbnail that was not the one used (another format, or a refusal first).
+      if (early && !usedEarly) void early.then(discardThumbnail, () => undefined);
     }
     // Upright size of the original: a 800x600 file with orientation 6 is a 600x800 picture.
     const width = meta.autoOrient?.width ?? meta.width;
