@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/redis-server.js';
@@ -19,6 +20,14 @@ describe('bad input gets one clear line on stderr and the documented exit code',
     expect(res.code).toBe(2);
     expect(res.stderr).toMatch(/^tq: .*nope\.jpg.*$/m);
     expect(res.stderr.trim().split('\n')).toHaveLength(1);
+    expect(fs.existsSync(project.file('media/original'))).toBe(false);
+  });
+
+  it('a FIFO named like an image: exit 2 at once (not waiting for a writer), nothing stored', async () => {
+    execFileSync('mkfifo', [project.file('pipe.jpg')]);
+    const res = await project.run(['enqueue', 'resize', 'pipe.jpg'], { timeoutMs: 10_000 });
+    expect(res.code).toBe(2);
+    expect(res.stderr.trim()).toBe('tq: cannot read image "pipe.jpg": not a regular file');
     expect(fs.existsSync(project.file('media/original'))).toBe(false);
   });
 
