@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import { parseDuration } from '../core/duration.js';
 import { RuntimeError, UsageError, errorMessage } from '../core/errors.js';
 import { assertJsonPayload } from '../core/json.js';
+import { isPriority, isQueueName, PRIORITY_RULE, QUEUE_NAME_RULE } from '../core/names.js';
 import type { RunEvent } from '../core/run-events.js';
 import type { EnqueueOptions } from '../core/task.js';
 import type { ResolvedConfig, ResolvedTask } from '../config/resolved.js';
@@ -169,9 +170,7 @@ export class Producer {
   private shape(task: ResolvedTask, request: EnqueueRequest, payload: unknown, now: number): Prepared {
     const options = request.options ?? {};
     const queueName = options.queue ?? task.queue;
-    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/.test(queueName)) {
-      throw new UsageError(`queue "${queueName}" must be letters, digits, _ . - and not start with _`);
-    }
+    if (!isQueueName(queueName)) throw new UsageError(`queue "${queueName}" must be ${QUEUE_NAME_RULE}`);
     const id = options.id !== undefined ? checkRunId(options.id) : newRunId(now);
     let delay = 0;
     if (options.delay !== undefined) delay = parseDuration(options.delay, '--delay');
@@ -183,9 +182,7 @@ export class Producer {
     const attempts = options.attempts ?? task.attempts;
     if (!Number.isInteger(attempts) || attempts < 1) throw new UsageError(`--attempts must be a positive integer (got ${attempts})`);
     const priority = options.priority ?? task.priority;
-    if (priority !== undefined && (!Number.isInteger(priority) || priority < 0 || priority > 2_097_151)) {
-      throw new UsageError(`--priority must be an integer from 0 to 2097151 (got ${priority})`);
-    }
+    if (priority !== undefined && !isPriority(priority)) throw new UsageError(`--priority must be ${PRIORITY_RULE} (got ${priority})`);
     const expiresMs = options.expires !== undefined ? parseDuration(options.expires, '--expires') : task.expiresMs;
     const timeLimitMs = options.timeLimit !== undefined ? parseDuration(options.timeLimit, '--time-limit') : undefined;
     if (timeLimitMs !== undefined && timeLimitMs < 1) throw new UsageError('--time-limit must be positive');

@@ -128,7 +128,7 @@ export function createTaskRunsRepository(db: SqliteDatabase, repoOptions: TaskRu
     stmt.run(row);
   };
   const pruneStmt = db.prepare(
-    `DELETE FROM task_runs WHERE finished_at IS NOT NULL AND finished_at < ? AND state IN ('completed','failed','cancelled','expired')`,
+    `DELETE FROM task_runs WHERE finished_at IS NOT NULL AND finished_at < ? AND state IN (${[...FINAL_STATES].map((s) => `'${s}'`).join(',')})`,
   );
 
   function merge(row: TaskRunRow | undefined, event: RunEvent, options: ApplyOptions): TaskRunRow {
