@@ -16,7 +16,7 @@ import { TQ_BACKOFF } from './backoff.js';
 import { validateWithSchema } from '../core/schema.js';
 import { tqKeys } from './keys.js';
 import { checkRunId, newRunId } from './run-id.js';
-import { RunEventWriter } from './run-stream.js';
+import { historyWarnings, RunEventWriter, type HistoryCloseReport } from './run-stream.js';
 
 export interface ProducerSettings {
   redisUrl: string;
@@ -27,6 +27,11 @@ export interface ProducerSettings {
    * (the client API: 20) gathers longer: one XADD per many runs instead of one per few.
    */
   eventBatchMs?: number;
+  /**
+   * Hears what goes wrong with history writes (a failed write of run events, events dropped at
+   * `close()`). Default: a Node process warning on stderr.
+   */
+  onWarning?: (message: string) => void;
 }
 
 export interface EnqueueRequest {
@@ -110,13 +115,15 @@ export class Producer {
   private readonly registered = new Map<string, number>();
 
   readonly clock: ServerClock;
+  private readonly warnings: ReturnType<typeof historyWarnings>;
 
   private constructor(
     readonly redis: Redis,
     private readonly config: ResolvedConfig,
     private readonly settings: ProducerSettings,
   ) {
-    this.writer = new RunEventWriter(redis, settings.prefix, config.history.streamMaxLen, undefined, settings.eventBatchMs ?? 0);
+    this.warnings = historyWarnings(settings.onWarning);
+    this.writer = new RunEventWriter(redis, settings.prefix, config.history.streamMaxLen, this.warnings.onWriteError, settings.eventBatchMs ?? 0);
     this.clock = new ServerClock(redis);
   }
 
@@ -416,10 +423,15 @@ export class Producer {
     return fn().catch(redisFailure);
   }
 
-  async close(): Promise<void> {
-    await this.writer.flush().catch(() => undefined);
+  /**
+   * Writes the history events still pending (one last try), then closes every connection.
+   * Events that could not be written are reported through `onWarning` and counted in the result.
+   */
+  async close(): Promise<HistoryCloseReport> {
+    const unwritten = await this.writer.close();
     await Promise.all([...this.events.values()].map((e) => e.close().catch(() => undefined)));
     await Promise.all([...this.queues.values()].map((q) => q.close().catch(() => undefined)));
     this.redis.disconnect();
+    return this.warnings.onClose(unwritten);
   }
 }
