@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort, redisAnswers } from '../../src/queue/local-redis.js';
+import { trackProcess } from './processes.js';
 
 export interface TestRedis {
   url: string;
@@ -45,6 +46,11 @@ export async function startRedis(options: { appendonly?: boolean; port?: number;
     await exited;
   };
   await launch();
+  trackProcess({
+    name: `redis-server --port ${port} (pid ${child?.pid})`,
+    running: () => child !== undefined && child.exitCode === null && child.signalCode === null,
+    stop,
+  });
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
