@@ -4,6 +4,8 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/helpers/global-setup.ts'],
+    // Fails a test that leaves a process it started running (see the file).
+    setupFiles: ['test/helpers/leak-guard.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',

@@ -16,4 +16,4 @@ export {
 } from './schedule.js';
 export { scheduleRow, scheduleRows, type ScheduleRow } from './status.js';
 export type { BeatBackend, BeatStateReader, BeatStore, Claim, EnqueueRun, PendingFire, ScheduleState } from './store.js';
-export { formatInZone, isValidZone } from './zone.js';
+export { formatInZone } from './zone.js';

@@ -16,9 +16,9 @@ import { CronExpressionParser } from 'cron-parser';
 import { parseDuration } from '../core/duration.js';
 import { ConfigError, errorMessage } from '../core/errors.js';
 import { assertJsonPayload, DEFAULT_PAYLOAD_LIMIT } from '../core/json.js';
+import { isPriority, isQueueName, isTimeZone, PRIORITY_RULE, QUEUE_NAME_RULE } from '../core/names.js';
 import type { MissedPolicy, ScheduleDefinition } from '../core/task.js';
 import { encodeScheduleName, MAX_ENCODED_NAME } from './run-id.js';
-import { isValidZone } from './zone.js';
 
 export const SCHEDULE_KEYS = ['task', 'cron', 'every', 'payload', 'queue', 'priority', 'tz', 'enabled', 'missed'] as const;
 export const MISSED_POLICIES: readonly MissedPolicy[] = ['skip', 'latest', 'all'];
@@ -27,7 +27,6 @@ export const CRON_ALIASES = [
   '@yearly', '@annually', '@monthly', '@weekly', '@daily', '@hourly', '@minutely', '@secondly', '@weekdays', '@weekends',
 ] as const;
 const MIN_EVERY_MS = 1000;
-const QUEUE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
 const CRON_HELP = "5 fields 'minute hour day-of-month month day-of-week', 6 with leading seconds, or an alias such as @daily";
 
 export type ScheduleTiming =
@@ -133,19 +132,19 @@ export function scheduleProblems(name: string, raw: unknown, options: { payloadL
     const ms = everyMs(s.every);
     if (ms === undefined) add('every', `must be a duration of at least 1s in whole milliseconds, such as '30s', '5m', '1h' (got ${show(s.every)})`);
   }
-  if (s.tz !== undefined && (typeof s.tz !== 'string' || !isValidZone(s.tz))) {
+  if (s.tz !== undefined && (typeof s.tz !== 'string' || !isTimeZone(s.tz))) {
     add('tz', `${show(s.tz)} is not an IANA time zone (e.g. 'Europe/Paris', 'UTC')`);
   }
   if (s.missed !== undefined && !MISSED_POLICIES.includes(s.missed)) {
     add('missed', `must be one of 'skip', 'latest', 'all' (got ${show(s.missed)})`);
   }
   if (s.enabled !== undefined && typeof s.enabled !== 'boolean') add('enabled', `must be true or false (got ${show(s.enabled)})`);
-  if (s.queue !== undefined && (typeof s.queue !== 'string' || !QUEUE_NAME.test(s.queue))) {
-    add('queue', `must be a queue name of letters, digits, _ . - not starting with _ (got ${show(s.queue)})`);
+  if (s.queue !== undefined && !isQueueName(s.queue)) {
+    add('queue', `must be a queue name of ${QUEUE_NAME_RULE} (got ${show(s.queue)})`);
   }
   const p = s.priority;
-  if (p !== undefined && (typeof p !== 'number' || !Number.isInteger(p) || p < 0 || p > 2_097_151)) {
-    add('priority', `must be an integer from 0 to 2097151, lower runs first (got ${show(p)})`);
+  if (p !== undefined && !isPriority(p)) {
+    add('priority', `must be ${PRIORITY_RULE} (got ${show(p)})`);
   }
   if (s.payload !== undefined) {
     try {

@@ -1,16 +1,5 @@
 /** Time-zone helpers for schedules: pure, on top of Intl (which carries the IANA database). */
 
-/** Whether `zone` is an IANA time zone this Node knows (`Europe/Paris`, `UTC`). */
-export function isValidZone(zone: string): boolean {
-  if (zone.length === 0) return false;
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
 function formatter(zone: string): Intl.DateTimeFormat {

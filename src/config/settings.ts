@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { UsageError } from '../core/errors.js';
+import { PREFIX_NAME } from '../core/names.js';
 import type { ResolvedConfig, Settings } from './resolved.js';
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
@@ -30,7 +31,7 @@ export function resolveSettings(flags: GlobalFlags, env: Env, config: ResolvedCo
   const fromConfig = (value: string | undefined) => (value !== undefined && config ? path.resolve(config.dir, value) : undefined);
   const redisUrl = flags.redis ?? nonEmpty(env.TQ_REDIS_URL) ?? config?.redis;
   const prefix = flags.prefix ?? nonEmpty(env.TQ_PREFIX) ?? config?.prefix ?? DEFAULT_PREFIX;
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(prefix)) {
+  if (!PREFIX_NAME.test(prefix)) {
     throw new UsageError(`prefix "${prefix}" must be letters, digits, _ . - (no ':'), at most 64`);
   }
   const url = redisUrl ?? DEFAULT_REDIS_URL;

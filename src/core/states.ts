@@ -24,6 +24,14 @@ export type TaskState = (typeof TASK_STATES)[number];
 
 export const FINAL_STATES: ReadonlySet<TaskState> = new Set(['completed', 'failed', 'cancelled', 'expired']);
 
+/**
+ * Whether `value` names a final state. Takes any string because run-event types (`completed`,
+ * `progress`, ...) share the state words: a final event type is the end of a run.
+ */
+export function isFinalState(value: string): boolean {
+  return (FINAL_STATES as ReadonlySet<string>).has(value);
+}
+
 export function isTaskState(value: string): value is TaskState {
   return (TASK_STATES as readonly string[]).includes(value);
 }

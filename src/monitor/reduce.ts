@@ -1,4 +1,5 @@
 import type { RunEvent } from '../core/run-events.js';
+import { isFinalState } from '../core/states.js';
 import type { QueueStats, WorkerStatus } from '../queue/index.js';
 import { applyToDetail } from './detail.js';
 import { scrollTo } from './layout.js';
@@ -29,7 +30,6 @@ export type MonitorEvent =
   | { type: 'refreshed'; now: number }
   | { type: 'resize'; columns: number; rows: number };
 
-const FINISHED = new Set(['completed', 'failed', 'cancelled', 'expired']);
 /** Seconds of per-second counts kept (the rate uses the last RATE_WINDOW_MS of them). */
 const SECONDS_KEPT = 60;
 
@@ -88,7 +88,7 @@ export function withStatus(state: MonitorState, text: string, level: StatusLevel
 
 function applyEvents(state: MonitorState, events: readonly RunEvent[], now: number): MonitorState {
   if (events.length === 0) return state.now === now ? state : { ...state, now };
-  const finished = events.filter((e) => FINISHED.has(e.type)).length;
+  const finished = events.filter((e) => isFinalState(e.type)).length;
   const second = Math.floor(now / 1000);
   const perSecond = state.finishedPerSecond.filter((s) => s.second > second - SECONDS_KEPT);
   if (finished > 0) {

@@ -1,13 +1,14 @@
 import type { Job } from 'bullmq';
 import { Queue } from './engine.js';
 import type { Redis } from 'ioredis';
-import { RuntimeError } from '../core/errors.js';
+import { RuntimeError, errorMessage } from '../core/errors.js';
 import type { ResolvedConfig } from '../config/resolved.js';
+import { pollUntil } from '../core/async.js';
 import { connect, ensureLayout } from './connection.js';
 import { requestCancel } from './control.js';
 import { tqKeys } from './keys.js';
 import { CANCELLED, failureState, reasonMessage } from './outcomes.js';
-import { RunEventWriter } from './run-stream.js';
+import { historyWarnings, RunEventWriter, type HistoryCloseReport } from './run-stream.js';
 
 export type PurgeState = 'waiting' | 'delayed' | 'failed' | 'completed';
 
@@ -28,16 +29,26 @@ export type CancelOutcome =
 export class Admin {
   private readonly queues = new Map<string, Queue>();
   readonly writer: RunEventWriter;
+  private readonly warnings: ReturnType<typeof historyWarnings>;
 
   private constructor(
     readonly redis: Redis,
     private readonly config: ResolvedConfig,
     readonly prefix: string,
+    onWarning?: (message: string) => void,
   ) {
-    this.writer = new RunEventWriter(redis, prefix, config.history.streamMaxLen);
+    this.warnings = historyWarnings(onWarning);
+    this.writer = new RunEventWriter(redis, prefix, config.history.streamMaxLen, this.warnings.onWriteError);
   }
 
-  static async connect(config: ResolvedConfig, settings: { redisUrl: string; prefix: string }): Promise<Admin> {
+  /**
+   * `onWarning` hears what goes wrong with history writes (default: a Node process warning on
+   * stderr), as for the producer.
+   */
+  static async connect(
+    config: ResolvedConfig,
+    settings: { redisUrl: string; prefix: string; onWarning?: (message: string) => void },
+  ): Promise<Admin> {
     const redis = await connect(settings.redisUrl, { role: 'producer', name: 'tq-admin' });
     try {
       await ensureLayout(redis, settings.prefix);
@@ -45,7 +56,7 @@ export class Admin {
       redis.disconnect();
       throw err;
     }
-    return new Admin(redis, config, settings.prefix);
+    return new Admin(redis, config, settings.prefix, settings.onWarning);
   }
 
   queue(name: string): Queue {
@@ -92,24 +103,20 @@ export class Admin {
     if (state === 'completed' || state === 'failed') {
       return { outcome: 'finished', queue, state: state === 'failed' ? failureState(job.failedReason) : state };
     }
-    if (state !== 'active') {
-      try {
-        await job.remove();
-        this.writer.append({
-          type: 'cancelled',
-          jobId: id,
-          task: job.name,
-          queue,
-          at: Date.now(),
-          attempt: job.attemptsMade,
-          error: reasonMessage(CANCELLED, reason),
-        });
-        await this.writer.flush();
-        return { outcome: 'removed', queue, state };
-      } catch {
-        // Locked: a worker took it meanwhile. Cancel it as an active run.
-      }
+    if (state !== 'active' && (await removeUnlessLocked(job, id))) {
+      this.writer.append({
+        type: 'cancelled',
+        jobId: id,
+        task: job.name,
+        queue,
+        at: Date.now(),
+        attempt: job.attemptsMade,
+        error: reasonMessage(CANCELLED, reason),
+      });
+      await this.writer.flush();
+      return { outcome: 'removed', queue, state };
     }
+    // Active, or locked: a worker took it meanwhile. Cancel it as an active run.
     await requestCancel(this.redis, this.prefix, id, reason);
     return { outcome: 'requested', queue, state: 'active' };
   }
@@ -185,13 +192,11 @@ export class Admin {
         const jobs = await queue.getJobs([...types], 0, 499);
         if (jobs.length === 0) break;
         let removedNow = 0;
-        await Promise.all(
+        // Every removal is let finish (and recorded) before a failure is reported.
+        const results = await Promise.allSettled(
           jobs.map(async (job) => {
-            try {
-              await job.remove();
-            } catch {
-              return; // taken by a worker meanwhile: it is active now, not purged
-            }
+            // Locked: taken by a worker meanwhile; it is active now, not purged.
+            if (!(await removeUnlessLocked(job, job.id!))) return;
             removedNow += 1;
             if (state === 'waiting' || state === 'delayed') {
               this.writer.append({ type: 'cancelled', jobId: job.id!, task: job.name, queue: q, at: Date.now(), attempt: job.attemptsMade, error: reasonMessage(CANCELLED, 'purged') });
@@ -199,6 +204,12 @@ export class Admin {
           }),
         );
         removed += removedNow;
+        const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed) {
+          await this.writer.flush();
+          const done = [...out.map((o) => `${o.removed} from ${o.queue}`), `${removed} from ${q}`].join(', ');
+          throw new RuntimeError('E_PURGE', `purge stopped after removing ${done}: ${errorMessage(failed.reason)}`, { cause: failed.reason });
+        }
         if (removedNow === 0) break;
       }
       out.push({ queue: q, removed });
@@ -209,21 +220,45 @@ export class Admin {
 
   /** Waits until a run has finished (any final state) or the time is up; returns its state. */
   async waitFinished(queue: string, id: string, timeoutMs: number): Promise<string | undefined> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      // State first, then the job: a job read before it failed has no failure reason yet.
-      const state = await this.queue(queue).getJobState(id);
-      if (state === 'unknown') return undefined;
-      if (state === 'completed') return state;
-      if (state === 'failed') return failureState((await this.queue(queue).getJob(id))?.failedReason);
-      if (Date.now() > deadline) return state;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    let last: string | undefined;
+    const finished = await pollUntil(
+      async () => {
+        // State first, then the job: a job read before it failed has no failure reason yet.
+        const state = await this.queue(queue).getJobState(id);
+        last = state;
+        if (state === 'unknown') return { state: undefined };
+        if (state === 'completed') return { state };
+        if (state === 'failed') return { state: failureState((await this.queue(queue).getJob(id))?.failedReason) };
+        return undefined;
+      },
+      { intervalMs: 50, timeoutMs },
+    );
+    return finished ? finished.state : last;
   }
 
-  async close(): Promise<void> {
-    await this.writer.flush().catch(() => undefined);
+  /**
+   * Writes the history events still pending (one last try), then closes the connection. Events
+   * that could not be written are reported through `onWarning` and counted in the result.
+   */
+  async close(): Promise<HistoryCloseReport> {
+    const unwritten = await this.writer.close();
     await Promise.all([...this.queues.values()].map((q) => q.close().catch(() => undefined)));
     this.redis.disconnect();
+    return this.warnings.onClose(unwritten);
+  }
+}
+
+/**
+ * Removes a run; false when it could not be removed because a worker holds its lock (it turned
+ * active meanwhile). BullMQ 6 says so only by this error's text (`Job.remove`: the removeJob
+ * script returned 0); any other failure (Redis gone, no permission) is an error, never "locked".
+ */
+async function removeUnlessLocked(job: Job, id: string): Promise<boolean> {
+  try {
+    await job.remove();
+    return true;
+  } catch (err) {
+    if (err instanceof Error && err.message.includes('could not be removed because it is locked')) return false;
+    throw new RuntimeError('E_REDIS', `could not remove run ${id}: ${errorMessage(err)}`, { cause: err });
   }
 }

@@ -165,6 +165,9 @@ export async function connectBeatBackend(config: ResolvedConfig, settings: Produ
       const run = await producer.enqueue(task, payload, options);
       return { id: run.id, queue: run.queue, existed: run.existed };
     },
-    close: () => producer.close(),
+    close: async () => {
+      // Unwritten history events were reported through the producer's onWarning.
+      await producer.close();
+    },
   };
 }

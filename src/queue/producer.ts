@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import { parseDuration } from '../core/duration.js';
 import { RuntimeError, UsageError, errorMessage } from '../core/errors.js';
 import { assertJsonPayload } from '../core/json.js';
+import { isPriority, isQueueName, PRIORITY_RULE, QUEUE_NAME_RULE } from '../core/names.js';
 import type { RunEvent } from '../core/run-events.js';
 import type { EnqueueOptions } from '../core/task.js';
 import type { ResolvedConfig, ResolvedTask } from '../config/resolved.js';
@@ -15,7 +16,7 @@ import { TQ_BACKOFF } from './backoff.js';
 import { validateWithSchema } from '../core/schema.js';
 import { tqKeys } from './keys.js';
 import { checkRunId, newRunId } from './run-id.js';
-import { RunEventWriter } from './run-stream.js';
+import { historyWarnings, RunEventWriter, type HistoryCloseReport } from './run-stream.js';
 
 export interface ProducerSettings {
   redisUrl: string;
@@ -26,6 +27,11 @@ export interface ProducerSettings {
    * (the client API: 20) gathers longer: one XADD per many runs instead of one per few.
    */
   eventBatchMs?: number;
+  /**
+   * Hears what goes wrong with history writes (a failed write of run events, events dropped at
+   * `close()`). Default: a Node process warning on stderr.
+   */
+  onWarning?: (message: string) => void;
 }
 
 export interface EnqueueRequest {
@@ -109,13 +115,15 @@ export class Producer {
   private readonly registered = new Map<string, number>();
 
   readonly clock: ServerClock;
+  private readonly warnings: ReturnType<typeof historyWarnings>;
 
   private constructor(
     readonly redis: Redis,
     private readonly config: ResolvedConfig,
     private readonly settings: ProducerSettings,
   ) {
-    this.writer = new RunEventWriter(redis, settings.prefix, config.history.streamMaxLen, undefined, settings.eventBatchMs ?? 0);
+    this.warnings = historyWarnings(settings.onWarning);
+    this.writer = new RunEventWriter(redis, settings.prefix, config.history.streamMaxLen, this.warnings.onWriteError, settings.eventBatchMs ?? 0);
     this.clock = new ServerClock(redis);
   }
 
@@ -169,9 +177,7 @@ export class Producer {
   private shape(task: ResolvedTask, request: EnqueueRequest, payload: unknown, now: number): Prepared {
     const options = request.options ?? {};
     const queueName = options.queue ?? task.queue;
-    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/.test(queueName)) {
-      throw new UsageError(`queue "${queueName}" must be letters, digits, _ . - and not start with _`);
-    }
+    if (!isQueueName(queueName)) throw new UsageError(`queue "${queueName}" must be ${QUEUE_NAME_RULE}`);
     const id = options.id !== undefined ? checkRunId(options.id) : newRunId(now);
     let delay = 0;
     if (options.delay !== undefined) delay = parseDuration(options.delay, '--delay');
@@ -183,9 +189,7 @@ export class Producer {
     const attempts = options.attempts ?? task.attempts;
     if (!Number.isInteger(attempts) || attempts < 1) throw new UsageError(`--attempts must be a positive integer (got ${attempts})`);
     const priority = options.priority ?? task.priority;
-    if (priority !== undefined && (!Number.isInteger(priority) || priority < 0 || priority > 2_097_151)) {
-      throw new UsageError(`--priority must be an integer from 0 to 2097151 (got ${priority})`);
-    }
+    if (priority !== undefined && !isPriority(priority)) throw new UsageError(`--priority must be ${PRIORITY_RULE} (got ${priority})`);
     const expiresMs = options.expires !== undefined ? parseDuration(options.expires, '--expires') : task.expiresMs;
     const timeLimitMs = options.timeLimit !== undefined ? parseDuration(options.timeLimit, '--time-limit') : undefined;
     if (timeLimitMs !== undefined && timeLimitMs < 1) throw new UsageError('--time-limit must be positive');
@@ -419,10 +423,15 @@ export class Producer {
     return fn().catch(redisFailure);
   }
 
-  async close(): Promise<void> {
-    await this.writer.flush().catch(() => undefined);
+  /**
+   * Writes the history events still pending (one last try), then closes every connection.
+   * Events that could not be written are reported through `onWarning` and counted in the result.
+   */
+  async close(): Promise<HistoryCloseReport> {
+    const unwritten = await this.writer.close();
     await Promise.all([...this.events.values()].map((e) => e.close().catch(() => undefined)));
     await Promise.all([...this.queues.values()].map((q) => q.close().catch(() => undefined)));
     this.redis.disconnect();
+    return this.warnings.onClose(unwritten);
   }
 }

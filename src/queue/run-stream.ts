@@ -2,6 +2,29 @@ import type { Redis } from 'ioredis';
 import { coalesceAttempts, type RunEvent, type RunEventSource, type StreamEntry, type StreamInfo } from '../core/run-events.js';
 import { tqKeys } from './keys.js';
 
+/** What closing a history writer's owner (producer, admin) could not do. */
+export interface HistoryCloseReport {
+  /** Run events that could not be written to the stream: history will not have them. */
+  unwrittenEvents: number;
+}
+
+/**
+ * The warnings a history writer's owner gives: the first failed write of a streak, and on
+ * close the events it had to drop. `warn` defaults to a Node process warning (on stderr).
+ */
+export function historyWarnings(warn: (message: string) => void = (m) => process.emitWarning(m, 'TqHistoryWarning')) {
+  return {
+    onWriteError(err: unknown, pendingEvents: number): void {
+      const what = err instanceof Error ? err.message : String(err);
+      warn(`history: could not write ${pendingEvents} run event(s) to the stream, retrying: ${what}`);
+    },
+    onClose(unwrittenEvents: number): HistoryCloseReport {
+      if (unwrittenEvents > 0) warn(`history: ${unwrittenEvents} run event(s) could not be written to the stream and are not in history`);
+      return { unwrittenEvents };
+    },
+  };
+}
+
 /** Events per stream entry at most, and roughly the most JSON text per entry. */
 const EVENTS_PER_ENTRY = 500;
 const BYTES_PER_ENTRY = 512 * 1024;
@@ -18,19 +41,25 @@ export class RunEventWriter {
   private buffer: RunEvent[] = [];
   private scheduled = false;
   private inFlight: Promise<void> = Promise.resolve();
+  /** Failed writes in a row (the retry delay grows with it). */
   private failures = 0;
+  private failedWritesTotal = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private closed = false;
 
   /**
    * `delayMs` 0: what is appended goes out at the end of the tick, before any command sent later
    * on this connection (a producer relies on that). More: it waits up to that long for company
    * (a worker: a few milliseconds turn one command per run into one per dozens of runs, and most
    * runs' `active` event then merges into the event that ends them).
+   * `onError` hears the first failed write of a streak (not every retry), with how many events
+   * are waiting to be written.
    */
   constructor(
     private readonly redis: Redis,
     prefix: string,
     private readonly maxLen = 100_000,
-    private readonly onError?: (err: unknown) => void,
+    private readonly onError?: (err: unknown, pendingEvents: number) => void,
     private readonly delayMs = 0,
   ) {
     this.key = tqKeys(prefix).events;
@@ -81,22 +110,51 @@ export class RunEventWriter {
         // Keep the events and try again with the next batch; history must not lose them.
         this.buffer = batch.concat(this.buffer);
         this.failures += 1;
-        if (this.failures === 1) this.onError?.(err);
-        if (this.buffer.length > 0 && !this.scheduled) {
+        this.failedWritesTotal += 1;
+        if (this.failures === 1) this.onError?.(err, this.buffer.length);
+        if (this.buffer.length > 0 && !this.scheduled && !this.closed) {
           this.scheduled = true;
-          setTimeout(() => {
+          this.retryTimer = setTimeout(() => {
             this.scheduled = false;
+            this.retryTimer = undefined;
             void this.drain();
-          }, Math.min(200 * this.failures, 5000)).unref();
+          }, Math.min(200 * this.failures, 5000));
+          this.retryTimer.unref();
         }
       }
     });
     return this.inFlight;
   }
 
+  /** Events appended and not written yet (waiting for their turn, or for a retry). */
   get pending(): number {
     return this.buffer.length;
   }
+
+  /** Writes that failed since this writer was made (each one is retried). */
+  get failedWrites(): number {
+    return this.failedWritesTotal;
+  }
+
+  /**
+   * Writes what is pending (one more try), then stops retrying. Returns how many events could
+   * not be written: they are dropped, and the caller must say so (history will lack them).
+   */
+  async close(): Promise<number> {
+    await this.drain();
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    this.scheduled = false;
+    const unwritten = this.buffer.length;
+    this.buffer = [];
+    return unwritten;
+  }
+}
+
+/** Whether a Redis error says the key does not exist (XINFO STREAM on a stream never written). */
+function isNoSuchKey(err: unknown): boolean {
+  return err instanceof Error && /^ERR no such key/i.test(err.message);
 }
 
 /** Reads the run-event stream for the recorder (its own connection: XREAD BLOCK holds it). */
@@ -124,7 +182,11 @@ export class RunEventReader implements RunEventSource {
     let raw: unknown[];
     try {
       raw = (await this.redis.xinfo('STREAM', this.key)) as unknown[];
-    } catch {
+    } catch (err) {
+      // Only a stream nobody has written yet is empty. Any other failure (connection lost,
+      // NOAUTH, NOPERM) is not an answer: read as empty, a reader would restart from 0-0 and
+      // report no gap.
+      if (!isNoSuchKey(err)) throw err;
       return { firstId: undefined, lastId: undefined, length: 0, entriesAdded: undefined, maxDeletedId: undefined };
     }
     const map = new Map<string, unknown>();

@@ -128,105 +128,8 @@ export function createTaskRunsRepository(db: SqliteDatabase, repoOptions: TaskRu
     stmt.run(row);
   };
   const pruneStmt = db.prepare(
-    `DELETE FROM task_runs WHERE finished_at IS NOT NULL AND finished_at < ? AND state IN ('completed','failed','cancelled','expired')`,
+    `DELETE FROM task_runs WHERE finished_at IS NOT NULL AND finished_at < ? AND state IN (${[...FINAL_STATES].map((s) => `'${s}'`).join(',')})`,
   );
-
-  function merge(row: TaskRunRow | undefined, event: RunEvent, options: ApplyOptions): TaskRunRow {
-    const observed = stateOf(event);
-    // A progress or log line for a run not seen yet: it is running.
-    const state = observed ?? 'active';
-    const next: TaskRunRow = row
-      ? { ...row }
-      : {
-          job_id: event.jobId,
-          task: event.task,
-          queue: event.queue,
-          payload: null,
-          state,
-          result: null,
-          error: null,
-          attempt: event.attempt,
-          worker: null,
-          enqueued_at: null,
-          started_at: null,
-          finished_at: null,
-          runtime_ms: null,
-          errors: null,
-          stack: null,
-          due_at: null,
-          progress: null,
-          logs: null,
-          updated_at: '',
-        };
-    if (observed === undefined) {
-      if (event.type === 'progress' && event.progress !== undefined && !FINAL_STATES.has(next.state)) next.progress = json(event.progress);
-      if (event.type === 'log' && event.log !== undefined) {
-        const lines = next.logs ? (JSON.parse(next.logs) as string[]) : [];
-        lines.push(event.log);
-        next.logs = JSON.stringify(lines.slice(-MAX_LOG_LINES));
-      }
-      return next;
-    }
-    // Facts that do not depend on ordering fill in whenever they arrive.
-    if (event.payload !== undefined && next.payload === null) {
-      next.payload = json(options.redactKeys?.length ? redact(event.payload, options.redactKeys) : event.payload);
-    }
-    if (event.type === 'enqueued' && next.enqueued_at === null) next.enqueued_at = iso(event.at);
-    if (event.error !== undefined && (event.type === 'failed' || event.type === 'retrying')) {
-      const errors: AttemptError[] = next.errors ? (JSON.parse(next.errors) as AttemptError[]) : [];
-      if (!errors.some((e) => e.attempt === event.attempt)) {
-        errors.push({ attempt: event.attempt, error: event.error, at: new Date(event.at).toISOString() });
-        errors.sort((a, b) => a.attempt - b.attempt);
-        next.errors = JSON.stringify(errors);
-      }
-    }
-    // When the run started is a fact too, even if its `active` event arrives after the end (or
-    // never: an attempt's end carries its start, and a batch leaves the `active` event out).
-    if (state === 'active' && next.started_at === null && event.attempt === next.attempt) next.started_at = iso(event.at);
-    if (event.startedAt !== undefined && next.started_at === null && event.attempt === next.attempt) next.started_at = iso(event.startedAt);
-    const current = row ? { state: row.state, attempt: row.attempt } : undefined;
-    // A run handed back by a stopping worker is the one legal step back: active -> waiting.
-    // A finished run re-enqueued by an operator (`tq control retry`) starts over from waiting.
-    const handedBack =
-      (event.type === 'requeued' && row?.state === 'active' && row.attempt === event.attempt) ||
-      (event.type === 'retried' && row !== undefined && FINAL_STATES.has(row.state) && event.attempt >= row.attempt);
-    if (row && !handedBack && !supersedes(current, { state, attempt: event.attempt })) return next;
-
-    next.state = state;
-    next.attempt = Math.max(event.attempt, row?.attempt ?? 0);
-    if (event.worker !== undefined) next.worker = event.worker;
-    if (event.dueAt !== undefined) next.due_at = iso(event.dueAt);
-    if (handedBack) {
-      next.started_at = null;
-      if (event.type === 'retried') {
-        next.finished_at = null;
-        next.runtime_ms = null;
-        next.result = null;
-      }
-    }
-    if (state === 'active') {
-      next.started_at = iso(event.at);
-      next.finished_at = null;
-      next.due_at = null;
-    }
-    if (event.progress !== undefined) next.progress = json(event.progress);
-    if (event.startedAt !== undefined) next.started_at = iso(event.startedAt);
-    if (FINAL_STATES.has(state)) {
-      next.finished_at = iso(event.at);
-      if (event.runtimeMs !== undefined) next.runtime_ms = Math.round(event.runtimeMs);
-      next.due_at = null;
-    }
-    if (state === 'completed') {
-      next.result = json(event.result ?? null);
-      next.error = null;
-      next.stack = null;
-    }
-    if (event.error !== undefined) {
-      next.error = event.error;
-      next.stack = event.stack ?? null;
-    }
-    return next;
-  }
 
   return {
     apply(events, options = {}) {
@@ -286,4 +189,129 @@ export function createTaskRunsRepository(db: SqliteDatabase, repoOptions: TaskRu
       remembered.clear();
     },
   };
+}
+
+/**
+ * What one event does to a run's row (`row` undefined: the run is new). Three kinds of rule, in
+ * this order: lines (progress, log) that never change the state; facts that fill in whatever
+ * order they arrive in; and the state move, taken only when the event supersedes what is known.
+ */
+function merge(row: TaskRunRow | undefined, event: RunEvent, options: ApplyOptions): TaskRunRow {
+  const observed = stateOf(event);
+  // A progress or log line for a run not seen yet: it is running.
+  const state = observed ?? 'active';
+  const next: TaskRunRow = row ? { ...row } : newRow(event, state);
+  if (observed === undefined) return applyLine(next, event);
+  fillFacts(next, event, state, options);
+  const handedBack = isHandBack(row, event);
+  if (row && !handedBack && !supersedes({ state: row.state, attempt: row.attempt }, { state, attempt: event.attempt })) return next;
+  return moveTo(next, row, event, state, handedBack);
+}
+
+function newRow(event: RunEvent, state: TaskState): TaskRunRow {
+  return {
+    job_id: event.jobId,
+    task: event.task,
+    queue: event.queue,
+    payload: null,
+    state,
+    result: null,
+    error: null,
+    attempt: event.attempt,
+    worker: null,
+    enqueued_at: null,
+    started_at: null,
+    finished_at: null,
+    runtime_ms: null,
+    errors: null,
+    stack: null,
+    due_at: null,
+    progress: null,
+    logs: null,
+    updated_at: '',
+  };
+}
+
+/** A progress value (ignored once the run is final) or a log line (the newest MAX_LOG_LINES kept). */
+function applyLine(next: TaskRunRow, event: RunEvent): TaskRunRow {
+  if (event.type === 'progress' && event.progress !== undefined && !FINAL_STATES.has(next.state)) next.progress = json(event.progress);
+  if (event.type === 'log' && event.log !== undefined) {
+    const lines = next.logs ? (JSON.parse(next.logs) as string[]) : [];
+    lines.push(event.log);
+    next.logs = JSON.stringify(lines.slice(-MAX_LOG_LINES));
+  }
+  return next;
+}
+
+/** Facts that do not depend on ordering: they fill in whenever they arrive. */
+function fillFacts(next: TaskRunRow, event: RunEvent, state: TaskState, options: ApplyOptions): void {
+  if (event.payload !== undefined && next.payload === null) {
+    next.payload = json(options.redactKeys?.length ? redact(event.payload, options.redactKeys) : event.payload);
+  }
+  if (event.type === 'enqueued' && next.enqueued_at === null) next.enqueued_at = iso(event.at);
+  if (event.error !== undefined && (event.type === 'failed' || event.type === 'retrying')) addAttemptError(next, event.attempt, event.error, event.at);
+  // When the run started is a fact too, even if its `active` event arrives after the end (or
+  // never: an attempt's end carries its start, and a batch leaves the `active` event out).
+  if (state === 'active' && next.started_at === null && event.attempt === next.attempt) next.started_at = iso(event.at);
+  if (event.startedAt !== undefined && next.started_at === null && event.attempt === next.attempt) next.started_at = iso(event.startedAt);
+}
+
+/** Every attempt's error is kept once, in attempt order. */
+function addAttemptError(next: TaskRunRow, attempt: number, error: string, at: number): void {
+  const errors: AttemptError[] = next.errors ? (JSON.parse(next.errors) as AttemptError[]) : [];
+  if (errors.some((e) => e.attempt === attempt)) return;
+  errors.push({ attempt, error, at: new Date(at).toISOString() });
+  errors.sort((a, b) => a.attempt - b.attempt);
+  next.errors = JSON.stringify(errors);
+}
+
+/**
+ * The legal steps back: a run handed back by a stopping worker (active -> waiting, same
+ * attempt), and a finished run re-enqueued by an operator (`tq control retry`).
+ */
+function isHandBack(row: TaskRunRow | undefined, event: RunEvent): boolean {
+  if (!row) return false;
+  if (event.type === 'requeued') return row.state === 'active' && row.attempt === event.attempt;
+  if (event.type === 'retried') return FINAL_STATES.has(row.state) && event.attempt >= row.attempt;
+  return false;
+}
+
+/** The state move itself, with the fields that belong to the new state. */
+function moveTo(next: TaskRunRow, row: TaskRunRow | undefined, event: RunEvent, state: TaskState, handedBack: boolean): TaskRunRow {
+  next.state = state;
+  next.attempt = Math.max(event.attempt, row?.attempt ?? 0);
+  if (event.worker !== undefined) next.worker = event.worker;
+  if (event.dueAt !== undefined) next.due_at = iso(event.dueAt);
+  if (handedBack) startOver(next, event.type === 'retried');
+  if (state === 'active') {
+    next.started_at = iso(event.at);
+    next.finished_at = null;
+    next.due_at = null;
+  }
+  if (event.progress !== undefined) next.progress = json(event.progress);
+  if (event.startedAt !== undefined) next.started_at = iso(event.startedAt);
+  if (FINAL_STATES.has(state)) {
+    next.finished_at = iso(event.at);
+    if (event.runtimeMs !== undefined) next.runtime_ms = Math.round(event.runtimeMs);
+    next.due_at = null;
+  }
+  if (state === 'completed') {
+    next.result = json(event.result ?? null);
+    next.error = null;
+    next.stack = null;
+  }
+  if (event.error !== undefined) {
+    next.error = event.error;
+    next.stack = event.stack ?? null;
+  }
+  return next;
+}
+
+/** A handed-back run has not started; a retried one has not finished either. */
+function startOver(next: TaskRunRow, retried: boolean): void {
+  next.started_at = null;
+  if (!retried) return;
+  next.finished_at = null;
+  next.runtime_ms = null;
+  next.result = null;
 }

@@ -1,15 +1,6 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { makeProject, type TqProcess } from '../helpers/cli.js';
+import { describe, expect, it } from 'vitest';
+import { makeProject, stopAfterTest } from '../helpers/cli.js';
 import { bullQueue, eventually, query } from '../helpers/project.js';
-
-const started: TqProcess[] = [];
-function track(p: TqProcess): TqProcess {
-  started.push(p);
-  return p;
-}
-afterEach(async () => {
-  await Promise.all(started.splice(0).map((p) => p.stop()));
-});
 
 const config = (schedules: string, extra = '') => `import { defineConfig, defineTask } from 'tq';
 export default defineConfig({
@@ -86,8 +77,8 @@ describe('tq beat: config errors (exit 2) name the schedule', () => {
 describe('tq beat', () => {
   it('two beat processes side by side enqueue each fire time of an every-1s schedule exactly once', async () => {
     const project = makeProject(config(`{ tick: { task: 'hello', every: '1s', payload: { name: 'tick' } } }`));
-    const a = track(project.spawn(['beat']));
-    const b = track(project.spawn(['beat']));
+    const a = stopAfterTest(project.spawn(['beat']));
+    const b = stopAfterTest(project.spawn(['beat']));
     await Promise.all([a.waitFor(/tq beat ready/), b.waitFor(/tq beat ready/)]);
     await eventually(() => dispatched(a.output).length + dispatched(b.output).length >= 5, 15_000, '5 dispatches');
     // History: the beats' recorder writes them into SQLite while they run.
@@ -116,7 +107,7 @@ describe('tq beat', () => {
 
   it('prints a banner with each schedule and its next fire time, and exits 0 promptly on SIGTERM', async () => {
     const project = makeProject(config(`{ nightly: { task: 'hello', cron: '0 3 * * *', tz: 'Asia/Seoul' }, off: { task: 'hello', every: '1h', enabled: false } }`));
-    const beat = track(project.spawn(['beat']));
+    const beat = stopAfterTest(project.spawn(['beat']));
     await beat.waitFor(/nightly: new schedule/);
     expect(beat.output).toMatch(/schedule +task +expression +zone +missed +next fire/);
     expect(beat.output).toMatch(/nightly +hello +0 3 \* \* \* +Asia\/Seoul +latest +\d{4}-\d\d-\d\d 03:00:00 \+09:00/);
@@ -131,7 +122,7 @@ describe('tq beat', () => {
 
   it('tq dev runs beat too: a scheduled run is enqueued and done in one process', async () => {
     const project = makeProject(config(`{ tick: { task: 'hello', every: '1s', payload: { name: 'dev' } } }`));
-    const dev = track(project.spawn(['dev']));
+    const dev = stopAfterTest(project.spawn(['dev']));
     await dev.waitFor(/tq dev beat: 1 schedule/);
     await dev.waitFor(/tick -> hello run beat-tick-\d+ on default/);
     await dev.waitFor(/hello\[\d+\] succeeded .*"hello dev"/);

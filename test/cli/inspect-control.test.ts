@@ -1,19 +1,14 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import type { TqProcess } from '../helpers/cli.js';
+import { describe, expect, it } from 'vitest';
+import { stopAfterTest } from '../helpers/cli.js';
 import { appProject, eventually } from '../helpers/project.js';
 
-const started: TqProcess[] = [];
-const track = (p: TqProcess) => (started.push(p), p);
-afterEach(async () => {
-  await Promise.all(started.splice(0).map((p) => p.stop()));
-});
 const json = (stdout: string) => JSON.parse(stdout);
 
 describe('tq inspect', () => {
   it('workers: heartbeats list live workers with their facts, --ping gets an answer from each, and a killed worker disappears', async () => {
     const project = appProject();
-    const a = track(project.spawn(['worker', '-Q', 'default', '-n', 'alpha', '-c', '2']));
-    const b = track(project.spawn(['worker', '-Q', 'default,slow', '-n', 'beta']));
+    const a = stopAfterTest(project.spawn(['worker', '-Q', 'default', '-n', 'alpha', '-c', '2']));
+    const b = stopAfterTest(project.spawn(['worker', '-Q', 'default,slow', '-n', 'beta']));
     await Promise.all([a.waitFor(/ready/), b.waitFor(/ready/)]);
     const res = await project.run(['inspect', 'workers', '--ping', '--json']);
     expect(res.code).toBe(0);
@@ -44,7 +39,7 @@ describe('tq inspect', () => {
 
   it('queues and tasks: counts after a known mix, and run details from Redis and from history', async () => {
     const project = appProject();
-    const worker = track(project.spawn(['worker', '-Q', 'default']));
+    const worker = stopAfterTest(project.spawn(['worker', '-Q', 'default']));
     await worker.waitFor(/ready/);
     const ok = json((await project.run(['enqueue', 'hello', 'a', '--wait', '--json'])).stdout);
     await project.run(['enqueue', 'hello', 'b', '--wait']);
@@ -84,7 +79,7 @@ describe('tq inspect', () => {
 
   it('history: filters, search, totals and per-task percentiles from SQLite', async () => {
     const project = appProject();
-    const worker = track(project.spawn(['worker', '-Q', 'default']));
+    const worker = stopAfterTest(project.spawn(['worker', '-Q', 'default']));
     await worker.waitFor(/ready/);
     for (const n of ['needle-7', 'hay', 'hay']) await project.run(['enqueue', 'hello', n, '--wait']);
     await project.run(['enqueue', 'boom', '--wait']);
@@ -105,7 +100,7 @@ describe('tq inspect', () => {
 
   it('registered: tasks with options and the workers that serve them', async () => {
     const project = appProject();
-    const worker = track(project.spawn(['worker', '-Q', 'images', '-n', 'imgs']));
+    const worker = stopAfterTest(project.spawn(['worker', '-Q', 'images', '-n', 'imgs']));
     await worker.waitFor(/ready/);
     const tasks = json((await project.run(['inspect', 'registered', '--json'])).stdout).tasks as { name: string; queue: string; attempts: number; workers: string[] }[];
     expect(tasks.find((t) => t.name === 'resize')).toMatchObject({ queue: 'images', attempts: 3, workers: ['imgs'] });
@@ -116,7 +111,7 @@ describe('tq inspect', () => {
 describe('tq control', () => {
   it('retry --failed re-runs exactly the failed runs', async () => {
     const project = appProject();
-    const worker = track(project.spawn(['worker', '-Q', 'default']));
+    const worker = stopAfterTest(project.spawn(['worker', '-Q', 'default']));
     await worker.waitFor(/ready/);
     const f1 = json((await project.run(['enqueue', 'flipflop', project.file('m1'), '--wait', '--json'])).stdout);
     const f2 = json((await project.run(['enqueue', 'flipflop', project.file('m2'), '--wait', '--json'])).stdout);
@@ -140,7 +135,7 @@ describe('tq control', () => {
 
   it('pause stops new runs within a second, resume restarts them, and inspect shows it', async () => {
     const project = appProject();
-    const worker = track(project.spawn(['worker', '-Q', 'default']));
+    const worker = stopAfterTest(project.spawn(['worker', '-Q', 'default']));
     await worker.waitFor(/ready/);
     expect((await project.run(['control', 'pause', 'default'])).code).toBe(0);
     const q = json((await project.run(['inspect', 'queues', '--json'])).stdout).queues.find((x: { name: string }) => x.name === 'default');
@@ -170,8 +165,8 @@ describe('tq control', () => {
 
   it('shutdown of one named worker leaves the other running', async () => {
     const project = appProject();
-    const a = track(project.spawn(['worker', '-Q', 'default', '-n', 'one']));
-    const b = track(project.spawn(['worker', '-Q', 'default', '-n', 'two']));
+    const a = stopAfterTest(project.spawn(['worker', '-Q', 'default', '-n', 'one']));
+    const b = stopAfterTest(project.spawn(['worker', '-Q', 'default', '-n', 'two']));
     await Promise.all([a.waitFor(/ready/), b.waitFor(/ready/)]);
     const res = await project.run(['control', 'shutdown', 'one']);
     expect(res.code).toBe(0);

@@ -1,11 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { TQ_BIN, type TestProject, type TqProcess } from '../helpers/cli.js';
+import { TQ_BIN, stopAfterTest, type TestProject } from '../helpers/cli.js';
 import { appProject, eventually } from '../helpers/project.js';
 
-const started: TqProcess[] = [];
-const track = (p: TqProcess) => (started.push(p), p);
 const sockets: string[] = [];
 afterEach(async () => {
   for (const socket of sockets.splice(0)) {
@@ -15,7 +13,6 @@ afterEach(async () => {
       // already gone with its last session
     }
   }
-  await Promise.all(started.splice(0).map((p) => p.stop()));
 });
 const json = (stdout: string) => JSON.parse(stdout);
 
@@ -74,7 +71,7 @@ class Terminal {
 describe('tq monitor', () => {
   it('--once (and any stdout that is not a terminal) prints one plain snapshot and exits 0', async () => {
     const project = appProject();
-    const worker = track(project.spawn(['worker', '-Q', 'default', '-n', 'mon-w']));
+    const worker = stopAfterTest(project.spawn(['worker', '-Q', 'default', '-n', 'mon-w']));
     await worker.waitFor(/ready/);
     const ok = json((await project.run(['enqueue', 'hello', 'snap', '--wait', '--json'])).stdout);
     const bad = json((await project.run(['enqueue', 'boom', '--wait', '--json'])).stdout);
@@ -103,7 +100,7 @@ describe('tq monitor', () => {
 
   it('live in a terminal: runs appear as they complete, a failure is inspected and retried, p pauses the queue, and a restart keeps the runs', async () => {
     const project = appProject();
-    const worker = track(project.spawn(['worker', '-Q', 'default', '-n', 'tmux-w']));
+    const worker = stopAfterTest(project.spawn(['worker', '-Q', 'default', '-n', 'tmux-w']));
     await worker.waitFor(/ready/);
     const term = new Terminal(project);
     await term.waitFor(/Runs .*live[\s\S]*1 worker online|1 worker online[\s\S]*Runs .*live/, 'the monitor to start');

@@ -1,12 +1,7 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { TqProcess } from '../helpers/cli.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stopAfterTest, type TqProcess } from '../helpers/cli.js';
 import { bullQueue, eventually, query, runRow, semanticsProject } from '../helpers/project.js';
 
-const started: TqProcess[] = [];
-const track = (p: TqProcess) => (started.push(p), p);
-afterEach(async () => {
-  await Promise.all(started.splice(0).map((p) => p.stop()));
-});
 const idOf = (stdout: string) => stdout.trim().split('\n').pop()!;
 const ms = (iso: string | null) => Date.parse(iso ?? '');
 
@@ -76,7 +71,7 @@ describe('retries', () => {
 describe('isolate: true', () => {
   it('kills a handler that never yields at its time limit, and runs isolated handlers in a child process', async () => {
     const project = semanticsProject();
-    const worker = track(project.spawn(['worker', '-Q', 'default']));
+    const worker = stopAfterTest(project.spawn(['worker', '-Q', 'default']));
     await worker.waitFor(/ready/);
     const spun = await project.run(['enqueue', 'spinner', '--wait', '--json']);
     expect(spun.code).toBe(1);
@@ -94,7 +89,7 @@ describe('isolate: true', () => {
 describe('zombies', () => {
   it('a worker whose zombies exceed worker.maxZombies shuts down warmly with exit 1 to be restarted', async () => {
     const project = semanticsProject();
-    const worker = track(project.spawn(['worker', '-Q', 'default', '-c', '2']));
+    const worker = stopAfterTest(project.spawn(['worker', '-Q', 'default', '-c', '2']));
     await worker.waitFor(/ready/);
     await Promise.all([project.run(['enqueue', 'sleepy']), project.run(['enqueue', 'sleepy'])]);
     expect(await worker.exited).toBe(1);
@@ -105,8 +100,8 @@ describe('zombies', () => {
 describe('rate limits', () => {
   it("'5/s' holds across two worker processes (5/s +-1 over 4 s) without failing or retrying runs", async () => {
     const project = semanticsProject();
-    const a = track(project.spawn(['worker', '-Q', 'limited', '-c', '4']));
-    const b = track(project.spawn(['worker', '-Q', 'limited', '-c', '4']));
+    const a = stopAfterTest(project.spawn(['worker', '-Q', 'limited', '-c', '4']));
+    const b = stopAfterTest(project.spawn(['worker', '-Q', 'limited', '-c', '4']));
     await Promise.all([a.waitFor(/ready/), b.waitFor(/ready/)]);
     const res = await project.run(['enqueue', 'limited', '--json']);
     expect(res.code).toBe(0);
@@ -131,7 +126,7 @@ describe('priority, delay, expiry', () => {
     for (const [label, p] of [['five', 5], ['one', 1], ['three', 3]] as const) {
       expect((await project.run(['enqueue', 'ranked', label, '--priority', String(p)])).code).toBe(0);
     }
-    const worker = track(project.spawn(['worker', '-Q', 'ranked', '-c', '1']));
+    const worker = stopAfterTest(project.spawn(['worker', '-Q', 'ranked', '-c', '1']));
     await eventually(() => query(project.dbFile, "SELECT 1 FROM task_runs WHERE state = 'completed'").length === 3, 15_000, '3 done');
     // The worker's own log gives the order: no-op runs can start within the same millisecond,
     // so history timestamps cannot break the tie.
@@ -143,7 +138,7 @@ describe('priority, delay, expiry', () => {
 
   it('a delayed run does not start early', async () => {
     const project = semanticsProject();
-    const worker = track(project.spawn(['worker', '-Q', 'default']));
+    const worker = stopAfterTest(project.spawn(['worker', '-Q', 'default']));
     await worker.waitFor(/ready/);
     const res = await project.run(['enqueue', 'hello', 'later', '--delay', '1500ms', '--json']);
     const doc = JSON.parse(res.stdout);
@@ -160,7 +155,7 @@ describe('priority, delay, expiry', () => {
     const res = await project.run(['enqueue', 'perishable', '--json']);
     const id = JSON.parse(res.stdout).id;
     await new Promise((r) => setTimeout(r, 600)); // let it expire while no worker consumes the queue
-    const worker = track(project.spawn(['worker', '-Q', 'perishable']));
+    const worker = stopAfterTest(project.spawn(['worker', '-Q', 'perishable']));
     const row = await eventually(() => {
       const r = runRow(project, id);
       return r?.state === 'expired' ? r : undefined;
@@ -189,7 +184,7 @@ describe('cancel', () => {
 
   it('aborts an active run on another worker process through ctx.signal', async () => {
     const project = semanticsProject();
-    const worker = track(project.spawn(['worker', '-Q', 'slow', '-l', 'debug']));
+    const worker = stopAfterTest(project.spawn(['worker', '-Q', 'slow', '-l', 'debug']));
     await worker.waitFor(/ready/);
     const id = idOf((await project.run(['enqueue', 'patient', '20000'])).stdout);
     await worker.waitFor(new RegExp(`patient\\[${id.slice(-6)}\\] started`));
@@ -215,7 +210,7 @@ describe('cancel', () => {
 describe('progress, logs, dedupe and schemas', () => {
   it('progress and log lines reach the history', async () => {
     const project = semanticsProject();
-    const worker = track(project.spawn(['worker', '-Q', 'slow']));
+    const worker = stopAfterTest(project.spawn(['worker', '-Q', 'slow']));
     await worker.waitFor(/ready/);
     const res = await project.run(['enqueue', 'patient', '50', '--wait', '--json']);
     const id = JSON.parse(res.stdout).id;

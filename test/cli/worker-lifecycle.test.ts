@@ -1,26 +1,16 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
-import { makeProject, type TqProcess } from '../helpers/cli.js';
+import { makeProject, stopAfterTest } from '../helpers/cli.js';
 import { appConfig, appProject, bullQueue, eventually, query } from '../helpers/project.js';
 import { startRedis } from '../helpers/redis-server.js';
-
-const started: TqProcess[] = [];
-function track(p: TqProcess): TqProcess {
-  started.push(p);
-  return p;
-}
-afterEach(async () => {
-  // A test that leaks a worker must not leak it into the next one.
-  await Promise.all(started.splice(0).map((p) => p.stop()));
-});
 
 const idOf = (stdout: string) => stdout.trim().split('\n').pop()!;
 
 describe('tq worker lifecycle', () => {
   it('SIGTERM during a slow run lets it finish, then exits 0', async () => {
     const project = appProject();
-    const worker = track(project.spawn(['worker', '-Q', 'slow', '-l', 'debug']));
+    const worker = stopAfterTest(project.spawn(['worker', '-Q', 'slow', '-l', 'debug']));
     await worker.waitFor(/ready/);
     const enq = await project.run(['enqueue', 'slow', '1500']);
     const id = idOf(enq.stdout);
@@ -35,7 +25,7 @@ describe('tq worker lifecycle', () => {
 
   it('SIGTERM past --shutdown-timeout hands the run back to waiting at once (not failed, not lost)', async () => {
     const project = appProject();
-    const worker = track(project.spawn(['worker', '-Q', 'slow', '-l', 'debug', '--shutdown-timeout', '500ms']));
+    const worker = stopAfterTest(project.spawn(['worker', '-Q', 'slow', '-l', 'debug', '--shutdown-timeout', '500ms']));
     await worker.waitFor(/ready/);
     const id = idOf((await project.run(['enqueue', 'stubborn', '4000'])).stdout);
     await worker.waitFor(new RegExp(`stubborn\\[${id.slice(-6)}\\] started`));
@@ -54,13 +44,13 @@ describe('tq worker lifecycle', () => {
     expect(run).toEqual({ state: 'waiting' });
 
     // Another worker picks it up and finishes it.
-    const next = track(project.spawn(['worker', '-Q', 'slow']));
+    const next = stopAfterTest(project.spawn(['worker', '-Q', 'slow']));
     await next.waitFor(new RegExp(`stubborn\\[${id.slice(-6)}\\] succeeded`), 40_000);
   });
 
   it('a second signal exits at once', async () => {
     const project = appProject();
-    const worker = track(project.spawn(['worker', '-Q', 'slow', '-l', 'debug']));
+    const worker = stopAfterTest(project.spawn(['worker', '-Q', 'slow', '-l', 'debug']));
     await worker.waitFor(/ready/);
     const id = idOf((await project.run(['enqueue', 'stubborn', '20000'])).stdout);
     await worker.waitFor(new RegExp(`stubborn\\[${id.slice(-6)}\\] started`));
@@ -79,7 +69,7 @@ describe('tq worker lifecycle', () => {
 export default defineConfig({ tasks: { newtask: defineTask({ run: () => 'new' }) } });`,
     );
     const older = appProject({ grace: '2s', prefix: producer.prefix });
-    const worker = track(older.spawn(['worker', '-Q', 'default', '-l', 'debug']));
+    const worker = stopAfterTest(older.spawn(['worker', '-Q', 'default', '-l', 'debug']));
     await worker.waitFor(/ready/);
     const t = Date.now();
     const res = await producer.run(['enqueue', 'newtask', '--wait', '--json']);
@@ -93,8 +83,8 @@ export default defineConfig({ tasks: { newtask: defineTask({ run: () => 'new' })
 
   it('two workers and a producer leave exactly one history row per run, each final', async () => {
     const project = appProject();
-    const a = track(project.spawn(['worker', '-Q', 'default', '-c', '4', '-n', 'a']));
-    const b = track(project.spawn(['worker', '-Q', 'default', '-c', '4', '-n', 'b']));
+    const a = stopAfterTest(project.spawn(['worker', '-Q', 'default', '-c', '4', '-n', 'a']));
+    const b = stopAfterTest(project.spawn(['worker', '-Q', 'default', '-c', '4', '-n', 'b']));
     await Promise.all([a.waitFor(/ready/), b.waitFor(/ready/)]);
     const enqueues = await Promise.all(Array.from({ length: 12 }, (_, i) => project.run(['enqueue', 'hello', `n${i}`, '--json'])));
     const ids = enqueues.map((r) => JSON.parse(r.stdout).id as string);
@@ -119,7 +109,7 @@ describe('Redis going away', () => {
     const redis = await startRedis({ appendonly: true });
     try {
       const project = makeProject(appConfig(), { redisUrl: redis.url });
-      const worker = track(project.spawn(['worker', '-Q', 'default']));
+      const worker = stopAfterTest(project.spawn(['worker', '-Q', 'default']));
       await worker.waitFor(/ready/);
       expect((await project.run(['enqueue', 'hello', 'before', '--wait'])).code).toBe(0);
       await redis.restart();
@@ -150,7 +140,7 @@ export default defineConfig({
 });
 `);
     const id = idOf((await project.run(['enqueue', 'warm'])).stdout);
-    const worker = track(project.spawn(['worker', '-Q', 'a']));
+    const worker = stopAfterTest(project.spawn(['worker', '-Q', 'a']));
     await worker.waitFor(/ready/);
     expect(fs.existsSync(path.join(project.dir, 'warmed-a'))).toBe(true);
     expect(fs.existsSync(path.join(project.dir, 'warmed-b'))).toBe(false);

@@ -1,13 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import type { TqProcess } from '../helpers/cli.js';
+import { describe, expect, it } from 'vitest';
+import { stopAfterTest } from '../helpers/cli.js';
 import { bullQueue, eventually } from '../helpers/project.js';
 import { startRedis } from '../helpers/redis-server.js';
 import { faultsProject, report } from './helpers.js';
-
-const started: TqProcess[] = [];
-afterEach(async () => {
-  await Promise.all(started.splice(0).map((p) => p.stop()));
-});
 
 describe('Redis restarts and outages', () => {
   it('restart (appendonly) while workers are busy and enqueues are arriving: nothing acknowledged is lost, one log line per state change', async () => {
@@ -16,7 +11,7 @@ describe('Redis restarts and outages', () => {
       const project = faultsProject({ redisUrl: redis.url });
       const workers = ['w1', 'w2'].map((n) => {
         const p = project.spawn(['worker', '-Q', 'default', '-c', '4', '-n', n]);
-        started.push(p);
+        stopAfterTest(p);
         return p;
       });
       await Promise.all(workers.map((w) => w.waitFor(/ready/)));
@@ -65,7 +60,7 @@ describe('Redis restarts and outages', () => {
     try {
       const project = faultsProject({ redisUrl: redis.url });
       const worker = project.spawn(['worker', '-Q', 'default']);
-      started.push(worker);
+      stopAfterTest(worker);
       await worker.waitFor(/ready/);
       await redis.stop();
       await worker.waitFor(/Redis connection lost/, 15_000);

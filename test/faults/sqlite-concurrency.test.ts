@@ -1,20 +1,15 @@
 import fs from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { TqProcess } from '../helpers/cli.js';
+import { describe, expect, it } from 'vitest';
+import { stopAfterTest } from '../helpers/cli.js';
 import { eventually, query } from '../helpers/project.js';
 import { faultsProject, producerFor, report } from './helpers.js';
-
-const started: TqProcess[] = [];
-afterEach(async () => {
-  await Promise.all(started.splice(0).map((p) => p.stop()));
-});
 
 describe('SQLite under concurrency', () => {
   it('4 worker processes and an inspect loop on one file, 2,000 runs: no SQLITE_BUSY, 2,000 history rows', async () => {
     const project = faultsProject();
     const workers = [1, 2, 3, 4].map((i) => {
       const p = project.spawn(['worker', '-Q', 'default', '-c', '8', '-n', `w${i}`]);
-      started.push(p);
+      stopAfterTest(p);
       return p;
     });
     await Promise.all(workers.map((w) => w.waitFor(/ready/)));

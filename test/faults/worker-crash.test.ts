@@ -1,23 +1,18 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { TqProcess } from '../helpers/cli.js';
+import { describe, expect, it } from 'vitest';
+import { stopAfterTest } from '../helpers/cli.js';
 import { bullQueue, eventually } from '../helpers/project.js';
 import { writeTestImage } from '../../src/tasks/index.js';
 import { executions, faultsProject, producerFor, report } from './helpers.js';
-
-const started: TqProcess[] = [];
-afterEach(async () => {
-  await Promise.all(started.splice(0).map((p) => p.stop()));
-});
 
 describe('a worker killed with SIGKILL mid-run', () => {
   it('200 runs over 2 workers, one SIGKILLed 5 times and restarted: every run completes (at-least-once)', async () => {
     const project = faultsProject();
     const spawnWorker = (name: string) => {
       const p = project.spawn(['worker', '-Q', 'default', '-c', '4', '-n', name]);
-      started.push(p);
+      stopAfterTest(p);
       return p;
     };
     const steady = spawnWorker('steady');
@@ -67,7 +62,7 @@ describe('a worker killed with SIGKILL mid-run', () => {
     const runBatch = async (crash: boolean) => {
       const project = await make();
       let worker = project.spawn(['worker', '-Q', 'images', '-c', '2']);
-      started.push(worker);
+      stopAfterTest(worker);
       await worker.waitFor(/ready/);
       const files = Array.from({ length: 24 }, (_, i) => `in/p${i}.jpg`);
       expect((await project.run(['enqueue', 'resize', ...files])).code).toBe(0);
@@ -77,7 +72,7 @@ describe('a worker killed with SIGKILL mid-run', () => {
           worker.kill('SIGKILL');
           await worker.exited;
           worker = project.spawn(['worker', '-Q', 'images', '-c', '2']);
-          started.push(worker);
+          stopAfterTest(worker);
           await worker.waitFor(/ready/);
         }
       }

@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { inject } from 'vitest';
+import { inject, onTestFinished } from 'vitest';
+import { trackProcess } from './processes.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const TQ_BIN = path.join(ROOT, 'bin', 'tq');
@@ -56,6 +57,14 @@ export function runTq(args: string[], options: { cwd: string; env?: Record<strin
       env: { ...process.env, TQ_DEBUG: '', ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    trackProcess({
+      name: `tq ${args.join(' ')} (pid ${child.pid})`,
+      running: () => child.exitCode === null && child.signalCode === null,
+      stop: async () => {
+        child.kill('SIGKILL');
+        await new Promise((r) => child.once('close', r));
+      },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -92,6 +101,11 @@ export class TqProcess {
     child.stdout?.on('data', onData);
     child.stderr?.on('data', onData);
     this.exited = new Promise((resolve) => child.on('close', (code) => resolve(code)));
+    trackProcess({
+      name: `tq ${child.spawnargs.slice(2).join(' ')} (pid ${child.pid})`,
+      running: () => child.exitCode === null && child.signalCode === null,
+      stop: () => this.stop(),
+    });
   }
 
   /** Resolves when the combined output matches `re` (already or later). */
@@ -133,4 +147,15 @@ export function spawnTq(args: string[], options: { cwd: string; env?: Record<str
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   return new TqProcess(child);
+}
+
+/**
+ * Stops `process` when the current test ends, pass or fail (call it inside a test, where the
+ * process is started). The leak guard fails a test that leaves a process running otherwise.
+ */
+export function stopAfterTest<T extends { stop(): Promise<unknown> }>(process: T): T {
+  onTestFinished(async () => {
+    await process.stop();
+  });
+  return process;
 }

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { Queue } from 'bullmq';
+import { pollUntil } from '../../src/core/async.js';
 import { ROOT, makeProject, type TestProject } from './cli.js';
 
 /** The test application config (test/fixtures/app-config.ts.txt) with its placeholders filled. */
@@ -30,18 +31,21 @@ export function bullQueue(project: TestProject, name: string): Queue {
 
 /** Polls `check` every 25 ms until it returns a truthy value or the deadline passes. */
 export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 15_000, what = 'condition'): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
   let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value) return value as NonNullable<T>;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  const value = await pollUntil(
+    async () => {
+      try {
+        return (await check()) || undefined;
+      } catch (err) {
+        // A check may throw while the thing it waits for is not there yet: keep the last error.
+        last = err;
+        return undefined;
+      }
+    },
+    { intervalMs: 25, timeoutMs },
+  );
+  if (value === undefined) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+  return value as NonNullable<T>;
 }
 
 /** The semantics test config (retries, limits, priorities, expiry, cancel, progress). */

@@ -2,7 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pollUntil } from '../../src/core/async.js';
 import { freePort, redisAnswers } from '../../src/queue/local-redis.js';
+import { trackProcess } from './processes.js';
 
 export interface TestRedis {
   url: string;
@@ -31,11 +33,12 @@ export async function startRedis(options: { appendonly?: boolean; port?: number;
       ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', options.appendonly ? 'yes' : 'no', '--appendfsync', 'always', '--logfile', 'redis.log'],
       { stdio: 'ignore' },
     );
-    const deadline = Date.now() + 10_000;
-    while (!(await answers(port))) {
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`redis-server on ${port} did not start (log in ${dir})`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
+    const started = child;
+    const up = await pollUntil(async () => ((await answers(port)) ? true : started.exitCode !== null ? false : undefined), {
+      intervalMs: 25,
+      timeoutMs: 10_000,
+    });
+    if (!up) throw new Error(`redis-server on ${port} did not start (log in ${dir})`);
   };
   const stop = async () => {
     const c = child;
@@ -45,6 +48,11 @@ export async function startRedis(options: { appendonly?: boolean; port?: number;
     await exited;
   };
   await launch();
+  trackProcess({
+    name: `redis-server --port ${port} (pid ${child?.pid})`,
+    running: () => child !== undefined && child.exitCode === null && child.signalCode === null,
+    stop,
+  });
   return {
     url: `redis://127.0.0.1:${port}`,
     port,

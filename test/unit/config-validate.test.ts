@@ -215,6 +215,39 @@ describe('resolveConfig: invalid configs', () => {
     expect(err.problems).toContain('redis: must be a non-empty string (got 42)');
   });
 
+  it('checks every section even when others are wrong, listing problems in the order of the sections', () => {
+    const err = configError({
+      tasks: { t: { run, queue: '_hidden', priority: 2_097_152 } },
+      schedules: { s: { task: 'nope', every: '30s', tz: 'Mars/Olympus' } },
+      timezone: 'Nowhere/Land',
+      media: 7,
+      prefix: '',
+      history: { keep: 'forever', redact: [1] },
+      payloadLimit: 0,
+      worker: { concurrency: 1.5, lockDuration: 'soon', maxZombies: -1 },
+      extra: true,
+    });
+    expect(err.problems.map((p) => p.split(':')[0])).toEqual([
+      'extra',
+      'tasks.t.queue',
+      'tasks.t.priority',
+      'schedules.s.task',
+      'schedules.s.tz',
+      'timezone',
+      'media',
+      'prefix',
+      'history.redact',
+      'history.keep',
+      'payloadLimit',
+      'worker.concurrency',
+      'worker.maxZombies',
+      'worker.lockDuration',
+    ]);
+    expect(err.message.startsWith(`${path.relative(process.cwd(), FILE)}: 14 problems:`)).toBe(true);
+    expect(err.problems).toContain('tasks.t.priority: must be an integer from 0 to 2097151, lower runs first (got 2097152)');
+    expect(err.problems).toContain('worker.maxZombies: must be a non-negative integer (got -1)');
+  });
+
   it('names every defined task when a schedule refers to an unknown one', () => {
     const err = configError({ tasks: { b: { run }, a: { run } }, schedules: { s: { task: 'c', every: '1m' }, t: null } });
     expect(err.problems).toEqual(['schedules.s.task: "c" is not a defined task (defined: b, a)', 'schedules.t: must be { task, cron | every }']);

@@ -1,0 +1,90 @@
+// The checks beat resolves with, so validation and dispatch can never disagree.
+import { scheduleProblems } from '../beat/schedule.js';
+import { DEFAULT_PAYLOAD_LIMIT } from '../core/json.js';
+import { isTimeZone } from '../core/names.js';
+import type { TqConfig } from '../core/task.js';
+import type { Problems } from './problems.js';
+import type { ResolvedConfig } from './resolved.js';
+
+/**
+ * The config's sections other than `tasks`, one function each. Each records its problems and
+ * returns what it could resolve (defaults where a value is wrong), so the caller can go on.
+ */
+
+/** `schedules`: each definition checked by beat's own rules, and its task known. */
+export function resolveSchedulesSection(
+  raw: unknown,
+  taskNames: readonly string[],
+  payloadLimit: unknown,
+  problems: Problems,
+): ResolvedConfig['schedules'] {
+  const schedules = raw ?? {};
+  if (typeof schedules !== 'object' || Array.isArray(schedules)) {
+    problems.add('schedules', 'must be an object of { name: { task, cron | every } }');
+    return (schedules && typeof schedules === 'object' ? schedules : {}) as ResolvedConfig['schedules'];
+  }
+  const limit = typeof payloadLimit === 'number' ? payloadLimit : undefined;
+  for (const [name, s] of Object.entries(schedules as Record<string, unknown>)) {
+    if (!s || typeof s !== 'object') {
+      problems.add(`schedules.${name}`, 'must be { task, cron | every }');
+      continue;
+    }
+    const task = (s as { task?: unknown }).task;
+    if (typeof task !== 'string' || !taskNames.includes(task)) {
+      problems.add(`schedules.${name}.task`, `"${String(task)}" is not a defined task (defined: ${taskNames.join(', ') || 'none'})`);
+    }
+    for (const p of scheduleProblems(name, s, { payloadLimit: limit })) problems.add(p.key, p.message);
+  }
+  return schedules as ResolvedConfig['schedules'];
+}
+
+/** `timezone`: an IANA zone; the system's when not given. */
+export function resolveTimezone(raw: unknown, problems: Problems): string {
+  const system = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  if (raw === undefined) return system;
+  if (typeof raw === 'string' && isTimeZone(raw)) return raw;
+  problems.add('timezone', `"${String(raw)}" is not an IANA time zone (e.g. 'Europe/Paris', 'UTC')`);
+  return system;
+}
+
+/** `media`, `redis`, `db`, `prefix`: non-empty strings (paths and URLs are resolved later). */
+export function resolveLocations(config: TqConfig & Record<string, unknown>, problems: Problems) {
+  return {
+    media: problems.nonEmptyString('media', config.media) ?? 'media',
+    redis: problems.nonEmptyString('redis', config.redis),
+    db: problems.nonEmptyString('db', config.db),
+    prefix: problems.nonEmptyString('prefix', config.prefix),
+  };
+}
+
+/** `history`: retention, redacted payload keys, the run-event stream's length. */
+export function resolveHistory(raw: TqConfig['history'], problems: Problems): ResolvedConfig['history'] {
+  const history = raw ?? {};
+  const redactKeys = history.redact ?? [];
+  const redactOk = Array.isArray(redactKeys) && redactKeys.every((k) => typeof k === 'string');
+  if (!redactOk) problems.add('history.redact', "must be an array of payload keys, e.g. ['password', 'token']");
+  return {
+    keepMs: problems.duration('history.keep', history.keep),
+    redact: Array.isArray(redactKeys) ? redactKeys : [],
+    streamMaxLen: problems.positiveInt('history.streamMaxLen', history.streamMaxLen) ?? 100_000,
+  };
+}
+
+/** `payloadLimit`: the most bytes of JSON a payload may take. */
+export function resolvePayloadLimit(raw: unknown, problems: Problems): number {
+  return problems.positiveInt('payloadLimit', raw) ?? DEFAULT_PAYLOAD_LIMIT;
+}
+
+/** `worker`: the defaults of every worker process of this app. */
+export function resolveWorker(raw: TqConfig['worker'], problems: Problems): ResolvedConfig['worker'] {
+  const worker = raw ?? {};
+  return {
+    concurrency: problems.positiveInt('worker.concurrency', worker.concurrency) ?? 1,
+    shutdownTimeoutMs: problems.duration('worker.shutdownTimeout', worker.shutdownTimeout) ?? 30_000,
+    unknownTaskGraceMs: problems.duration('worker.unknownTaskGrace', worker.unknownTaskGrace) ?? 5 * 60_000,
+    maxZombies: problems.positiveInt('worker.maxZombies', worker.maxZombies, true) ?? 3,
+    lockDurationMs: problems.duration('worker.lockDuration', worker.lockDuration) ?? 20_000,
+    stalledIntervalMs: problems.duration('worker.stalledInterval', worker.stalledInterval) ?? 10_000,
+    maxStalledCount: problems.positiveInt('worker.maxStalledCount', worker.maxStalledCount) ?? 20,
+  };
+}
