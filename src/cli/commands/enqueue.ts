@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parseDuration } from '../../core/duration.js';
 import { RuntimeError, UsageError, errorMessage } from '../../core/errors.js';
 import { parseJsonArg } from '../../core/json.js';
+import { failNotEnqueued } from '../../core/not-enqueued.js';
 import type { EnqueueOptions, PreparedRun } from '../../core/task.js';
 import type { ResolvedTask } from '../../config/index.js';
 import { Producer, type EnqueuedRun, type RunOutcome } from '../../queue/index.js';
@@ -150,13 +151,7 @@ export async function enqueueCommand(ctx: CliContext, taskName: string, args: st
     }
     return report(ctx, runs, prepared, outcomes, opts);
   } catch (err) {
-    // Files already stored but never enqueued: say so in their records rather than leave them pending.
-    for (const p of prepared) {
-      const id = p.meta?.recordId;
-      if (typeof id === 'string' && store.records.images.get(id)?.status === 'pending') {
-        store.records.images.update(id, { status: 'failed', error: `not enqueued: ${errorMessage(err)}` });
-      }
-    }
+    failNotEnqueued(store.records, prepared, err);
     throw err;
   } finally {
     await producer.close();
