@@ -1,6 +1,5 @@
 import type { ResolvedConfig, Settings } from '../config/index.js';
 import { RuntimeError } from '../core/errors.js';
-import type { TaskState } from '../core/states.js';
 import type { EnqueueOptions, PayloadOf, ResultOf, TaskMap, TqConfig } from '../core/task.js';
 import type { Admin, Producer } from '../queue/index.js';
 import type { Store } from '../store/index.js';
@@ -42,11 +41,18 @@ class RemoteClient<T extends TaskMap> implements TqClient<T> {
 
   private connect() {
     this.parts ??= (async () => {
-      const [{ configFromObject, resolveSettings }, { Producer, Admin }] = await Promise.all([import('../config/index.js'), import('../queue/index.js')]);
+      const [{ configFromObject, resolveSettings }, { Producer, Admin }] = await Promise.all([
+        import('../config/index.js'),
+        import('../queue/index.js'),
+      ]);
       const dir = this.options.dir ?? process.cwd();
       const resolved = configFromObject(this.config as TqConfig, dir);
       const settings = resolveSettings(
-        { ...(this.options.redis ? { redis: this.options.redis } : {}), ...(this.options.prefix ? { prefix: this.options.prefix } : {}), ...(this.options.db ? { db: this.options.db } : {}) },
+        {
+          ...(this.options.redis ? { redis: this.options.redis } : {}),
+          ...(this.options.prefix ? { prefix: this.options.prefix } : {}),
+          ...(this.options.db ? { db: this.options.db } : {}),
+        },
         process.env,
         resolved,
         dir,
@@ -134,7 +140,8 @@ class RemoteClient<T extends TaskMap> implements TqClient<T> {
         const timeoutMs = options.timeout !== undefined ? parseDuration(options.timeout, 'timeout') : undefined;
         const outcome = await producer.wait({ id, queue }, timeoutMs);
         if (outcome.state === 'completed') return outcome.result as never;
-        if (outcome.state === 'timeout') throw new RunFailedError(id, outcome.lastState, `run ${id} is still ${outcome.lastState} after ${options.timeout}`);
+        if (outcome.state === 'timeout')
+          throw new RunFailedError(id, outcome.lastState, `run ${id} is still ${outcome.lastState} after ${options.timeout}`);
         throw new RunFailedError(id, outcome.state, outcome.error);
       },
       cancel: async () => {

@@ -29,7 +29,11 @@ export interface FileEnqueueTarget {
  * Stores `files` through the task's `fromArgs` and enqueues their runs. A failed enqueue fails
  * the records it left `pending` (with the reason) before the error is rethrown.
  */
-export async function enqueueFilesWith(target: FileEnqueueTarget, files: readonly FileInput[], options: EnqueueOptions): Promise<EnqueuedFile[]> {
+export async function enqueueFilesWith(
+  target: FileEnqueueTarget,
+  files: readonly FileInput[],
+  options: EnqueueOptions,
+): Promise<EnqueuedFile[]> {
   const { task, taskName } = target;
   if (!task) throw new UsageError(`unknown task "${taskName}"`);
   const fromArgs = task.definition.fromArgs;

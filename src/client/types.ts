@@ -74,4 +74,3 @@ export interface TqClient<T extends TaskMap> {
   run(id: string): RunHandle;
   close(): Promise<void>;
 }
-

@@ -190,9 +190,14 @@ describe('createClient (against a real Redis and an in-process worker)', () => {
     expect(record?.status).toBe('failed');
     expect(record?.error).toBe(`not enqueued: ${(err as Error).message}`);
 
-    const upload = await tq.uploadImage({ data: fs.readFileSync(file), filename: 'orphan-upload.png' }, { priority: -1 }).catch((e: unknown) => e);
+    const upload = await tq
+      .uploadImage({ data: fs.readFileSync(file), filename: 'orphan-upload.png' }, { priority: -1 })
+      .catch((e: unknown) => e);
     expect(upload).toBeInstanceOf(UsageError);
-    expect(recordByName(store.records, 'orphan-upload')).toMatchObject({ status: 'failed', error: `not enqueued: ${(upload as Error).message}` });
+    expect(recordByName(store.records, 'orphan-upload')).toMatchObject({
+      status: 'failed',
+      error: `not enqueued: ${(upload as Error).message}`,
+    });
   });
 });
 
@@ -223,7 +228,10 @@ describe('createClient inline mode (no Redis)', () => {
 });
 
 describe('createClient inline mode: files', () => {
-  const png = () => sharp({ create: { width: 1000, height: 500, channels: 3, background: '#3a7' } }).png().toBuffer();
+  const png = () =>
+    sharp({ create: { width: 1000, height: 500, channels: 3, background: '#3a7' } })
+      .png()
+      .toBuffer();
 
   it("uploadImage takes bytes and keeps its files in a temporary directory, not the project's media/, until close()", async () => {
     const project = fs.mkdtempSync(path.join(os.tmpdir(), 'tq-inline-project-'));

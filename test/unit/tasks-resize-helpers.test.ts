@@ -4,9 +4,7 @@ import { oneLine } from '../../src/tasks/resize/one-line.js';
 
 describe('resize helpers', () => {
   it('puts multi-line errors on one line', () => {
-    expect(oneLine('VipsJpeg: premature end\nvips2jpeg: unable to write\n')).toBe(
-      'VipsJpeg: premature end; vips2jpeg: unable to write',
-    );
+    expect(oneLine('VipsJpeg: premature end\nvips2jpeg: unable to write\n')).toBe('VipsJpeg: premature end; vips2jpeg: unable to write');
     expect(oneLine('x'.repeat(2000))).toHaveLength(500);
   });
 
