@@ -153,6 +153,7 @@ class RemoteClient<T extends TaskMap> implements TqClient<T> {
 
   async close(): Promise<void> {
     if (this.parts) {
+      // A connection that never came up has nothing to close; its error went to the call that made it.
       const parts = await this.parts.catch(() => undefined);
       await parts?.producer.close();
       await parts?.admin.close();
