@@ -94,6 +94,8 @@ export async function enqueueCommand(ctx: CliContext, taskName: string, args: st
   const producer = await Producer.connect(config, settings);
   const store = openStore(settings.dbFile);
   let prepared: PreparedRun<unknown>[] = [];
+  // Once the runs are added, a later failure (a --wait timeout) is theirs, not a failed enqueue.
+  let enqueued = false;
   try {
     if (usesFiles) {
       const bar = await createProgress(ctx.out, 'storing', args.length);
@@ -125,6 +127,7 @@ export async function enqueueCommand(ctx: CliContext, taskName: string, args: st
         bar.stop();
       }
     }
+    enqueued = true;
     // The runs' events are written in the background: have them in the stream before catching up.
     await producer.writer.flush();
     await catchUpHistory(store, producer.redis, settings, config).catch((err) =>
@@ -151,7 +154,7 @@ export async function enqueueCommand(ctx: CliContext, taskName: string, args: st
     }
     return report(ctx, runs, prepared, outcomes, opts);
   } catch (err) {
-    failNotEnqueued(store.records, prepared, err);
+    if (!enqueued) failNotEnqueued(store.records, prepared, err);
     throw err;
   } finally {
     await producer.close();
