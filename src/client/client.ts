@@ -1,17 +1,13 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import type { ResolvedConfig, Settings } from '../config/index.js';
-import { RuntimeError, UsageError } from '../core/errors.js';
-import type { TaskState } from '../core/states.js';
+import { RuntimeError } from '../core/errors.js';
 import type { EnqueueOptions, PayloadOf, ResultOf, TaskMap, TqConfig } from '../core/task.js';
 import type { Admin, Producer } from '../queue/index.js';
 import type { Store } from '../store/index.js';
 import { runInline } from './inline.js';
-import type { ClientOptions, RunHandle, TqClient } from './types.js';
+import { asUpload, clientMediaDir, enqueueFilesWith } from './files.js';
+import type { ClientOptions, EnqueuedFile, FileInput, RunHandle, TqClient } from './types.js';
 
-export type { ClientOptions, RunHandle, TqClient };
+export type { ClientOptions, EnqueuedFile, FileInput, RunHandle, TqClient };
 import { RunFailedError } from './run-failed.js';
 
 export { RunFailedError };
@@ -45,11 +41,18 @@ class RemoteClient<T extends TaskMap> implements TqClient<T> {
 
   private connect() {
     this.parts ??= (async () => {
-      const [{ configFromObject, resolveSettings }, { Producer, Admin }] = await Promise.all([import('../config/index.js'), import('../queue/index.js')]);
+      const [{ configFromObject, resolveSettings }, { Producer, Admin }] = await Promise.all([
+        import('../config/index.js'),
+        import('../queue/index.js'),
+      ]);
       const dir = this.options.dir ?? process.cwd();
       const resolved = configFromObject(this.config as TqConfig, dir);
       const settings = resolveSettings(
-        { ...(this.options.redis ? { redis: this.options.redis } : {}), ...(this.options.prefix ? { prefix: this.options.prefix } : {}), ...(this.options.db ? { db: this.options.db } : {}) },
+        {
+          ...(this.options.redis ? { redis: this.options.redis } : {}),
+          ...(this.options.prefix ? { prefix: this.options.prefix } : {}),
+          ...(this.options.db ? { db: this.options.db } : {}),
+        },
         process.env,
         resolved,
         dir,
@@ -79,20 +82,32 @@ class RemoteClient<T extends TaskMap> implements TqClient<T> {
     return this.handle(run.id, run.queue, run.existed) as RunHandle<ResultOf<T[K]>>;
   }
 
-  async uploadImage(file: string | { data: Buffer | Uint8Array; filename: string }, options: EnqueueOptions & { task?: string } = {}) {
-    const { resolved, producer } = await this.connect();
-    const { task: taskName = 'resize', ...enqueueOptions } = options;
-    const task = resolved.tasks.get(taskName);
-    if (!task?.definition.fromArgs) throw new UsageError(`task "${taskName}" does not take files (define it with resizeImage())`);
+  async enqueueFiles<K extends keyof T & string>(taskName: K, files: readonly FileInput[], options: EnqueueOptions = {}) {
+    const { resolved, producer } = this.connected ?? (await this.connect());
     const store = await this.records();
-    const { source, cleanup } = stage(file);
-    try {
-      const [prepared] = await task.definition.fromArgs([source], { cwd: process.cwd(), media: resolved.mediaDir, db: store.records, tick: () => undefined });
-      const run = await producer.enqueue(taskName, prepared!.payload, enqueueOptions);
-      return { recordId: String(prepared!.meta?.recordId), run: this.handle(run.id, run.queue, run.existed) };
-    } finally {
-      cleanup();
-    }
+    const runs = await enqueueFilesWith(
+      {
+        taskName,
+        task: resolved.tasks.get(taskName),
+        media: clientMediaDir(resolved, this.options),
+        records: store.records,
+        enqueue: async (prepared, opts) => {
+          const added =
+            prepared.length === 1
+              ? [await producer.enqueue(taskName, prepared[0]!.payload, opts)]
+              : await producer.enqueueMany(prepared.map((p) => ({ task: taskName, payload: p.payload, options: opts })));
+          return added.map((run) => this.handle(run.id, run.queue, run.existed));
+        },
+      },
+      files,
+      options,
+    );
+    return runs as EnqueuedFile<ResultOf<T[K]>>[];
+  }
+
+  async uploadImage(file: FileInput, options: EnqueueOptions & { task?: string } = {}) {
+    const { task = 'resize', ...enqueueOptions } = options;
+    return asUpload(await this.enqueueFiles(task, [file], enqueueOptions), task);
   }
 
   run(id: string): RunHandle {
@@ -125,7 +140,8 @@ class RemoteClient<T extends TaskMap> implements TqClient<T> {
         const timeoutMs = options.timeout !== undefined ? parseDuration(options.timeout, 'timeout') : undefined;
         const outcome = await producer.wait({ id, queue }, timeoutMs);
         if (outcome.state === 'completed') return outcome.result as never;
-        if (outcome.state === 'timeout') throw new RunFailedError(id, outcome.lastState, `run ${id} is still ${outcome.lastState} after ${options.timeout}`);
+        if (outcome.state === 'timeout')
+          throw new RunFailedError(id, outcome.lastState, `run ${id} is still ${outcome.lastState} after ${options.timeout}`);
         throw new RunFailedError(id, outcome.state, outcome.error);
       },
       cancel: async () => {
@@ -137,20 +153,11 @@ class RemoteClient<T extends TaskMap> implements TqClient<T> {
 
   async close(): Promise<void> {
     if (this.parts) {
+      // A connection that never came up has nothing to close; its error went to the call that made it.
       const parts = await this.parts.catch(() => undefined);
       await parts?.producer.close();
       await parts?.admin.close();
     }
     this.store?.close();
   }
-}
-
-/** A file to hand to `fromArgs`: a path as is, or bytes written to a temp file first. */
-function stage(file: string | { data: Buffer | Uint8Array; filename: string }): { source: string; cleanup: () => void } {
-  if (typeof file === 'string') return { source: file, cleanup: () => undefined };
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tq-upload-'));
-  const name = path.basename(file.filename || `upload-${randomBytes(3).toString('hex')}`);
-  const source = path.join(dir, name);
-  fs.writeFileSync(source, file.data);
-  return { source, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }

@@ -1,1 +1,9 @@
-export { createClient, RunFailedError, type ClientOptions, type RunHandle, type TqClient } from './client.js';
+export {
+  createClient,
+  RunFailedError,
+  type ClientOptions,
+  type EnqueuedFile,
+  type FileInput,
+  type RunHandle,
+  type TqClient,
+} from './client.js';

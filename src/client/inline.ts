@@ -8,8 +8,10 @@ import type { TaskState } from '../core/states.js';
 import type { EnqueueOptions, TaskContext, TaskMap, TqConfig } from '../core/task.js';
 import { newRunId } from '../queue/run-id.js';
 import type { Store } from '../store/index.js';
-import type { ClientOptions, RunHandle, TqClient } from './types.js';
+import type { ClientOptions, EnqueuedFile, FileInput, RunHandle, TqClient } from './types.js';
 import { RunFailedError } from './run-failed.js';
+import { asUpload, enqueueFilesWith } from './files.js';
+import { inlineMedia } from './inline-media.js';
 
 interface InlineRun {
   queue: string;
@@ -24,7 +26,10 @@ interface InlineRun {
  * no delays between attempts. Meant for the application's own unit tests.
  */
 export function runInline(config: TqConfig, options: ClientOptions): TqClient<TaskMap> {
-  const resolved: ResolvedConfig = configFromObject(config, options.dir ?? process.cwd());
+  const loaded = configFromObject(config, options.dir ?? process.cwd());
+  const media = inlineMedia(loaded, options);
+  // Handlers and stored files alike use the client's media directory.
+  const resolved: ResolvedConfig = { ...loaded, mediaDir: media.dir };
   const runs = new Map<string, InlineRun>();
   let store: Promise<Store> | undefined;
   const records = () => (store ??= import('../store/index.js').then(({ openStore }) => openStore(options.db ?? ':memory:')));
@@ -93,20 +98,35 @@ export function runInline(config: TqConfig, options: ClientOptions): TqClient<Ta
     return handle(id);
   };
 
+  const enqueueFiles = async (taskName: string, files: readonly FileInput[], opts: EnqueueOptions = {}): Promise<EnqueuedFile[]> =>
+    enqueueFilesWith(
+      {
+        taskName,
+        task: resolved.tasks.get(taskName),
+        media: resolved.mediaDir,
+        records: (await records()).records,
+        // One at a time: handlers run at enqueue here.
+        enqueue: async (prepared, o) => {
+          const added: RunHandle[] = [];
+          for (const p of prepared) added.push(await enqueue(taskName, p.payload, o));
+          return added;
+        },
+      },
+      files,
+      opts,
+    );
+
   return {
     enqueue: enqueue as TqClient<TaskMap>['enqueue'],
+    enqueueFiles: enqueueFiles as TqClient<TaskMap>['enqueueFiles'],
     async uploadImage(file, opts = {}) {
       const { task: taskName = 'resize', ...rest } = opts;
-      const task = resolved.tasks.get(taskName);
-      if (!task?.definition.fromArgs) throw new UsageError(`task "${taskName}" does not take files`);
-      if (typeof file !== 'string') throw new UsageError('the inline client takes a file path');
-      const [prepared] = await task.definition.fromArgs([file], { cwd: process.cwd(), media: resolved.mediaDir, db: (await records()).records, tick: () => undefined });
-      const run = await enqueue(taskName, prepared!.payload, rest);
-      return { recordId: String(prepared!.meta?.recordId), run };
+      return asUpload(await enqueueFiles(taskName, [file], rest), taskName);
     },
     run: handle,
     async close() {
       if (store) (await store).close();
+      await media.remove();
     },
   };
 }

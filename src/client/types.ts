@@ -11,10 +11,30 @@ export interface ClientOptions {
   /** Directory the config's relative paths (media, db) are resolved against; default cwd. */
   dir?: string;
   /**
+   * Where files given to `enqueueFiles`/`uploadImage` are stored (else the config's `media`,
+   * against `dir`). Workers must see the same directory. The inline client uses a temporary
+   * directory, removed by `close()`, unless `media` or `dir` is given.
+   */
+  media?: string;
+  /**
    * Run handlers in this process at enqueue time, without Redis (Celery's task_always_eager):
    * for your own unit tests. Records go to `db` (default: an in-memory database).
    */
   inline?: boolean;
+}
+
+/** A file to enqueue: a path (relative to the working directory), or bytes with the name they were uploaded under. */
+export type FileInput = string | { data: Buffer | Uint8Array; filename: string };
+
+/** One run made of files by `enqueueFiles`. */
+export interface EnqueuedFile<R = unknown> {
+  /** The file as given: its path, or the `filename` of bytes. */
+  readonly file: string;
+  /** The record the task stored for the file (`img_...` for resize), when it stores one. */
+  readonly recordId: string | undefined;
+  /** Everything the task's `fromArgs` reported for the run (`recordId` among it). */
+  readonly meta: Readonly<Record<string, unknown>>;
+  readonly run: RunHandle<R>;
 }
 
 /** A run that was enqueued: its id, and ways to follow, await or cancel it. */
@@ -35,15 +55,22 @@ export interface TqClient<T extends TaskMap> {
   /** Enqueues a run of `task`; the payload and result types come from the task definition. */
   enqueue<K extends keyof T & string>(task: K, payload: PayloadOf<T[K]>, options?: EnqueueOptions): Promise<RunHandle<ResultOf<T[K]>>>;
   /**
-   * What a web server handling an upload needs in one call: copies the file into media,
-   * stores its image record and enqueues the resize task.
+   * Enqueues files for a task that takes them (one with `fromArgs`, such as `resize`), as
+   * `tq enqueue <task> <files...>` does: each file is stored in media with its record and gets
+   * a run. Several files go in one bulk add. When the enqueue fails, the records it stored are
+   * marked `failed` with the reason before the error is thrown.
    */
-  uploadImage(
-    file: string | { data: Buffer | Uint8Array; filename: string },
-    options?: EnqueueOptions & { task?: string },
-  ): Promise<{ recordId: string; run: RunHandle }>;
+  enqueueFiles<K extends keyof T & string>(
+    task: K,
+    files: readonly FileInput[],
+    options?: EnqueueOptions,
+  ): Promise<EnqueuedFile<ResultOf<T[K]>>[]>;
+  /**
+   * What a web server handling an upload needs in one call: `enqueueFiles` of one file for
+   * the `resize` task (or `options.task`), returning its image record id and run.
+   */
+  uploadImage(file: FileInput, options?: EnqueueOptions & { task?: string }): Promise<{ recordId: string; run: RunHandle }>;
   /** A handle for a run enqueued earlier (by id). */
   run(id: string): RunHandle;
   close(): Promise<void>;
 }
-

@@ -73,10 +73,6 @@ export class FatalTaskError extends Error {
   }
 }
 
-export function isTqError(err: unknown): err is TqError {
-  return err instanceof TqError;
-}
-
 /** The message of anything thrown, for one-line reports. */
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;

@@ -26,10 +26,6 @@ export async function requestCancel(redis: Redis, prefix: string, id: string, re
   return publishControl(redis, prefix, { type: 'cancel', id, reason });
 }
 
-export async function cancelRequested(redis: Redis, prefix: string, id: string): Promise<string | undefined> {
-  return (await redis.get(tqKeys(prefix).cancel(id))) ?? undefined;
-}
-
 /** A subscription to the control channel on a connection of its own. */
 export class ControlSubscriber {
   private constructor(private readonly redis: Redis) {}

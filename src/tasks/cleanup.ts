@@ -44,10 +44,8 @@ export function cleanupImages(options: CleanupOptions = {}): TaskDefinition<Clea
     args: ['olderThan'],
     ...taskOptions,
     queue: options.queue ?? 'default',
-    description:
-      options.description ?? `Delete image records older than ${String(olderThan)} with their files`,
-    run: (payload: CleanupPayload | undefined, ctx: TaskContext) =>
-      runCleanup(payload?.olderThan ?? olderThan, ctx),
+    description: options.description ?? `Delete image records older than ${String(olderThan)} with their files`,
+    run: (payload: CleanupPayload | undefined, ctx: TaskContext) => runCleanup(payload?.olderThan ?? olderThan, ctx),
   };
 }
 

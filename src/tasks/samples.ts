@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { promises as fsp } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { errCode } from './media-paths.js';
 import { loadSharp } from './sharp.js';
 import type { Sharp } from 'sharp';
 
@@ -169,7 +170,9 @@ export async function generateSampleImages(dir: string): Promise<string[]> {
 async function isFile(file: string): Promise<boolean> {
   try {
     return (await fsp.stat(file)).isFile();
-  } catch {
-    return false;
+  } catch (err) {
+    // Missing: it is made. Anything else (permissions, I/O) is the caller's to see.
+    if (errCode(err) === 'ENOENT' || errCode(err) === 'ENOTDIR') return false;
+    throw err;
   }
 }

@@ -11,3 +11,11 @@ export function loadSharp(): Promise<typeof sharpType> {
   loading ??= import('sharp').then((m) => m.default);
   return loading;
 }
+
+/**
+ * How picky the decoder is. `'none'` decodes a truncated JPEG into a grey-bottomed image without
+ * complaint; `'truncated'` and above reject it. `'error'` rejects truncated and corrupt data but
+ * (unlike sharp's default `'warning'`) lets through the harmless warnings real-world cameras
+ * produce (e.g. "extraneous bytes before marker").
+ */
+export const FAIL_ON = 'error' as const;

@@ -49,6 +49,22 @@ describe('tq enqueue resize -> tq worker (end to end, as a user runs it)', () =>
     expect(run!.enqueued_at && run!.started_at && run!.finished_at).toBeTruthy();
   });
 
+  it('a stored file whose run cannot be enqueued is failed with the reason; one still waiting after --wait times out is not', async () => {
+    await writeTestImage(project.file('orphan.png'), { width: 64, height: 64, format: 'png' });
+    const refused = await project.run(['enqueue', 'resize', 'orphan.png', '--queue', 'no such queue!']);
+    expect(refused.code).toBe(2);
+    const [orphan] = query<{ status: string; error: string }>(project.dbFile, "SELECT * FROM images WHERE original_path LIKE 'original/orphan-%'");
+    expect(orphan).toMatchObject({ status: 'failed' });
+    expect(orphan!.error).toMatch(/^not enqueued: queue "no such queue!"/);
+
+    await writeTestImage(project.file('parked.png'), { width: 64, height: 64, format: 'png' });
+    const waited = await project.run(['enqueue', 'resize', 'parked.png', '--queue', 'nobody', '--wait', '--timeout', '300ms']);
+    expect(waited.code).toBe(1);
+    expect(waited.stderr).toMatch(/still waiting/);
+    const [parked] = query<{ status: string; error: string | null }>(project.dbFile, "SELECT * FROM images WHERE original_path LIKE 'original/parked-%'");
+    expect(parked).toMatchObject({ status: 'pending', error: null });
+  });
+
   it('turns an EXIF-rotated photo upright', async () => {
     // Stored landscape 800x600 with orientation 6: shown as a 600x800 portrait.
     await writeTestImage(project.file('rotated.jpg'), { width: 800, height: 600, format: 'jpeg', orientation: 6 });

@@ -51,8 +51,20 @@ function appConfig() {
         },
       }),
       resize: resizeImage({ queue: 'images' }),
+      // Where the client's handlers find their files.
+      mediaDir: defineTask({ run: async (_p: Record<string, never>, ctx) => ctx.media }),
     },
   });
+}
+
+/** An image record by the name its original was stored under (`<sanitized name>-<suffix>.<ext>`). */
+function recordByName(records: Store['records'], stem: string): { id: string; status: string; error: string | null } | undefined {
+  const rows = records.query<{ id: string; status: string; error: string | null }>(
+    'SELECT id, status, error FROM images WHERE original_path LIKE ?',
+    `original/${stem}-%`,
+  );
+  expect(rows.length).toBeLessThanOrEqual(1);
+  return rows[0];
 }
 
 describe('createClient (against a real Redis and an in-process worker)', () => {
@@ -144,6 +156,49 @@ describe('createClient (against a real Redis and an in-process worker)', () => {
     expect([meta.width, meta.height, meta.format]).toEqual([800, 450, 'png']);
     expect(store.records.images.get(recordId)?.status).toBe('processed');
   });
+
+  it('enqueueFiles takes paths and bytes together: each file is stored with its record and resized', async () => {
+    const onDisk = path.join(dir, 'on disk.jpg');
+    await writeTestImage(onDisk, { width: 1200, height: 1200, format: 'jpeg' });
+    const bytes = fs.readFileSync(onDisk);
+    const runs = await tq.enqueueFiles('resize', [onDisk, { data: new Uint8Array(bytes), filename: 'C:\\Users\\me\\shot.jpg' }]);
+    expect(runs.map((r) => r.file)).toEqual([onDisk, 'C:\\Users\\me\\shot.jpg']);
+    for (const { recordId, meta, run } of runs) {
+      expect(recordId).toMatch(/^img_/);
+      expect(meta).toEqual({ recordId });
+      const result = await run.wait({ timeout: '20s' });
+      expect([result.resizedWidth, result.resizedHeight, result.imageId]).toEqual([600, 600, recordId]);
+      expect(fs.existsSync(path.join(dir, 'media', result.resized))).toBe(true);
+      expect(store.records.images.get(recordId!)?.status).toBe('processed');
+    }
+    // Bytes are stored under the name they were uploaded with, without the client's directories.
+    expect(store.records.images.get(runs[1]!.recordId!)?.original_path).toMatch(/^original\/shot-[0-9a-f]{8}\.jpg$/);
+  });
+
+  it('enqueueFiles refuses a task without fromArgs, no files, and an id for several files', async () => {
+    await expect(tq.enqueueFiles('hello', ['x.jpg'])).rejects.toThrow(/does not take files/);
+    await expect(tq.enqueueFiles('resize', [])).rejects.toThrow(/one or more files/);
+    await expect(tq.enqueueFiles('resize', ['a.jpg', 'b.jpg'], { id: 'one' })).rejects.toThrow(/names one run/);
+  });
+
+  it('a file whose run cannot be enqueued leaves no pending record: it is failed with the reason', async () => {
+    const file = path.join(dir, 'orphan.png');
+    await writeTestImage(file, { width: 64, height: 64, format: 'png' });
+    const err = await tq.enqueueFiles('resize', [file], { queue: 'no such queue!' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UsageError);
+    const record = recordByName(store.records, 'orphan');
+    expect(record?.status).toBe('failed');
+    expect(record?.error).toBe(`not enqueued: ${(err as Error).message}`);
+
+    const upload = await tq
+      .uploadImage({ data: fs.readFileSync(file), filename: 'orphan-upload.png' }, { priority: -1 })
+      .catch((e: unknown) => e);
+    expect(upload).toBeInstanceOf(UsageError);
+    expect(recordByName(store.records, 'orphan-upload')).toMatchObject({
+      status: 'failed',
+      error: `not enqueued: ${(upload as Error).message}`,
+    });
+  });
 });
 
 describe('createClient inline mode (no Redis)', () => {
@@ -169,5 +224,60 @@ describe('createClient inline mode (no Redis)', () => {
   it('refuses unknown tasks and non-JSON payloads like the real thing', async () => {
     await expect(tq.enqueue('nope' as never, {} as never)).rejects.toBeInstanceOf(UsageError);
     await expect(tq.enqueue('hello', { name: 'x', when: () => 1 } as never)).rejects.toThrow(/not JSON-serialisable/);
+  });
+});
+
+describe('createClient inline mode: files', () => {
+  const png = () =>
+    sharp({ create: { width: 1000, height: 500, channels: 3, background: '#3a7' } })
+      .png()
+      .toBuffer();
+
+  it("uploadImage takes bytes and keeps its files in a temporary directory, not the project's media/, until close()", async () => {
+    const project = fs.mkdtempSync(path.join(os.tmpdir(), 'tq-inline-project-'));
+    const cwd = process.cwd();
+    process.chdir(project);
+    try {
+      const tq = createClient(appConfig(), { inline: true });
+      const { recordId, run } = await tq.uploadImage({ data: await png(), filename: 'inline.png' });
+      expect(recordId).toMatch(/^img_/);
+      const result = (await run.wait()) as { resized: string; resizedWidth: number };
+      expect(result.resizedWidth).toBe(800);
+      const media = (await (await tq.enqueue('mediaDir', {})).wait()) as string;
+      expect(path.relative(os.tmpdir(), media)).toMatch(/^tq-inline-media-/);
+      expect(fs.existsSync(path.join(media, result.resized))).toBe(true);
+      expect(fs.existsSync(path.join(project, 'media'))).toBe(false);
+      await tq.close();
+      expect(fs.existsSync(media)).toBe(false);
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+
+  it('with dir, files go to the config media under it and stay after close()', async () => {
+    const project = fs.mkdtempSync(path.join(os.tmpdir(), 'tq-inline-dir-'));
+    const tq = createClient(appConfig(), { inline: true, dir: project });
+    const [stored] = await tq.enqueueFiles('resize', [{ data: await png(), filename: 'kept.png' }]);
+    const result = (await stored!.run.wait()) as { resized: string };
+    await tq.close();
+    expect(fs.existsSync(path.join(project, 'media', result.resized))).toBe(true);
+  });
+
+  it('a file whose run cannot be enqueued inline leaves its record failed with the reason', async () => {
+    const project = fs.mkdtempSync(path.join(os.tmpdir(), 'tq-inline-orphan-'));
+    const db = path.join(project, 'records.db');
+    const tq = createClient(appConfig(), { inline: true, dir: project, db });
+    try {
+      const err = await tq.uploadImage({ data: await png(), filename: 'late.png' }, { timeLimit: 'soon' }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(UsageError);
+      const store = openStore(db);
+      try {
+        expect(recordByName(store.records, 'late')).toMatchObject({ status: 'failed', error: `not enqueued: ${(err as Error).message}` });
+      } finally {
+        store.close();
+      }
+    } finally {
+      await tq.close();
+    }
   });
 });

@@ -7,7 +7,6 @@ import type { TaskContext } from '../../src/core/task.js';
 import { FatalTaskError } from '../../src/core/errors.js';
 import { cleanupImages, resizeImage, writeTestImage } from '../../src/tasks/index.js';
 
-
 let root: string;
 let media: string;
 let db: ReturnType<typeof memoryRecords>;

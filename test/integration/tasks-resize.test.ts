@@ -14,7 +14,6 @@ import type { ResizePayload, ResizeResult } from '../../src/tasks/index.js';
 
 // ---------------------------------------------------------------------------------------------
 
-
 // ---------------------------------------------------------------------------------------------
 
 let root: string;
@@ -61,10 +60,7 @@ function placeOriginal(name: string, data: Buffer | string): ResizePayload {
   return { imageId: `img_test${++counter}`, original: rel };
 }
 
-async function placeImage(
-  name: string,
-  opts: Parameters<typeof writeTestImage>[1],
-): Promise<ResizePayload> {
+async function placeImage(name: string, opts: Parameters<typeof writeTestImage>[1]): Promise<ResizePayload> {
   const rel = `original/${name}`;
   await writeTestImage(path.join(media, rel), opts);
   return { imageId: `img_test${++counter}`, original: rel };
@@ -167,7 +163,9 @@ describe('resize run', () => {
   it('reads an original larger than its first read whole (a 1500x1500 noise JPEG of several MB)', async () => {
     // Noise does not compress: at quality 100 the file is several MB, past the first 1 MiB read.
     const noise = Buffer.from(Array.from({ length: 1500 * 1500 * 3 }, (_, i) => (i * 2654435761) >>> 24));
-    const jpeg = await sharp(noise, { raw: { width: 1500, height: 1500, channels: 3 } }).jpeg({ quality: 100 }).toBuffer();
+    const jpeg = await sharp(noise, { raw: { width: 1500, height: 1500, channels: 3 } })
+      .jpeg({ quality: 100 })
+      .toBuffer();
     expect(jpeg.length).toBeGreaterThan(2 * 1024 * 1024);
     const payload = placeOriginal('noise-abcabc.jpg', jpeg);
     const { result } = await run(payload);
@@ -182,9 +180,7 @@ describe('resize run', () => {
     const second = (await run(payload)).result;
     expect(second).toEqual(first);
     expect(first.resized).toBe('resized/again-bbbbbb_resized.jpeg');
-    expect(fs.readdirSync(path.join(media, 'resized')).filter((f) => f.includes('again-bbbbbb'))).toEqual([
-      'again-bbbbbb_resized.jpeg',
-    ]);
+    expect(fs.readdirSync(path.join(media, 'resized')).filter((f) => f.includes('again-bbbbbb'))).toEqual(['again-bbbbbb_resized.jpeg']);
   });
 
   it('does not enlarge a 400x300 image', async () => {
@@ -374,11 +370,7 @@ describe('resize failures are permanent and recorded', () => {
 
   it('an image over the pixel limit (maxPixels 1000, 100x100 image)', async () => {
     const payload = await placeImage('bomb-dddddd.png', { width: 100, height: 100, format: 'png' });
-    await expectFatal(
-      payload,
-      /^image is 100x100 = 10000 pixels, over the 1000-pixel limit$/,
-      resizeImage({ maxPixels: 1000 }),
-    );
+    await expectFatal(payload, /^image is 100x100 = 10000 pixels, over the 1000-pixel limit$/, resizeImage({ maxPixels: 1000 }));
   });
 
   it('a real 30000x30000 PNG against the default 100-megapixel limit', async () => {
@@ -501,9 +493,7 @@ describe('fromArgs', () => {
       expect(record.bytes).toBe(fs.statSync(file).size);
     });
     // the copies are byte-identical
-    expect(fs.readFileSync(path.join(media, runs[0]!.payload.original))).toEqual(
-      fs.readFileSync(path.join(inputs, names[0]!)),
-    );
+    expect(fs.readFileSync(path.join(media, runs[0]!.payload.original))).toEqual(fs.readFileSync(path.join(inputs, names[0]!)));
 
     // and the worker can process them
     const { result } = await run(runs[1]!.payload);
@@ -531,9 +521,7 @@ describe('fromArgs', () => {
     const c = cli();
     const before = fs.readdirSync(path.join(media, 'original')).length;
     const count = db.images.count();
-    const err = await resizeImage()
-      .fromArgs!(['twice.jpg', 'x.jpg'], c)
-      .catch((e: unknown) => e);
+    const err = await resizeImage().fromArgs!(['twice.jpg', 'x.jpg'], c).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UsageError);
     expect((err as Error).message).toBe('cannot read image "x.jpg": no such file');
     expect(fs.readdirSync(path.join(media, 'original')).length).toBe(before);

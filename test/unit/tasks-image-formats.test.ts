@@ -48,9 +48,7 @@ describe('accepted formats', () => {
     expect(normalizeFormatName('.tif')).toBe('tiff');
   });
   it('explains a refusal on one line', () => {
-    expect(unsupportedFormatMessage('svg')).toBe(
-      'unsupported image format "svg" (accepted: jpeg, png, webp, gif, tiff, avif)',
-    );
+    expect(unsupportedFormatMessage('svg')).toBe('unsupported image format "svg" (accepted: jpeg, png, webp, gif, tiff, avif)');
   });
 });
 

@@ -1,21 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { isTransientFsError, newImageId, oneLine } from '../../src/tasks/resize.js';
+import { newImageId } from '../../src/tasks/resize/image-id.js';
+import { oneLine } from '../../src/tasks/resize/one-line.js';
 
 describe('resize helpers', () => {
-  it('treats EMFILE, ENFILE, EBUSY, EIO and EAGAIN as transient', () => {
-    for (const code of ['EMFILE', 'ENFILE', 'EBUSY', 'EIO', 'EAGAIN']) {
-      expect(isTransientFsError(Object.assign(new Error(code), { code }))).toBe(true);
-    }
-    for (const code of ['ENOENT', 'EACCES', undefined]) {
-      expect(isTransientFsError(Object.assign(new Error('x'), { code }))).toBe(false);
-    }
-    expect(isTransientFsError('EIO')).toBe(false);
-  });
-
   it('puts multi-line errors on one line', () => {
-    expect(oneLine('VipsJpeg: premature end\nvips2jpeg: unable to write\n')).toBe(
-      'VipsJpeg: premature end; vips2jpeg: unable to write',
-    );
+    expect(oneLine('VipsJpeg: premature end\nvips2jpeg: unable to write\n')).toBe('VipsJpeg: premature end; vips2jpeg: unable to write');
     expect(oneLine('x'.repeat(2000))).toHaveLength(500);
   });
 

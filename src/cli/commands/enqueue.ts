@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parseDuration } from '../../core/duration.js';
 import { RuntimeError, UsageError, errorMessage } from '../../core/errors.js';
 import { parseJsonArg } from '../../core/json.js';
+import { failNotEnqueued } from '../../core/not-enqueued.js';
 import type { EnqueueOptions, PreparedRun } from '../../core/task.js';
 import type { ResolvedTask } from '../../config/index.js';
 import { Producer, type EnqueuedRun, type RunOutcome } from '../../queue/index.js';
@@ -93,6 +94,8 @@ export async function enqueueCommand(ctx: CliContext, taskName: string, args: st
   const producer = await Producer.connect(config, settings);
   const store = openStore(settings.dbFile);
   let prepared: PreparedRun<unknown>[] = [];
+  // Once the runs are added, a later failure (a --wait timeout) is theirs, not a failed enqueue.
+  let enqueued = false;
   try {
     if (usesFiles) {
       const bar = await createProgress(ctx.out, 'storing', args.length);
@@ -124,6 +127,7 @@ export async function enqueueCommand(ctx: CliContext, taskName: string, args: st
         bar.stop();
       }
     }
+    enqueued = true;
     // The runs' events are written in the background: have them in the stream before catching up.
     await producer.writer.flush();
     await catchUpHistory(store, producer.redis, settings, config).catch((err) =>
@@ -150,13 +154,7 @@ export async function enqueueCommand(ctx: CliContext, taskName: string, args: st
     }
     return report(ctx, runs, prepared, outcomes, opts);
   } catch (err) {
-    // Files already stored but never enqueued: say so in their records rather than leave them pending.
-    for (const p of prepared) {
-      const id = p.meta?.recordId;
-      if (typeof id === 'string' && store.records.images.get(id)?.status === 'pending') {
-        store.records.images.update(id, { status: 'failed', error: `not enqueued: ${errorMessage(err)}` });
-      }
-    }
+    if (!enqueued) failNotEnqueued(store.records, prepared, err);
     throw err;
   } finally {
     await producer.close();
