@@ -6,9 +6,9 @@ import { parseJsonArg } from '../../core/json.js';
 import type { EnqueueOptions, PreparedRun } from '../../core/task.js';
 import type { ResolvedTask } from '../../config/index.js';
 import { Producer, type EnqueuedRun, type RunOutcome } from '../../queue/index.js';
+import { catchUpHistory, catchUpUntilFinal } from '../../runtime/history.js';
 import { openStore } from '../../store/index.js';
 import type { CliContext } from '../context.js';
-import { catchUpHistory, catchUpUntilFinal } from '../history.js';
 
 /** Progress bars (cli-progress) only for files, many runs and --wait: a plain enqueue never loads them. */
 const createProgress = async (...args: Parameters<typeof import('../progress.js').createProgress>) =>
@@ -125,8 +125,8 @@ export async function enqueueCommand(ctx: CliContext, taskName: string, args: st
       }
     }
     // The runs' events are written in the background: have them in the stream before catching up.
-    await producer.writer.flush();
-    await catchUpHistory(store, producer.redis, settings, config).catch((err) =>
+    await producer.flush();
+    await catchUpHistory(store, producer.runEvents(), settings, config).catch((err: unknown) =>
       ctx.out.warn(`history not updated yet: ${errorMessage(err)}`),
     );
 
@@ -146,7 +146,7 @@ export async function enqueueCommand(ctx: CliContext, taskName: string, args: st
         }),
       );
       const finished = runs.filter((r) => outcomes.get(r.id)?.state !== 'timeout').map((r) => r.id);
-      await catchUpUntilFinal(store, producer.redis, settings, config, finished).catch(() => undefined);
+      await catchUpUntilFinal(store, producer.runEvents(), settings, config, finished).catch(() => undefined);
     }
     return report(ctx, runs, prepared, outcomes, opts);
   } catch (err) {
