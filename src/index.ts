@@ -34,3 +34,9 @@ export {
   type TqClient,
 } from './client/index.js';
 export type { StandardSchemaV1 } from './core/schema.js';
+export { startWorker, startBeat } from './runtime/public.js';
+export type { StartWorkerOptions, WorkerHandle, WorkerStats, WorkerShutdownReport } from './runtime/worker.js';
+export type { StartBeatOptions, BeatHandle, BeatStats } from './runtime/beat.js';
+export type { ConnectionOptions } from './runtime/resolve.js';
+export type { RuntimeLogger } from './runtime/logger.js';
+export type { RunEvent } from './core/run-events.js';

@@ -1,14 +1,12 @@
-import type { StreamEntry, StreamInfo } from '../core/run-events.js';
+import type { RunEventSource, StreamEntry, StreamInfo } from '../core/run-events.js';
 import type { ResolvedConfig } from '../config/index.js';
 import {
   Admin,
   queueStats,
   runDetail,
-  RunEventReader,
   workerStatuses,
   type CancelOutcome,
   type QueueStats,
-  type Redis,
   type RunDetail,
   type WorkerStatus,
 } from '../queue/index.js';
@@ -51,12 +49,12 @@ export interface MonitorSourceOptions {
   /** An open connection to start from (the command opens one first so a dead Redis fails fast). */
   admin: Admin;
   /** Applies the run-event stream to the history file (the CLI's recorder catch-up). */
-  catchUp?: (redis: Redis) => Promise<unknown>;
+  catchUp?: (events: RunEventSource) => Promise<unknown>;
 }
 
 export function createMonitorSource(o: MonitorSourceOptions): MonitorSource {
   let admin = o.admin;
-  let reader = new RunEventReader(admin.redis, o.settings.prefix);
+  let reader = admin.runEvents();
   const history = new HistoryQueries(o.store.db);
   // `stuck` needs to know which queues have work: the previous refresh's counts serve.
   let lastQueues: QueueStats[] = [];
@@ -70,7 +68,7 @@ export function createMonitorSource(o: MonitorSourceOptions): MonitorSource {
     readEvents: (afterId, count) => reader.read(afterId, count, 0),
     streamInfo: () => reader.info(),
     async catchUp() {
-      await o.catchUp?.(admin.redis);
+      await o.catchUp?.(reader);
     },
     recent(filter, limit, page) {
       const key = page ? { at: new Date(page.key.at).toISOString(), id: page.key.id } : undefined;
@@ -102,7 +100,7 @@ export function createMonitorSource(o: MonitorSourceOptions): MonitorSource {
       const fresh = await Admin.connect(o.config, o.settings);
       const old = admin;
       admin = fresh;
-      reader = new RunEventReader(fresh.redis, o.settings.prefix);
+      reader = fresh.runEvents();
       await closeWithin(old, CLOSE_TIMEOUT_MS);
     },
     close: () => closeWithin(admin, CLOSE_TIMEOUT_MS),

@@ -5,10 +5,14 @@ import { RuntimeError, errorMessage } from '../core/errors.js';
 import type { ResolvedConfig } from '../config/resolved.js';
 import { pollUntil } from '../core/async.js';
 import { connect, ensureLayout } from './connection.js';
-import { requestCancel } from './control.js';
+import type { RunEventSource } from '../core/run-events.js';
+import type { ScheduleState } from '../beat/store.js';
+import { RedisBeatStore } from './beat-store.js';
+import { publishControl, requestCancel } from './control.js';
+import { liveWorkers, type WorkerHeartbeat } from './heartbeat.js';
 import { tqKeys } from './keys.js';
 import { CANCELLED, failureState, reasonMessage } from './outcomes.js';
-import { historyWarnings, RunEventWriter, type HistoryCloseReport } from './run-stream.js';
+import { historyWarnings, RunEventReader, RunEventWriter, type HistoryCloseReport } from './run-stream.js';
 
 export type PurgeState = 'waiting' | 'delayed' | 'failed' | 'completed';
 
@@ -22,23 +26,33 @@ export type CancelOutcome =
   | { outcome: 'requested'; queue: string; state: string }
   | { outcome: 'finished'; queue: string; state: string };
 
+/** The connection and prefix behind each Admin, for the queue module's own helpers (never exported from it). */
+const internals = new WeakMap<Admin, { redis: Redis; prefix: string }>();
+
+/** The Redis connection and prefix of `admin`: for `src/queue` modules only (the inspector's ping). */
+export function adminConnection(admin: Admin): { redis: Redis; prefix: string } {
+  return internals.get(admin)!;
+}
+
 /**
- * Operator actions on runs and queues (cancel, find, ...), on a fail-fast connection. Used by
- * `tq control`, `tq inspect` and the client API.
+ * Operator actions on runs, queues, workers and schedules (cancel, find, shutdown, ...), on a
+ * fail-fast connection. Used by `tq control`, `tq inspect`, the monitor and the client API.
+ * Its connection stays inside: callers get what they need as methods.
  */
 export class Admin {
   private readonly queues = new Map<string, Queue>();
-  readonly writer: RunEventWriter;
+  private readonly writer: RunEventWriter;
   private readonly warnings: ReturnType<typeof historyWarnings>;
 
   private constructor(
-    readonly redis: Redis,
+    private readonly redis: Redis,
     private readonly config: ResolvedConfig,
-    readonly prefix: string,
+    private readonly prefix: string,
     onWarning?: (message: string) => void,
   ) {
     this.warnings = historyWarnings(onWarning);
     this.writer = new RunEventWriter(redis, prefix, config.history.streamMaxLen, this.warnings.onWriteError);
+    internals.set(this, { redis, prefix });
   }
 
   /**
@@ -216,6 +230,32 @@ export class Admin {
     }
     await this.writer.flush();
     return out;
+  }
+
+  /** The live workers under this prefix, from their heartbeats, sorted by name. */
+  workers(): Promise<WorkerHeartbeat[]> {
+    return liveWorkers(this.redis, this.prefix);
+  }
+
+  /**
+   * Asks one live worker (by name), or every one, for a warm shutdown through the control
+   * channel; returns the names of the live workers the request is for (none: nothing is sent).
+   */
+  async shutdown(name?: string): Promise<string[]> {
+    const live = await this.workers();
+    const targets = (name === undefined ? live : live.filter((w) => w.name === name)).map((w) => w.name);
+    if (targets.length > 0) await publishControl(this.redis, this.prefix, { type: 'shutdown', ...(name !== undefined ? { worker: name } : {}) });
+    return targets;
+  }
+
+  /** The stored state (last fire, cursor) of each named schedule that has one. */
+  scheduleStates(names: readonly string[]): Promise<Map<string, ScheduleState>> {
+    return new RedisBeatStore(this.redis, this.prefix).read(names);
+  }
+
+  /** The prefix's run-event stream, read on this admin's connection (the recorder's catch-up). */
+  runEvents(): RunEventSource {
+    return new RunEventReader(this.redis, this.prefix);
   }
 
   /** Waits until a run has finished (any final state) or the time is up; returns its state. */

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { BeatBackend, BeatStore, Claim, PendingFire, ScheduleState } from '../beat/store.js';
 import type { ResolvedConfig } from '../config/resolved.js';
 import { tqKeys } from './keys.js';
-import { Producer, type ProducerSettings } from './producer.js';
+import { Producer, producerConnection, type ProducerSettings } from './producer.js';
 
 /**
  * The compare-and-set on a schedule's cursor. Applied only when the stored cursor (and spec)
@@ -153,7 +153,7 @@ export async function connectBeatBackend(config: ResolvedConfig, settings: Produ
   const producer = await Producer.connect(config, settings);
   const watched = new Set<string>();
   return {
-    store: new RedisBeatStore(producer.redis, settings.prefix),
+    store: new RedisBeatStore(producerConnection(producer), settings.prefix),
     enqueue: async (task, payload, options) => {
       const queueName = options.queue ?? config.tasks.get(task)?.queue;
       if (queueName && !watched.has(queueName)) {

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { Job, JobType, Queue } from 'bullmq';
 import { fromBullState, type TaskState } from '../core/states.js';
-import type { Admin } from './admin.js';
+import { adminConnection, type Admin } from './admin.js';
 import { connect } from './connection.js';
 import { publishControl } from './control.js';
-import { liveWorkers, type WorkerHeartbeat } from './heartbeat.js';
+import type { WorkerHeartbeat } from './heartbeat.js';
 import { tqKeys } from './keys.js';
 import { failureState } from './outcomes.js';
 import { unwrap } from './envelope.js';
@@ -95,7 +95,7 @@ export async function queueStats(admin: Admin, workers: readonly WorkerHeartbeat
 }
 
 export async function workerStatuses(admin: Admin, stats?: readonly QueueStats[]): Promise<WorkerStatus[]> {
-  const workers = await liveWorkers(admin.redis, admin.prefix);
+  const workers = await admin.workers();
   const now = Date.now();
   const waitingIn = new Map((stats ?? []).map((q) => [q.name, q.paused ? 0 : q.waiting]));
   return workers.map((w) => {
@@ -186,10 +186,11 @@ export async function runDetail(admin: Admin, id: string): Promise<RunDetail | u
  * worker name (workers that did not answer within `timeoutMs` are absent).
  */
 export async function pingWorkers(redisUrl: string, admin: Admin, timeoutMs = 2000): Promise<Map<string, number>> {
-  const expected = (await liveWorkers(admin.redis, admin.prefix)).map((w) => w.name);
+  const expected = (await admin.workers()).map((w) => w.name);
   const replies = new Map<string, number>();
   if (expected.length === 0) return replies;
-  const channel = tqKeys(admin.prefix).reply(randomBytes(6).toString('hex'));
+  const { redis, prefix } = adminConnection(admin);
+  const channel = tqKeys(prefix).reply(randomBytes(6).toString('hex'));
   const sub = await connect(redisUrl, { role: 'producer', name: 'tq-ping' });
   try {
     let done: () => void = () => undefined;
@@ -206,7 +207,7 @@ export async function pingWorkers(redisUrl: string, admin: Admin, timeoutMs = 20
       }
     });
     await sub.subscribe(channel);
-    await publishControl(admin.redis, admin.prefix, { type: 'ping', replyTo: channel, sentAt: Date.now() });
+    await publishControl(redis, prefix, { type: 'ping', replyTo: channel, sentAt: Date.now() });
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([all, new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
     clearTimeout(timer);

@@ -5,7 +5,7 @@ import { parseDuration } from '../core/duration.js';
 import { RuntimeError, UsageError, errorMessage } from '../core/errors.js';
 import { assertJsonPayload } from '../core/json.js';
 import { isPriority, isQueueName, PRIORITY_RULE, QUEUE_NAME_RULE } from '../core/names.js';
-import type { RunEvent } from '../core/run-events.js';
+import type { RunEvent, RunEventSource } from '../core/run-events.js';
 import type { EnqueueOptions } from '../core/task.js';
 import type { ResolvedConfig, ResolvedTask } from '../config/resolved.js';
 import { connect, ensureLayout, redisOptions } from './connection.js';
@@ -16,7 +16,7 @@ import { TQ_BACKOFF } from './backoff.js';
 import { validateWithSchema } from '../core/schema.js';
 import { tqKeys } from './keys.js';
 import { checkRunId, newRunId } from './run-id.js';
-import { historyWarnings, RunEventWriter, type HistoryCloseReport } from './run-stream.js';
+import { historyWarnings, RunEventReader, RunEventWriter, type HistoryCloseReport } from './run-stream.js';
 
 export interface ProducerSettings {
   redisUrl: string;
@@ -94,6 +94,14 @@ function redisFailure(err: unknown): never {
   throw new RuntimeError('E_REDIS', `Redis command failed: ${errorMessage(err)}`, { cause: err });
 }
 
+/** The connection behind each Producer, for the queue module's own helpers (never exported from it). */
+const connections = new WeakMap<Producer, Redis>();
+
+/** The Redis connection of `producer`: for `src/queue` modules only (beat's schedule store). */
+export function producerConnection(producer: Producer): Redis {
+  return connections.get(producer)!;
+}
+
 /**
  * Adds runs to queues. One connection, shared by every queue it touches; fails fast when Redis
  * does not answer (see `connection.ts`). Every run it adds is also appended to the run-event
@@ -110,21 +118,37 @@ export class Producer {
    * come through the queue's events, so `wait` needs no look at Redis first (two round trips).
    */
   private readonly followed = new Set<string>();
-  readonly writer: RunEventWriter;
+  private readonly writer: RunEventWriter;
   /** Queue name -> when this producer last added it to the queue registry (SADD per run is waste). */
   private readonly registered = new Map<string, number>();
 
-  readonly clock: ServerClock;
+  private readonly clock: ServerClock;
   private readonly warnings: ReturnType<typeof historyWarnings>;
 
   private constructor(
-    readonly redis: Redis,
+    private readonly redis: Redis,
     private readonly config: ResolvedConfig,
     private readonly settings: ProducerSettings,
   ) {
     this.warnings = historyWarnings(settings.onWarning);
     this.writer = new RunEventWriter(redis, settings.prefix, config.history.streamMaxLen, this.warnings.onWriteError, settings.eventBatchMs ?? 0);
     this.clock = new ServerClock(redis);
+    connections.set(this, redis);
+  }
+
+  /** Now by the Redis server's clock (epoch ms): the clock run timestamps are written in. */
+  now(): number {
+    return this.clock.now();
+  }
+
+  /** Writes the history events of every run added so far to the run-event stream. */
+  async flush(): Promise<void> {
+    await this.writer.flush();
+  }
+
+  /** The prefix's run-event stream, read on this producer's connection (the recorder's catch-up). */
+  runEvents(): RunEventSource {
+    return new RunEventReader(this.redis, this.settings.prefix);
   }
 
   static async connect(config: ResolvedConfig, settings: ProducerSettings): Promise<Producer> {

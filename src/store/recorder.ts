@@ -1,6 +1,7 @@
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { compareStreamIds, type RunEventSource } from '../core/run-events.js';
+import { sleep } from '../core/async.js';
 import { errorMessage } from '../core/errors.js';
 import type { TaskLogger } from '../core/task.js';
 import type Database from 'better-sqlite3';
@@ -85,7 +86,8 @@ export class Recorder {
   private readonly owner = `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   private readonly batchSize: number;
   private readonly leaseMs: number;
-  private stopped = false;
+  /** Aborted by `close()`: the loop's sleeps end at once and it stops after the read in flight. */
+  private stopping: AbortController | undefined;
   private loop: Promise<void> | undefined;
   private lastPrune = 0;
   private readonly keys: { lastId: string; applied: string; lease: string; missed: string };
@@ -180,20 +182,23 @@ export class Recorder {
   /** Runs the recorder in the background until `close()`. */
   start(): void {
     if (this.loop) return;
-    this.loop = this.run();
+    this.stopping = new AbortController();
+    this.loop = this.run(this.stopping.signal);
   }
 
+  /** Stops the background loop: it applies what it has read, releases the lease and returns. */
   async close(): Promise<void> {
-    this.stopped = true;
+    this.stopping?.abort();
     await this.loop;
     this.loop = undefined;
+    this.stopping = undefined;
   }
 
-  private async run(): Promise<void> {
+  private async run(signal: AbortSignal): Promise<void> {
     let leader = false;
     let renewAt = 0;
     let failures = 0;
-    while (!this.stopped) {
+    while (!signal.aborted) {
       try {
         const now = Date.now();
         if (!leader || now >= renewAt) {
@@ -203,7 +208,7 @@ export class Recorder {
           if (leader && !wasLeader) await this.checkGap(true);
         }
         if (!leader) {
-          await sleep(Math.min(2000, this.leaseMs / 3), () => this.stopped);
+          await sleep(Math.min(2000, this.leaseMs / 3), signal);
           continue;
         }
         await this.checkGap(false);
@@ -212,12 +217,12 @@ export class Recorder {
         if (failures > 0) this.options.logger?.info('history recorder: recovered');
         failures = 0;
         // Let the next batch gather for a moment (see PAUSE_MS); a full read goes on at once.
-        if (read > 0 && read < this.batchSize) await sleep(PAUSE_MS, () => this.stopped);
+        if (read > 0 && read < this.batchSize) await sleep(PAUSE_MS, signal);
       } catch (err) {
         failures += 1;
         // One line per state change, not one per retry.
         if (failures === 1) this.options.logger?.warn(`history recorder: ${errorMessage(err)} (retrying)`);
-        await sleep(Math.min(500 * failures, 5000), () => this.stopped);
+        await sleep(Math.min(500 * failures, 5000), signal);
       }
     }
     if (leader) {
@@ -325,15 +330,4 @@ function firstBefore(id: string): string {
   if (seq !== '0') return `${ms}-${BigInt(seq) - 1n}`;
   const m = BigInt(ms);
   return m === 0n ? '0-0' : `${m - 1n}-18446744073709551615`;
-}
-
-function sleep(ms: number, stop: () => boolean): Promise<void> {
-  return new Promise((resolve) => {
-    const started = Date.now();
-    const tick = () => {
-      if (stop() || Date.now() - started >= ms) resolve();
-      else setTimeout(tick, Math.min(100, ms));
-    };
-    setTimeout(tick, Math.min(100, ms));
-  });
 }

@@ -11,7 +11,7 @@ describe('Producer.enqueueMany (chunks of 500, two in flight)', () => {
     const producer = await Producer.connect(config, { redisUrl: project.redisUrl, prefix: project.prefix });
     const n = 1234;
     const progress: number[] = [];
-    const before = producer.clock.now();
+    const before = producer.now();
     let runs;
     try {
       runs = await producer.enqueueMany(

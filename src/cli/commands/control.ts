@@ -1,7 +1,7 @@
-import { Admin, liveWorkers, publishControl, type PurgeState } from '../../queue/index.js';
+import { Admin, type PurgeState } from '../../queue/index.js';
 import { errorMessage, RuntimeError, UsageError } from '../../core/errors.js';
+import { catchUpHistory } from '../../runtime/history.js';
 import { openStore } from '../../store/index.js';
-import { catchUpHistory } from '../history.js';
 import type { CliContext } from '../context.js';
 
 /**
@@ -11,12 +11,12 @@ import type { CliContext } from '../context.js';
 async function withAdmin<T>(ctx: CliContext, fn: (admin: Admin) => Promise<T>): Promise<T> {
   const config = await ctx.config();
   const settings = ctx.settings(config);
-  const admin = await Admin.connect(config, settings);
+  const admin = await Admin.connect(config, { ...settings, onWarning: (m) => ctx.out.warn(m) });
   try {
     const result = await fn(admin);
     const store = openStore(settings.dbFile);
     try {
-      await catchUpHistory(store, admin.redis, settings, config).catch((err) => ctx.out.warn(`history not updated yet: ${errorMessage(err)}`));
+      await catchUpHistory(store, admin.runEvents(), settings, config).catch((err: unknown) => ctx.out.warn(`history not updated yet: ${errorMessage(err)}`));
     } finally {
       store.close();
     }
@@ -121,14 +121,13 @@ async function confirm(question: string): Promise<boolean> {
 /** `tq control shutdown [worker]`: warm shutdown of one worker or all, through the control channel. */
 export async function shutdownCommand(ctx: CliContext, worker: string | undefined, opts: { json?: boolean }): Promise<number> {
   return withAdmin(ctx, async (admin) => {
-    const live = await liveWorkers(admin.redis, admin.prefix);
-    const targets = worker ? live.filter((w) => w.name === worker) : live;
+    const targets = await admin.shutdown(worker);
     if (targets.length === 0) {
-      throw new RuntimeError('E_NO_WORKER', worker ? `no live worker "${worker}" (live: ${live.map((w) => w.name).join(', ') || 'none'})` : 'no live workers');
+      const live = worker ? (await admin.workers()).map((w) => w.name) : [];
+      throw new RuntimeError('E_NO_WORKER', worker ? `no live worker "${worker}" (live: ${live.join(', ') || 'none'})` : 'no live workers');
     }
-    await publishControl(admin.redis, admin.prefix, { type: 'shutdown', ...(worker ? { worker } : {}) });
-    if (opts.json) ctx.out.json({ workers: targets.map((w) => w.name) });
-    else ctx.out.print(`asked ${targets.map((w) => w.name).join(', ')} to shut down (warm: active runs finish first)`);
+    if (opts.json) ctx.out.json({ workers: targets });
+    else ctx.out.print(`asked ${targets.join(', ')} to shut down (warm: active runs finish first)`);
     return 0;
   });
 }

@@ -3,20 +3,19 @@ import path from 'node:path';
 import Table from 'cli-table3';
 import ora from 'ora';
 import { configFromObject } from '../../config/index.js';
+import { settlesWithin } from '../../core/async.js';
 import { formatBytes, formatDuration } from '../../core/duration.js';
 import { RuntimeError } from '../../core/errors.js';
 import { FINAL_STATES, type TaskState } from '../../core/states.js';
 import type { RunEvent } from '../../core/run-events.js';
 import { maskRedisUrl } from '../../core/url.js';
-import { connect, deletePrefix, Producer } from '../../queue/index.js';
-import { openStore } from '../../store/index.js';
+import { Producer } from '../../queue/index.js';
+import { clearPrefix, devRedis, startWorker } from '../../runtime/index.js';
 import { generateSampleImages, resizeImage } from '../../tasks/index.js';
 import type { CliContext } from '../context.js';
 import { createProgress } from '../progress.js';
-import { serve } from '../serve.js';
 import { createWorkerLogger } from '../worker-log.js';
-import { parseConcurrency } from './worker.js';
-import { devRedis } from './dev.js';
+import { parseConcurrency } from '../worker-options.js';
 
 const DEMO_TIMEOUT_MS = 120_000;
 
@@ -36,11 +35,13 @@ export async function demoCommand(ctx: CliContext, options: { concurrency?: stri
   for (const f of ['tq.db', 'tq.db-wal', 'tq.db-shm']) fs.rmSync(path.join(root, f), { force: true });
 
   const config = configFromObject({ tasks: { resize: resizeImage({ queue: 'images' }) }, media: 'media' }, root);
-  const redis = await devRedis(ctx, base.redisExplicit ? base.redisUrl : undefined, path.join(root, 'redis'));
+  const dataDir = path.join(root, 'redis');
+  const redis = await devRedis(base.redisExplicit ? base.redisUrl : undefined, dataDir, (url) =>
+    ctx.out.info(`no Redis at ${url}; starting a private redis-server (data in ${path.relative(ctx.cwd, dataDir) || dataDir})`),
+  );
   const settings = { ...base, redisUrl: redis.url, prefix: `${base.prefix}-demo`, dbFile: path.join(root, 'tq.db') };
   try {
-    const admin = await connect(settings.redisUrl, { role: 'producer', name: 'tq-demo' });
-    await deletePrefix(admin, settings.prefix).finally(() => admin.disconnect());
+    await clearPrefix(settings.redisUrl, settings.prefix);
 
     ctx.out.info(
       `tq demo: ${samples.length} sample images -> 800x600 thumbnails (Redis ${maskRedisUrl(settings.redisUrl)}, prefix ${settings.prefix}, files in ${path.relative(ctx.cwd, root)})`,
@@ -52,24 +53,27 @@ export async function demoCommand(ctx: CliContext, options: { concurrency?: stri
     });
     let expected = Number.POSITIVE_INFINITY;
     const logger = createWorkerLogger({ level: 'warn', format: 'text', color: ctx.out.color, write: (l) => ctx.out.info(l) });
-    const serving = await serve({
-      config,
-      settings,
+    const worker = await startWorker(config, {
+      redis: settings.redisUrl,
+      prefix: settings.prefix,
+      db: settings.dbFile,
       queues: ['images'],
       concurrency,
       logger,
-      skipServerWarnings: true,
+      // The demo's data is throwaway: Redis persistence and eviction do not matter here.
+      serverWarnings: false,
       onEvent: (event) => {
+        logger.event(event);
         if (!FINAL_STATES.has(event.type as TaskState)) return;
         finals.set(event.jobId, event);
         if (finals.size >= expected) resolveAll();
       },
     });
-    const producer = await Producer.connect(config, settings);
+    const producer = await Producer.connect(config, { ...settings, onWarning: (m) => ctx.out.warn(m) });
     try {
       const resize = config.tasks.get('resize')!;
       const bar = createProgress(ctx.out, 'storing', samples.length);
-      const prepared = await resize.definition.fromArgs!(samples, { cwd: ctx.cwd, media: config.mediaDir, db: serving.store.records, tick: () => bar.increment() });
+      const prepared = await resize.definition.fromArgs!(samples, { cwd: ctx.cwd, media: config.mediaDir, db: worker.records, tick: () => bar.increment() });
       bar.stop();
       const enqueueBar = createProgress(ctx.out, 'enqueuing', prepared.length);
       const runs = await producer.enqueueMany(prepared.map((p) => ({ task: 'resize', payload: p.payload })), (n) => enqueueBar.update(n));
@@ -78,14 +82,7 @@ export async function demoCommand(ctx: CliContext, options: { concurrency?: stri
       if (finals.size >= expected) resolveAll();
 
       const spinner = ctx.out.errTty ? ora({ text: `resizing ${runs.length} images with ${concurrency} worker slots`, stream: process.stderr }).start() : undefined;
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = await Promise.race([
-        allDone.then(() => false),
-        new Promise<boolean>((resolve) => {
-          timer = setTimeout(() => resolve(true), DEMO_TIMEOUT_MS);
-        }),
-      ]);
-      clearTimeout(timer);
+      const timedOut = !(await settlesWithin(allDone, DEMO_TIMEOUT_MS));
       spinner?.stop();
       if (timedOut) throw new RuntimeError('E_DEMO_TIMEOUT', `the demo did not finish within ${DEMO_TIMEOUT_MS / 1000}s (${finals.size}/${runs.length} done)`);
 
@@ -96,7 +93,7 @@ export async function demoCommand(ctx: CliContext, options: { concurrency?: stri
       let failed = 0;
       runs.forEach((run, i) => {
         const p = prepared[i]!;
-        const record = serving.store.records.images.get(String(p.meta?.recordId));
+        const record = worker.records.images.get(String(p.meta?.recordId));
         const event = finals.get(run.id);
         const ok = event?.type === 'completed';
         if (!ok) failed += 1;
@@ -116,14 +113,14 @@ export async function demoCommand(ctx: CliContext, options: { concurrency?: stri
         `${runs.length - failed}/${runs.length} thumbnails in ${formatDuration(Date.now() - started)}; thumbnails in ${path.relative(ctx.cwd, path.join(config.mediaDir, 'resized'))}, records and history in ${path.relative(ctx.cwd, settings.dbFile)}`,
       );
       await producer.close();
-      await serving.stop(5000);
+      await worker.close(5000);
       return failed > 0 ? 1 : 0;
     } catch (err) {
       await producer.close();
-      await serving.stop(1000);
+      await worker.close(1000);
       throw err;
     }
   } finally {
-    await redis.server?.stop();
+    await redis.stop();
   }
 }

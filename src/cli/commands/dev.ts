@@ -1,44 +1,46 @@
 import path from 'node:path';
-import { DEFAULT_REDIS_URL } from '../../config/index.js';
-import { redisAnswers, startPrivateRedis, type PrivateRedis } from '../../queue/index.js';
+import { resolveSchedules, scheduleRow } from '../../beat/index.js';
+import { errorMessage } from '../../core/errors.js';
+import { devRedis, startBeat } from '../../runtime/index.js';
 import type { CliContext } from '../context.js';
+import { scheduleTable } from '../schedule-table.js';
+import { parseConcurrency } from '../worker-options.js';
+import { serveUntilStopped } from '../worker-session.js';
 import { createWorkerLogger } from '../worker-log.js';
-import { startDevBeat } from './beat.js';
-import { parseConcurrency, runUntilStopped } from './worker.js';
-
-/**
- * Where `dev` and `demo` find Redis: the configured URL when one was given; else the default
- * when it answers; else a private redis-server they start (and stop on exit).
- */
-export async function devRedis(ctx: CliContext, explicitUrl: string | undefined, dataDir: string): Promise<{ url: string; server?: PrivateRedis }> {
-  if (explicitUrl) return { url: explicitUrl };
-  if (await redisAnswers(DEFAULT_REDIS_URL, 1000)) return { url: DEFAULT_REDIS_URL };
-  ctx.out.info(`no Redis at ${DEFAULT_REDIS_URL}; starting a private redis-server (data in ${path.relative(ctx.cwd, dataDir) || dataDir})`);
-  const server = await startPrivateRedis(dataDir);
-  return { url: server.url, server };
-}
 
 /** `tq dev`: a worker for every queue and beat in one process, with Redis taken care of. */
 export async function devCommand(ctx: CliContext, options: { concurrency?: string }): Promise<number> {
   const config = await ctx.config();
   const base = ctx.settings(config);
-  const redis = await devRedis(ctx, base.redisExplicit ? base.redisUrl : undefined, path.join(config.dir, '.tq', 'redis'));
+  const dataDir = path.join(config.dir, '.tq', 'redis');
+  const redis = await devRedis(base.redisExplicit ? base.redisUrl : undefined, dataDir, (url) =>
+    ctx.out.info(`no Redis at ${url}; starting a private redis-server (data in ${path.relative(ctx.cwd, dataDir) || dataDir})`),
+  );
   try {
     const settings = { ...base, redisUrl: redis.url };
     const logger = createWorkerLogger({ level: 'info', format: 'text', color: ctx.out.color, write: (l) => ctx.out.print(l) });
-    const beat = await startDevBeat(ctx, { config, settings, logger });
-    return await runUntilStopped(ctx, {
+    // The beat records no history of its own: the worker does.
+    const beat = await startBeat(config, { redis: settings.redisUrl, prefix: settings.prefix, db: settings.dbFile, logger, history: false });
+    const schedules = resolveSchedules(config);
+    if (schedules.length > 0) {
+      ctx.out.print(`${ctx.out.color.bold('tq dev')} beat: ${schedules.length} schedule(s)`);
+      for (const line of scheduleTable(schedules.map((s) => scheduleRow(s, undefined, Date.now())))) ctx.out.print(`  ${line}`);
+    }
+    // A bug in the beat is reported without taking the worker down.
+    beat.done.catch((err: unknown) => logger.error(`beat stopped: internal error: ${errorMessage(err)}`));
+    ctx.signals.onStop(() => void beat.close().catch(() => undefined));
+    return await serveUntilStopped(ctx, {
       config,
       settings,
-      queues: [...config.queues],
+      queues: undefined,
       concurrency: parseConcurrency(options.concurrency, config.worker.concurrency),
       shutdownTimeoutMs: config.worker.shutdownTimeoutMs,
       logger,
       json: false,
       title: 'tq dev',
-      extra: redis.server ? [['redis-server', `private, port ${redis.server.port}, stopped on exit`]] : [],
-    }).finally(() => beat.stop());
+      extra: redis.privatePort !== undefined ? [['redis-server', `private, port ${redis.privatePort}, stopped on exit`]] : [],
+    }).finally(() => beat.close().catch(() => undefined));
   } finally {
-    await redis.server?.stop();
+    await redis.stop();
   }
 }

@@ -7,9 +7,9 @@ import { failNotEnqueued } from '../../core/not-enqueued.js';
 import type { EnqueueOptions, PreparedRun } from '../../core/task.js';
 import type { ResolvedTask } from '../../config/index.js';
 import { Producer, type EnqueuedRun, type RunOutcome } from '../../queue/index.js';
+import { catchUpHistory, catchUpUntilFinal } from '../../runtime/history.js';
 import { openStore } from '../../store/index.js';
 import type { CliContext } from '../context.js';
-import { catchUpHistory, catchUpUntilFinal } from '../history.js';
 
 /** Progress bars (cli-progress) only for files, many runs and --wait: a plain enqueue never loads them. */
 const createProgress = async (...args: Parameters<typeof import('../progress.js').createProgress>) =>
@@ -91,7 +91,7 @@ export async function enqueueCommand(ctx: CliContext, taskName: string, args: st
   if (usesFiles && opts.payload !== undefined) throw new UsageError(`task "${task.name}" takes files; --payload cannot be combined with them`);
   const plainPayload = usesFiles ? undefined : payloadFromArgs(task, args, opts.payload, ctx.cwd);
 
-  const producer = await Producer.connect(config, settings);
+  const producer = await Producer.connect(config, { ...settings, onWarning: (m) => ctx.out.warn(m) });
   const store = openStore(settings.dbFile);
   let prepared: PreparedRun<unknown>[] = [];
   // Once the runs are added, a later failure (a --wait timeout) is theirs, not a failed enqueue.
@@ -129,8 +129,8 @@ export async function enqueueCommand(ctx: CliContext, taskName: string, args: st
     }
     enqueued = true;
     // The runs' events are written in the background: have them in the stream before catching up.
-    await producer.writer.flush();
-    await catchUpHistory(store, producer.redis, settings, config).catch((err) =>
+    await producer.flush();
+    await catchUpHistory(store, producer.runEvents(), settings, config).catch((err: unknown) =>
       ctx.out.warn(`history not updated yet: ${errorMessage(err)}`),
     );
 
@@ -150,7 +150,7 @@ export async function enqueueCommand(ctx: CliContext, taskName: string, args: st
         }),
       );
       const finished = runs.filter((r) => outcomes.get(r.id)?.state !== 'timeout').map((r) => r.id);
-      await catchUpUntilFinal(store, producer.redis, settings, config, finished).catch(() => undefined);
+      await catchUpUntilFinal(store, producer.runEvents(), settings, config, finished).catch(() => undefined);
     }
     return report(ctx, runs, prepared, outcomes, opts);
   } catch (err) {

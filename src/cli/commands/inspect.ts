@@ -2,11 +2,11 @@ import { parseDuration, formatDuration, formatBytes } from '../../core/duration.
 import { RuntimeError, UsageError } from '../../core/errors.js';
 import { isTaskState, type TaskState } from '../../core/states.js';
 import type { ResolvedConfig, Settings } from '../../config/index.js';
-import { Admin, listRuns, pingWorkers, queueStats, RedisBeatStore, runDetail, workerStatuses, type QueueStats, type RunDetail, type WorkerStatus } from '../../queue/index.js';
+import { Admin, listRuns, pingWorkers, queueStats, runDetail, workerStatuses, type QueueStats, type RunDetail, type WorkerStatus } from '../../queue/index.js';
 import { HistoryQueries, openStore, type Store, type TaskRunRow } from '../../store/index.js';
 import { scheduleRows, type ScheduleRow } from '../../beat/index.js';
+import { catchUpHistory } from '../../runtime/history.js';
 import type { CliContext } from '../context.js';
-import { catchUpHistory } from '../history.js';
 import { colorState } from '../output.js';
 import { age, table, when } from '../table.js';
 
@@ -22,10 +22,10 @@ interface Session {
 async function session<T>(ctx: CliContext, fn: (s: Session) => Promise<T>): Promise<T> {
   const config = await ctx.config();
   const settings = ctx.settings(config);
-  const admin = await Admin.connect(config, settings);
+  const admin = await Admin.connect(config, { ...settings, onWarning: (m) => ctx.out.warn(m) });
   const store = openStore(settings.dbFile);
   try {
-    await catchUpHistory(store, admin.redis, settings, config).catch((err) => ctx.out.warn(`history may be behind: ${String(err)}`));
+    await catchUpHistory(store, admin.runEvents(), settings, config).catch((err: unknown) => ctx.out.warn(`history may be behind: ${String(err)}`));
     return await fn({ config, settings, admin, store, history: new HistoryQueries(store.db) });
   } finally {
     store.close();
@@ -163,7 +163,7 @@ function runsTable(ctx: CliContext, rows: { id: string; task: string; queue: str
 }
 
 async function schedules(s: Session): Promise<ScheduleRow[]> {
-  return scheduleRows(s.config, new RedisBeatStore(s.admin.redis, s.settings.prefix));
+  return scheduleRows(s.config, { read: (names) => s.admin.scheduleStates(names) });
 }
 
 /** `tq inspect`: one overview screen. */

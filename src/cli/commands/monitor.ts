@@ -3,9 +3,9 @@ import { UsageError } from '../../core/errors.js';
 import { maskRedisUrl } from '../../core/url.js';
 import { createMonitorSource, MonitorController, renderSnapshot, runLive } from '../../monitor/index.js';
 import { Admin } from '../../queue/index.js';
+import { catchUpHistory, startRecorder, type RunningRecorder } from '../../runtime/history.js';
 import { openStore } from '../../store/index.js';
 import type { CliContext } from '../context.js';
-import { catchUpHistory, startRecorder } from '../history.js';
 
 export interface MonitorCommandOptions {
   once?: boolean;
@@ -30,7 +30,7 @@ export async function monitorCommand(ctx: CliContext, opts: MonitorCommandOption
   const interactive = !opts.once && ctx.out.tty && Boolean(process.stdin.isTTY);
   const stdout = ctx.out.stdout;
   const columns = stdout.isTTY ? stdout.columns || 80 : Number(ctx.env.COLUMNS) || 120;
-  const admin = await Admin.connect(config, settings);
+  const admin = await Admin.connect(config, { ...settings, onWarning: (m) => ctx.out.warn(m) });
   let store;
   try {
     store = openStore(settings.dbFile);
@@ -39,7 +39,7 @@ export async function monitorCommand(ctx: CliContext, opts: MonitorCommandOption
     throw err;
   }
   const history = store;
-  const source = createMonitorSource({ config, settings, store, admin, catchUp: (redis) => catchUpHistory(history, redis, settings, config) });
+  const source = createMonitorSource({ config, settings, store, admin, catchUp: (events) => catchUpHistory(history, events, settings, config) });
   const controller = new MonitorController(source, {
     redisUrl: maskRedisUrl(settings.redisUrl),
     prefix: settings.prefix,
@@ -47,7 +47,7 @@ export async function monitorCommand(ctx: CliContext, opts: MonitorCommandOption
     columns,
     rows: stdout.rows || 24,
   });
-  let recorder: Awaited<ReturnType<typeof startRecorder>> | undefined;
+  let recorder: RunningRecorder | undefined;
   try {
     if (!interactive) {
       await controller.start({ loop: false });

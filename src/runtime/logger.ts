@@ -1,0 +1,13 @@
+/** Where a process started from code writes its diagnostics (the CLI passes its own formatter). */
+export interface RuntimeLogger {
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+/** The default: `console` (info on stdout, warnings and errors on stderr), tagged so they are recognisable. */
+export const consoleLogger: RuntimeLogger = {
+  info: (m) => console.info(`tq: ${m}`),
+  warn: (m) => console.warn(`tq: warning: ${m}`),
+  error: (m) => console.error(`tq: error: ${m}`),
+};
