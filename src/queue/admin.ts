@@ -6,7 +6,7 @@ import type { ResolvedConfig } from '../config/resolved.js';
 import { connect, ensureLayout } from './connection.js';
 import { requestCancel } from './control.js';
 import { tqKeys } from './keys.js';
-import { CANCELLED, failureState, reasonMessage } from './outcomes.js';
+import { CANCELLED, failureState, reasonMessage } from '../core/run-outcome.js';
 import { RunEventWriter } from './run-stream.js';
 
 export type PurgeState = 'waiting' | 'delayed' | 'failed' | 'completed';

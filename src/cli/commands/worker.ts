@@ -114,7 +114,8 @@ export async function runUntilStopped(ctx: CliContext, o: RunOptions): Promise<n
   );
   const report = await serving.stop(o.shutdownTimeoutMs);
   if (report.forced) o.logger.warn(`shutdown timeout reached; handed back ${report.handedBack.length} run(s): ${report.handedBack.join(', ')}`);
-  o.logger.info(`stopped (completed ${runtime.processed}, failed ${runtime.failed})`);
+  const { processed, failed } = runtime.stats();
+  o.logger.info(`stopped (completed ${processed}, failed ${failed})`);
   o.logger.flush();
   return why.code;
 }
