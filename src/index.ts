@@ -24,5 +24,5 @@ export type {
 export { TqError, UsageError, ConfigError, RedisUnavailableError, RuntimeError, FatalTaskError } from './core/errors.js';
 export { TASK_STATES, type TaskState } from './core/states.js';
 export type { RecordsStore, ImageRecord, ImagesRepository, ImageStatus } from './core/records.js';
-export { createClient, RunFailedError, type ClientOptions, type RunHandle, type TqClient } from './client/index.js';
+export { createClient, RunFailedError, type ClientOptions, type RunHandle, type RunInfo, type TqClient } from './client/index.js';
 export type { StandardSchemaV1 } from './core/schema.js';

@@ -1,1 +1,1 @@
-export { createClient, RunFailedError, type ClientOptions, type RunHandle, type TqClient } from './client.js';
+export { createClient, RunFailedError, type ClientOptions, type RunHandle, type RunInfo, type TqClient } from './client.js';
