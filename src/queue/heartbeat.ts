@@ -57,11 +57,17 @@ export class HeartbeatPublisher {
   async beat(): Promise<void> {
     const keys = tqKeys(this.prefix);
     const beat: WorkerHeartbeat = { ...this.snapshot(), host: os.hostname(), pid: process.pid, rssBytes: process.memoryUsage.rss(), at: Date.now() };
-    const replies = await this.redis
-      .multi()
-      .set(keys.worker(beat.name), JSON.stringify(beat), 'PX', HEARTBEAT_TTL_MS)
-      .zadd(keys.workers, beat.at, beat.name)
-      .exec();
+    let replies: [Error | null, unknown][] | null;
+    try {
+      replies = await this.redis
+        .multi()
+        .set(keys.worker(beat.name), JSON.stringify(beat), 'PX', HEARTBEAT_TTL_MS)
+        .zadd(keys.workers, beat.at, beat.name)
+        .exec();
+    } catch (err) {
+      // EXECABORT only says the transaction was discarded; the refusal that caused it says why.
+      throw (err as { previousErrors?: Error[] }).previousErrors?.[0] ?? err;
+    }
     // EXEC answers per command: a command refused inside the transaction does not reject exec().
     const refused = replies?.find(([err]) => err)?.[0];
     if (refused) throw refused;
