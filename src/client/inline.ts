@@ -51,7 +51,13 @@ export function runInline(config: TqConfig, options: ClientOptions): TqClient<Ta
   });
 
   /** One attempt: the run's record moves as the handler reports; resolves once it settled. */
-  const attemptRun = async (run: RunInfo, task: ResolvedTask, payload: unknown, timeLimitMs: number | undefined, db: RecordsStore): Promise<{ ok: true } | { ok: false; final: boolean; message: string }> => {
+  const attemptRun = async (
+    run: RunInfo,
+    task: ResolvedTask,
+    payload: unknown,
+    timeLimitMs: number | undefined,
+    db: RecordsStore,
+  ): Promise<{ ok: true } | { ok: false; final: boolean; message: string }> => {
     const control = new RunControl();
     if (timeLimitMs !== undefined) control.abortAfter(timeLimitMs, () => new RunAborted(TIME_LIMIT, timeLimitReason(timeLimitMs)));
     const { ctx, end } = createRunContext({
@@ -94,7 +100,8 @@ export function runInline(config: TqConfig, options: ClientOptions): TqClient<Ta
     if (!task) throw new UsageError(`unknown task "${taskName}" (known: ${[...resolved.tasks.keys()].sort().join(', ')})`);
     assertJsonPayload(payload ?? {}, 'payload', resolved.payloadLimit);
     let value: unknown = JSON.parse(JSON.stringify(payload ?? {}));
-    if (task.schema) value = await validateWithSchema(task.schema, value, (m) => new UsageError(`invalid payload for task "${taskName}": ${m}`));
+    if (task.schema)
+      value = await validateWithSchema(task.schema, value, (m) => new UsageError(`invalid payload for task "${taskName}": ${m}`));
     const id = opts.id ?? newRunId();
     const attempts = opts.attempts ?? task.attempts;
     const timeLimitMs = opts.timeLimit !== undefined ? parseDuration(opts.timeLimit, 'timeLimit') : task.timeoutMs;
@@ -144,7 +151,12 @@ export function runInline(config: TqConfig, options: ClientOptions): TqClient<Ta
       const task = resolved.tasks.get(taskName);
       if (!task?.definition.fromArgs) throw new UsageError(`task "${taskName}" does not take files`);
       if (typeof file !== 'string') throw new UsageError('the inline client takes a file path');
-      const [prepared] = await task.definition.fromArgs([file], { cwd: process.cwd(), media: resolved.mediaDir, db: (await records()).records, tick: () => undefined });
+      const [prepared] = await task.definition.fromArgs([file], {
+        cwd: process.cwd(),
+        media: resolved.mediaDir,
+        db: (await records()).records,
+        tick: () => undefined,
+      });
       const run = await enqueue(taskName, prepared!.payload, rest);
       return { recordId: String(prepared!.meta?.recordId), run };
     },

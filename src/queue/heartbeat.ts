@@ -56,7 +56,13 @@ export class HeartbeatPublisher {
   /** Writes one heartbeat; rejects when Redis did not take it. */
   async beat(): Promise<void> {
     const keys = tqKeys(this.prefix);
-    const beat: WorkerHeartbeat = { ...this.snapshot(), host: os.hostname(), pid: process.pid, rssBytes: process.memoryUsage.rss(), at: Date.now() };
+    const beat: WorkerHeartbeat = {
+      ...this.snapshot(),
+      host: os.hostname(),
+      pid: process.pid,
+      rssBytes: process.memoryUsage.rss(),
+      at: Date.now(),
+    };
     let replies: [Error | null, unknown][] | null;
     try {
       replies = await this.redis
@@ -78,7 +84,8 @@ export class HeartbeatPublisher {
     try {
       await this.beat();
     } catch (err) {
-      if (!this.failing) this.logger.warn(`heartbeat not written (${errorMessage(err)}); this worker is missing from \`tq inspect workers\` until it is`);
+      if (!this.failing)
+        this.logger.warn(`heartbeat not written (${errorMessage(err)}); this worker is missing from \`tq inspect workers\` until it is`);
       this.failing = true;
       return;
     }

@@ -139,7 +139,15 @@ describe('one definition of a run: inline and on a worker', () => {
     if (!outcome) throw new Error(`no final event for ${task} run ${run.id}`);
     // The remote handle tells the same story as the events.
     const info = await run.info();
-    expect(info).toMatchObject({ id: run.id, task, queue: 'default', state: outcome.state, attempt: outcome.attempt, error: outcome.error, logs: outcome.logs });
+    expect(info).toMatchObject({
+      id: run.id,
+      task,
+      queue: 'default',
+      state: outcome.state,
+      attempt: outcome.attempt,
+      error: outcome.error,
+      logs: outcome.logs,
+    });
     return outcome;
   };
 
@@ -174,7 +182,23 @@ describe('one definition of a run: inline and on a worker', () => {
   it('the inline handle has the shape of `tq inspect task --json`', async () => {
     const info = await (await inline.enqueue('succeeds' as never, { a: 1 } as never)).info();
     expect(Object.keys(info!).sort()).toEqual(
-      ['id', 'task', 'queue', 'state', 'payload', 'result', 'error', 'attempt', 'progress', 'logs', 'worker', 'enqueuedAt', 'startedAt', 'finishedAt', 'runtimeMs'].sort(),
+      [
+        'id',
+        'task',
+        'queue',
+        'state',
+        'payload',
+        'result',
+        'error',
+        'attempt',
+        'progress',
+        'logs',
+        'worker',
+        'enqueuedAt',
+        'startedAt',
+        'finishedAt',
+        'runtimeMs',
+      ].sort(),
     );
     expect(info).toMatchObject({ payload: { a: 1 }, result: { ok: true }, worker: null });
     expect(info!.runtimeMs).toBeGreaterThanOrEqual(0);

@@ -26,7 +26,18 @@ describe('heartbeat failures are logged once per change', () => {
     const prefix = `h${randomBytes(3).toString('hex')}`;
     const lines: string[] = [];
     const logger = { info: (l: string) => lines.push(`info: ${l}`), warn: (l: string) => lines.push(`warn: ${l}`) };
-    const snapshot = () => ({ name: 'w1', queues: ['default'], concurrency: 1, active: [], processed: 0, failed: 0, zombies: 0, startedAt: 0, lastFetchAt: 0, version: 'test' });
+    const snapshot = () => ({
+      name: 'w1',
+      queues: ['default'],
+      concurrency: 1,
+      active: [],
+      processed: 0,
+      failed: 0,
+      zombies: 0,
+      startedAt: 0,
+      lastFetchAt: 0,
+      version: 'test',
+    });
     const publisher = new HeartbeatPublisher(beats, prefix, snapshot, logger, 20);
     let attempts = 0;
     const counting = publisher.beat.bind(publisher);
@@ -36,7 +47,12 @@ describe('heartbeat failures are logged once per change', () => {
     };
     publisher.start();
     try {
-      expect(await pollUntil(async () => ((await liveWorkers(admin, prefix)).length === 1 ? true : undefined), { intervalMs: 10, timeoutMs: 5000 })).toBe(true);
+      expect(
+        await pollUntil(async () => ((await liveWorkers(admin, prefix)).length === 1 ? true : undefined), {
+          intervalMs: 10,
+          timeoutMs: 5000,
+        }),
+      ).toBe(true);
       expect(lines).toEqual([]);
 
       await admin.call('ACL', 'SETUSER', 'default', '-set');
@@ -45,7 +61,9 @@ describe('heartbeat failures are logged once per change', () => {
       const failedSoFar = attempts;
       await pollUntil(() => (attempts >= failedSoFar + 3 ? true : undefined), { intervalMs: 10, timeoutMs: 5000 });
       expect(lines).toHaveLength(1);
-      expect(lines[0]).toMatch(/^warn: heartbeat not written \(.*NOPERM.*\); this worker is missing from `tq inspect workers` until it is$/);
+      expect(lines[0]).toMatch(
+        /^warn: heartbeat not written \(.*NOPERM.*\); this worker is missing from `tq inspect workers` until it is$/,
+      );
 
       await admin.call('ACL', 'SETUSER', 'default', '+set');
       await pollUntil(() => (lines.length > 1 ? true : undefined), { intervalMs: 10, timeoutMs: 5000 });

@@ -10,7 +10,12 @@ describe('judgeFailure', () => {
   };
 
   it('FatalTaskError, UnrecoverableError and UsageError are final; an abort is final', () => {
-    for (const err of [new FatalTaskError('x'), named('UnrecoverableError'), new UsageError('bad'), new RunAborted(TIME_LIMIT, timeLimitReason(1000))]) {
+    for (const err of [
+      new FatalTaskError('x'),
+      named('UnrecoverableError'),
+      new UsageError('bad'),
+      new RunAborted(TIME_LIMIT, timeLimitReason(1000)),
+    ]) {
       expect(judgeFailure(err, { name: 't', retryOn: () => true }, noWarn).final).toBe(true);
     }
   });

@@ -36,7 +36,12 @@ describe('completedEvent', () => {
 
 describe('failureEvent', () => {
   it('a failed attempt with attempts left is retrying, due when the backoff said, without a stack', () => {
-    const event = failureEvent(job(), named('Error', 'boom', 'Error: boom\n  at x'), { worker: 'w1', startedAt: NOW - 50, dueAt: NOW + 1000, now: NOW });
+    const event = failureEvent(job(), named('Error', 'boom', 'Error: boom\n  at x'), {
+      worker: 'w1',
+      startedAt: NOW - 50,
+      dueAt: NOW + 1000,
+      now: NOW,
+    });
     expect(event).toEqual({
       type: 'retrying',
       jobId: 'r1',
@@ -53,7 +58,11 @@ describe('failureEvent', () => {
   });
 
   it('the last attempt fails the run and keeps the stack', () => {
-    const event = failureEvent(job({ attemptsMade: 3, finishedOn: NOW }), named('Error', 'boom', 'Error: boom\n  at x'), { worker: 'w1', dueAt: NOW + 1000, now: NOW });
+    const event = failureEvent(job({ attemptsMade: 3, finishedOn: NOW }), named('Error', 'boom', 'Error: boom\n  at x'), {
+      worker: 'w1',
+      dueAt: NOW + 1000,
+      now: NOW,
+    });
     expect(event).toMatchObject({ type: 'failed', attempt: 3, error: 'boom', stack: 'Error: boom\n  at x', runtimeMs: 50 });
     expect(event).not.toHaveProperty('dueAt');
   });
@@ -65,7 +74,10 @@ describe('failureEvent', () => {
 
   it('the reason prefix names the final state: cancelled and expired, without a stack', () => {
     const cancelled = failureEvent(job(), named('UnrecoverableError', 'Cancelled: cancelled by user', 's'), { worker: 'w1', now: NOW });
-    const expired = failureEvent(job({ processedOn: undefined }), named('UnrecoverableError', 'Expired: not started before ...', 's'), { worker: 'w1', now: NOW });
+    const expired = failureEvent(job({ processedOn: undefined }), named('UnrecoverableError', 'Expired: not started before ...', 's'), {
+      worker: 'w1',
+      now: NOW,
+    });
     expect(cancelled).toMatchObject({ type: 'cancelled', error: 'Cancelled: cancelled by user' });
     expect(cancelled).not.toHaveProperty('stack');
     expect(expired).toMatchObject({ type: 'expired' });

@@ -5,7 +5,8 @@ import { RunAborted, timeLimitReason, TIME_LIMIT } from '../../src/core/run-outc
 import type { ResolvedTask } from '../../src/config/resolved.js';
 import { awaitOutcome, ABORT_GRACE_MS, ZombieTracker } from '../../src/queue/worker/execute.js';
 
-const task = (retryOn?: (err: unknown) => boolean) => ({ name: 't', definition: { run: () => undefined, ...(retryOn ? { retryOn } : {}) } }) as unknown as ResolvedTask;
+const task = (retryOn?: (err: unknown) => boolean) =>
+  ({ name: 't', definition: { run: () => undefined, ...(retryOn ? { retryOn } : {}) } }) as unknown as ResolvedTask;
 const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
 
 function setup(retryOn?: (err: unknown) => boolean) {
@@ -36,7 +37,9 @@ describe('awaitOutcome', () => {
   it('an abort ends the run at once; a handler that honours it is no zombie and no grace timer is left', async () => {
     const { options, zombies } = setup();
     const control = new RunControl();
-    const done = new Promise((_, reject) => control.signal.addEventListener('abort', () => setImmediate(() => reject(control.signal.reason)), { once: true }));
+    const done = new Promise((_, reject) =>
+      control.signal.addEventListener('abort', () => setImmediate(() => reject(control.signal.reason)), { once: true }),
+    );
     const before = timers();
     const outcome = awaitOutcome(done, control, options).catch((e: unknown) => e);
     control.abort(new RunAborted(TIME_LIMIT, timeLimitReason(1000)));

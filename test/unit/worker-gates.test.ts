@@ -6,7 +6,10 @@ const NOW = Date.UTC(2026, 0, 1, 12, 0, 0);
 
 describe('pre-run gates', () => {
   it('a cancel mark fails the run with the cancel reason, before expiry is looked at', () => {
-    expect(admit({ cancelled: 'cancelled by user', expiresAt: NOW - 1, now: NOW })).toEqual({ kind: 'fail', reason: 'Cancelled: cancelled by user' });
+    expect(admit({ cancelled: 'cancelled by user', expiresAt: NOW - 1, now: NOW })).toEqual({
+      kind: 'fail',
+      reason: 'Cancelled: cancelled by user',
+    });
   });
 
   it('a run not started before it expired fails with how late it is', () => {
@@ -39,7 +42,10 @@ describe('unknown-task grace', () => {
     expect(grace.verdict(run, NOW + 58_000)).toEqual({ kind: 'park', dueAt: NOW + 58_000 + 2000 });
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain('unknown task "newer" in queue "default" (this worker knows: hello, resize)');
-    expect(grace.verdict(run, NOW + 60_000)).toEqual({ kind: 'fail', reason: 'unknown task "newer": no worker knew it within 1m 0s (known here: hello, resize)' });
+    expect(grace.verdict(run, NOW + 60_000)).toEqual({
+      kind: 'fail',
+      reason: 'unknown task "newer": no worker knew it within 1m 0s (known here: hello, resize)',
+    });
   });
 
   it('a run the worker cannot put back fails at once', () => {

@@ -31,7 +31,13 @@ export interface WorkerContextDeps {
  * Redis write at all (its final progress still reaches history when it ends). Log lines go out
  * without waiting for Redis (BullMQ's client sends them in order, before the run's completion).
  */
-export function workerContext(job: Job, task: ResolvedTask, attempt: number, control: RunControl, deps: WorkerContextDeps): { ctx: TaskContext; end: () => void } {
+export function workerContext(
+  job: Job,
+  task: ResolvedTask,
+  attempt: number,
+  control: RunControl,
+  deps: WorkerContextDeps,
+): { ctx: TaskContext; end: () => void } {
   const base = { jobId: job.id!, task: task.name, queue: job.queueName, attempt };
   // A write the handler does not wait for: a failure is logged (once a minute), not thrown.
   const background = (write: Promise<unknown>) => {

@@ -51,7 +51,11 @@ export function completedEvent(job: JobFacts, result: unknown, facts: AttemptFac
  * state its reason stands for (`failed`, `cancelled`, `expired`). Undefined for a run that was
  * only parked (BullMQ's DelayedError: it comes back, nothing failed).
  */
-export function failureEvent(job: JobFacts, err: { name: string; message: string; stack?: string | undefined }, facts: AttemptFacts): RunEvent | undefined {
+export function failureEvent(
+  job: JobFacts,
+  err: { name: string; message: string; stack?: string | undefined },
+  facts: AttemptFacts,
+): RunEvent | undefined {
   if (isNamed(err, 'DelayedError')) return undefined;
   const attempts = job.opts.attempts ?? 1;
   const final = isNamed(err, 'UnrecoverableError') || job.attemptsMade >= attempts || job.finishedOn !== undefined;

@@ -44,7 +44,9 @@ export class ZombieTracker {
   /** Counts `done` as a zombie until it settles. */
   track(label: string, done: Promise<unknown>): void {
     this.current += 1;
-    this.logger.warn(`${label} ignored its abort signal and keeps running as a zombie (${this.current} now; this worker restarts itself past ${this.max})`);
+    this.logger.warn(
+      `${label} ignored its abort signal and keeps running as a zombie (${this.current} now; this worker restarts itself past ${this.max})`,
+    );
     const release = () => {
       this.current -= 1;
     };
@@ -57,7 +59,13 @@ export class ZombieTracker {
 }
 
 /** Calls the handler (or its isolated runner) now; the promise of its outcome. */
-export function startHandler(task: ResolvedTask, payload: unknown, ctx: TaskContext, control: RunControl, isolated: IsolatedRun | undefined): Promise<unknown> {
+export function startHandler(
+  task: ResolvedTask,
+  payload: unknown,
+  ctx: TaskContext,
+  control: RunControl,
+  isolated: IsolatedRun | undefined,
+): Promise<unknown> {
   return callHandler(() =>
     task.isolate && isolated ? isolated({ task: task.name, payload, ctx, signal: control.signal }) : task.definition.run(payload, ctx),
   );

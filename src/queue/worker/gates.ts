@@ -19,7 +19,8 @@ const SLOT_SLACK_MS = 5;
 /** Cancel and expiry: a cancelled run ends cancelled, one not started before `expiresAt` expired. */
 export function admit(input: { cancelled: string | undefined; expiresAt: number | undefined; now: number }): GateVerdict {
   if (input.cancelled !== undefined) return { kind: 'fail', reason: cancelReason(input.cancelled) };
-  if (input.expiresAt !== undefined && input.now > input.expiresAt) return { kind: 'fail', reason: expiryReason(input.expiresAt, input.now) };
+  if (input.expiresAt !== undefined && input.now > input.expiresAt)
+    return { kind: 'fail', reason: expiryReason(input.expiresAt, input.now) };
   return RUN;
 }
 

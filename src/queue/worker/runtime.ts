@@ -178,7 +178,9 @@ export class WorkerRuntime {
    */
   private async warmUp(): Promise<void> {
     const served = new Set(this.options.queues);
-    const tasks = [...this.options.config.tasks.values()].filter((t) => t.definition.warmup && served.has(t.queue) && !(t.isolate && this.options.isolated));
+    const tasks = [...this.options.config.tasks.values()].filter(
+      (t) => t.definition.warmup && served.has(t.queue) && !(t.isolate && this.options.isolated),
+    );
     await Promise.all(
       tasks.map(async (task) => {
         try {
@@ -232,7 +234,9 @@ export class WorkerRuntime {
     } else if (message.type === 'ping') {
       const reply = JSON.stringify({ name: this.name, sentAt: message.sentAt, at: Date.now() });
       // The pinger counts who answered within its timeout: a reply lost to a blip is an absent worker.
-      void this.redis.publish(message.replyTo, reply).catch((err: unknown) => this.options.logger.warn(`ping not answered (${errorMessage(err)})`));
+      void this.redis
+        .publish(message.replyTo, reply)
+        .catch((err: unknown) => this.options.logger.warn(`ping not answered (${errorMessage(err)})`));
     }
   }
 
@@ -262,13 +266,23 @@ export class WorkerRuntime {
     const env = unwrap(job.data);
     const attempt = job.attemptsMade + 1;
     if (!task) {
-      const verdict = this.unknown.verdict({ task: job.name, queue: job.queueName, enqueuedAt: env.enqueuedAt ?? job.timestamp, canPark: token !== undefined }, Date.now());
+      const verdict = this.unknown.verdict(
+        { task: job.name, queue: job.queueName, enqueuedAt: env.enqueuedAt ?? job.timestamp, canPark: token !== undefined },
+        Date.now(),
+      );
       if (verdict.kind === 'park') return this.park(job, token!, verdict.dueAt, attempt);
       throw new UnrecoverableError(verdict.reason);
     }
 
     const gate = await passGates(
-      { id: job.id!, task: task.name, rateLimit: task.rateLimit, expiresAt: env.expiresAt, heldSlot: env.rateSlot, canPark: token !== undefined },
+      {
+        id: job.id!,
+        task: task.name,
+        rateLimit: task.rateLimit,
+        expiresAt: env.expiresAt,
+        heldSlot: env.rateSlot,
+        canPark: token !== undefined,
+      },
       { cancels: this.cancels, clock: this.clock, rate: this.rate },
     );
     if (gate.kind === 'fail') throw new UnrecoverableError(gate.reason);
@@ -283,7 +297,14 @@ export class WorkerRuntime {
     return this.execute(job, token, task, payload, env.timeLimitMs ?? task.timeoutMs, attempt);
   }
 
-  private async execute(job: Job, token: string | undefined, task: ResolvedTask, payload: unknown, timeLimitMs: number | undefined, attempt: number): Promise<unknown> {
+  private async execute(
+    job: Job,
+    token: string | undefined,
+    task: ResolvedTask,
+    payload: unknown,
+    timeLimitMs: number | undefined,
+    attempt: number,
+  ): Promise<unknown> {
     const control = new RunControl();
     if (timeLimitMs !== undefined) control.abortAfter(timeLimitMs, () => new RunAborted(TIME_LIMIT, timeLimitReason(timeLimitMs)));
     const startedAt = Date.now();
@@ -333,7 +354,8 @@ export class WorkerRuntime {
   private flushCompletions(): void {
     const done = this.completions;
     this.completions = [];
-    for (const { job, result } of done) this.emit(completedEvent(job, result, { worker: this.name, startedAt: this.started.get(job), now: Date.now() }));
+    for (const { job, result } of done)
+      this.emit(completedEvent(job, result, { worker: this.name, startedAt: this.started.get(job), now: Date.now() }));
   }
 
   private onFailed(job: Job | undefined, err: Error): void {

@@ -32,7 +32,15 @@ export async function handBack(
     }
     handedBack.push(id);
     const { job } = run;
-    deps.emit({ type: 'requeued', jobId: id, task: job.name, queue: job.queueName, at: Date.now(), attempt: job.attemptsMade + 1, worker: deps.worker });
+    deps.emit({
+      type: 'requeued',
+      jobId: id,
+      task: job.name,
+      queue: job.queueName,
+      at: Date.now(),
+      attempt: job.attemptsMade + 1,
+      worker: deps.worker,
+    });
   }
   return handedBack;
 }

@@ -33,7 +33,10 @@ export class UnknownTaskGrace {
     const age = now - run.enqueuedAt;
     const known = [...this.knownTasks()].sort().join(', ');
     if (age >= this.graceMs || !run.canPark) {
-      return { kind: 'fail', reason: `unknown task "${run.task}": no worker knew it within ${formatDuration(this.graceMs)} (known here: ${known})` };
+      return {
+        kind: 'fail',
+        reason: `unknown task "${run.task}": no worker knew it within ${formatDuration(this.graceMs)} (known here: ${known})`,
+      };
     }
     if (!this.logged.has(run.task)) {
       this.logged.add(run.task);
