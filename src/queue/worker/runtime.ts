@@ -7,7 +7,7 @@ import { RunControl } from '../../core/run-control.js';
 import type { RunEvent } from '../../core/run-events.js';
 import { cancelReason, RunAborted, timeLimitReason, TIME_LIMIT, CANCELLED } from '../../core/run-outcome.js';
 import { validateWithSchema } from '../../core/schema.js';
-import type { ResolvedConfig, ResolvedTask } from '../../config/resolved.js';
+import type { ResolvedTask } from '../../config/resolved.js';
 import { backoffDelay, TQ_BACKOFF } from '../backoff.js';
 import { CancelRegistry } from '../cancel-registry.js';
 import { ServerClock } from '../clock.js';
@@ -27,6 +27,7 @@ import { passGates } from './gates.js';
 import { handBack, type ShutdownReport } from './shutdown.js';
 import type { ActiveRun, WorkerRuntimeOptions, WorkerStats } from './options.js';
 import { UnknownTaskGrace } from './unknown-task.js';
+import { warmUp } from './warmup.js';
 
 export type { IsolatedRun, ShutdownReport, WorkerRuntimeOptions, WorkerStats };
 
@@ -112,7 +113,7 @@ export class WorkerRuntime {
         (message) => rt.onControl(message),
         () => void rt.afterReconnect(),
       );
-      await runtime.warmUp();
+      await warmUp(options.config, options.queues, options.isolated !== undefined, options.logger);
       runtime.startWorkers();
       await Promise.all(runtime.workers.map((w) => w.waitUntilReady()));
       runtime.lastFetchAt = Date.now();
@@ -169,27 +170,6 @@ export class WorkerRuntime {
       options.heartbeatIntervalMs,
     );
     this.heartbeat.start();
-  }
-
-  /**
-   * Runs the `warmup` of every task whose queue this worker serves (an isolated task warms up in
-   * its own child process instead), before the first run is taken. A failure is only logged: the
-   * first run of that task meets the problem and fails with its reason.
-   */
-  private async warmUp(): Promise<void> {
-    const served = new Set(this.options.queues);
-    const tasks = [...this.options.config.tasks.values()].filter(
-      (t) => t.definition.warmup && served.has(t.queue) && !(t.isolate && this.options.isolated),
-    );
-    await Promise.all(
-      tasks.map(async (task) => {
-        try {
-          await task.definition.warmup!();
-        } catch (err) {
-          this.options.logger.warn(`${task.name}: warmup failed (${errorMessage(err)}); its runs will meet the same problem`);
-        }
-      }),
-    );
   }
 
   private startWorkers(): void {
