@@ -380,6 +380,7 @@ export class WorkerRuntime {
     await Promise.all(this.workers.map((w) => w.close(!drained).catch(quietly('a queue consumer did not close'))));
     this.flushCompletions();
     await settlesWithin(this.writer.flush(), 5000);
+    // A producer that never connected failed the ctx.enqueue that wanted it: nothing to close.
     if (this.producer) await (await this.producer.catch(() => undefined))?.close();
     this.redis.disconnect();
     return { handedBack, forced: !drained };
