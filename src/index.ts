@@ -31,6 +31,7 @@ export {
   type EnqueuedFile,
   type FileInput,
   type RunHandle,
+  type RunInfo,
   type TqClient,
 } from './client/index.js';
 export type { StandardSchemaV1 } from './core/schema.js';

@@ -5,9 +5,9 @@ import type { Admin, Producer } from '../queue/index.js';
 import type { Store } from '../store/index.js';
 import { runInline } from './inline.js';
 import { asUpload, clientMediaDir, enqueueFilesWith } from './files.js';
-import type { ClientOptions, EnqueuedFile, FileInput, RunHandle, TqClient } from './types.js';
+import type { ClientOptions, EnqueuedFile, FileInput, RunHandle, RunInfo, TqClient } from './types.js';
 
-export type { ClientOptions, EnqueuedFile, FileInput, RunHandle, TqClient };
+export type { ClientOptions, EnqueuedFile, FileInput, RunHandle, RunInfo, TqClient };
 import { RunFailedError } from './run-failed.js';
 
 export { RunFailedError };
@@ -147,6 +147,14 @@ class RemoteClient<T extends TaskMap> implements TqClient<T> {
       cancel: async () => {
         const { admin } = await this.connect();
         await admin.cancel(id);
+      },
+      info: async (): Promise<RunInfo | undefined> => {
+        const { admin } = await this.connect();
+        const { runDetail } = await import('../queue/index.js');
+        const detail = await runDetail(admin, id);
+        if (!detail) return undefined;
+        const { id: runId, task, queue, state, payload, result, error, attempt, progress, logs, worker, enqueuedAt, startedAt, finishedAt, runtimeMs } = detail;
+        return { id: runId, task, queue, state, payload, result, error, attempt, progress, logs, worker, enqueuedAt, startedAt, finishedAt, runtimeMs };
       },
     };
   }

@@ -5,5 +5,6 @@ export {
   type EnqueuedFile,
   type FileInput,
   type RunHandle,
+  type RunInfo,
   type TqClient,
 } from './client.js';

@@ -1,36 +1,39 @@
 import type { ResolvedConfig } from '../config/index.js';
 import { configFromObject } from '../config/index.js';
 import { parseDuration } from '../core/duration.js';
-import { errorMessage, UsageError } from '../core/errors.js';
+import { UsageError } from '../core/errors.js';
 import { assertJsonPayload } from '../core/json.js';
+import { callHandler, RunControl } from '../core/run-control.js';
+import { createRunContext } from '../core/run-context.js';
+import { failureState, judgeFailure, RunAborted, timeLimitReason, TIME_LIMIT } from '../core/run-outcome.js';
 import { validateWithSchema } from '../core/schema.js';
-import type { TaskState } from '../core/states.js';
-import type { EnqueueOptions, TaskContext, TaskMap, TqConfig } from '../core/task.js';
+import type { EnqueueOptions, TaskLogger, TaskMap, TqConfig } from '../core/task.js';
+import type { ResolvedTask } from '../config/index.js';
+import type { RecordsStore } from '../core/records.js';
 import { newRunId } from '../queue/run-id.js';
 import type { Store } from '../store/index.js';
-import type { ClientOptions, EnqueuedFile, FileInput, RunHandle, TqClient } from './types.js';
+import type { ClientOptions, EnqueuedFile, FileInput, RunHandle, RunInfo, TqClient } from './types.js';
 import { RunFailedError } from './run-failed.js';
 import { asUpload, enqueueFilesWith } from './files.js';
 import { inlineMedia } from './inline-media.js';
 
-interface InlineRun {
-  queue: string;
-  state: TaskState;
-  result?: unknown;
-  error?: string;
-}
+const iso = (ms: number) => new Date(ms).toISOString();
+const quiet: TaskLogger = { info: () => undefined, warn: () => undefined };
+const stderrWarnings: TaskLogger = { info: () => undefined, warn: (line) => void process.stderr.write(`warning: ${line}\n`) };
 
 /**
  * The inline client: handlers run in this process, at enqueue, with the same payload checks,
- * schema, attempts, `retryOn`, `FatalTaskError` and time limits as on a worker, but no Redis and
- * no delays between attempts. Meant for the application's own unit tests.
+ * schema, attempts, `retryOn`, final errors, time limits, progress and log lines as on a worker
+ * (the run rules in `core/` are the same code), but no Redis and no delays between attempts.
+ * Meant for the application's own unit tests.
  */
 export function runInline(config: TqConfig, options: ClientOptions): TqClient<TaskMap> {
   const loaded = configFromObject(config, options.dir ?? process.cwd());
   const media = inlineMedia(loaded, options);
   // Handlers and stored files alike use the client's media directory.
   const resolved: ResolvedConfig = { ...loaded, mediaDir: media.dir };
-  const runs = new Map<string, InlineRun>();
+  const runs = new Map<string, RunInfo>();
+  const warnings = options.logger ?? stderrWarnings;
   let store: Promise<Store> | undefined;
   const records = () => (store ??= import('../store/index.js').then(({ openStore }) => openStore(options.db ?? ':memory:')));
 
@@ -46,54 +49,102 @@ export function runInline(config: TqConfig, options: ClientOptions): TqClient<Ta
       throw new RunFailedError(id, run.state, run.error ?? run.state);
     },
     cancel: async () => undefined,
+    info: async () => {
+      const run = runs.get(id);
+      return run && { ...run, logs: [...run.logs] };
+    },
   });
+
+  /** One attempt: the run's record moves as the handler reports; resolves once it settled. */
+  const attemptRun = async (
+    run: RunInfo,
+    task: ResolvedTask,
+    payload: unknown,
+    timeLimitMs: number | undefined,
+    db: RecordsStore,
+  ): Promise<{ ok: true } | { ok: false; final: boolean; message: string }> => {
+    const control = new RunControl();
+    if (timeLimitMs !== undefined) control.abortAfter(timeLimitMs, () => new RunAborted(TIME_LIMIT, timeLimitReason(timeLimitMs)));
+    const { ctx, end } = createRunContext({
+      id: run.id,
+      name: task.name,
+      queue: run.queue,
+      attempt: run.attempt,
+      signal: () => control.signal,
+      db,
+      media: resolved.mediaDir,
+      logger: options.logger ?? quiet,
+      // Nothing to save on here: every value is kept at once, so `info()` during a run is current.
+      progressIntervalMs: 0,
+      sinks: {
+        progress: (value) => {
+          run.progress = value;
+        },
+        log: (line) => {
+          run.logs.push(line);
+        },
+        enqueue: async (name, childPayload, opts) => ({ id: (await enqueue(name, childPayload, opts)).id }),
+      },
+    });
+    try {
+      const result = await control.race(callHandler(() => task.definition.run(payload, ctx)));
+      assertJsonPayload(result ?? null, 'result', Number.MAX_SAFE_INTEGER);
+      run.result = JSON.parse(JSON.stringify(result ?? null));
+      return { ok: true };
+    } catch (err) {
+      const verdict = judgeFailure(err, { name: task.name, retryOn: task.definition.retryOn }, (line) => warnings.warn(line));
+      return { ok: false, final: verdict.final, message: verdict.error.message };
+    } finally {
+      control.end();
+      end();
+    }
+  };
 
   const enqueue = async (taskName: string, payload: unknown, opts: EnqueueOptions = {}): Promise<RunHandle> => {
     const task = resolved.tasks.get(taskName);
     if (!task) throw new UsageError(`unknown task "${taskName}" (known: ${[...resolved.tasks.keys()].sort().join(', ')})`);
     assertJsonPayload(payload ?? {}, 'payload', resolved.payloadLimit);
     let value: unknown = JSON.parse(JSON.stringify(payload ?? {}));
-    if (task.schema) value = await validateWithSchema(task.schema, value, (m) => new UsageError(`invalid payload for task "${taskName}": ${m}`));
+    if (task.schema)
+      value = await validateWithSchema(task.schema, value, (m) => new UsageError(`invalid payload for task "${taskName}": ${m}`));
     const id = opts.id ?? newRunId();
-    const queue = opts.queue ?? task.queue;
     const attempts = opts.attempts ?? task.attempts;
     const timeLimitMs = opts.timeLimit !== undefined ? parseDuration(opts.timeLimit, 'timeLimit') : task.timeoutMs;
     const db = (await records()).records;
-    runs.set(id, { queue, state: 'active' });
-    for (let attempt = 1; ; attempt++) {
-      const controller = new AbortController();
-      const timer = timeLimitMs !== undefined ? setTimeout(() => controller.abort(new Error(`TimeLimitExceeded: run exceeded its ${timeLimitMs} ms time limit`)), timeLimitMs) : undefined;
-      const ctx: TaskContext = {
-        id,
-        name: taskName,
-        queue,
-        attempt,
-        signal: controller.signal,
-        progress: async () => undefined,
-        log: async () => undefined,
-        db,
-        media: resolved.mediaDir,
-        enqueue: async (name, p, o) => ({ id: (await enqueue(name, p, o)).id }),
-        logger: { info: () => undefined, warn: () => undefined },
-      };
-      try {
-        const aborted = new Promise<never>((_, reject) => controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true }));
-        const result = await Promise.race([Promise.resolve().then(() => task.definition.run(value, ctx)), aborted]);
-        assertJsonPayload(result ?? null, 'result', Number.MAX_SAFE_INTEGER);
-        runs.set(id, { queue, state: 'completed', result: JSON.parse(JSON.stringify(result ?? null)) });
+    const run: RunInfo = {
+      id,
+      task: taskName,
+      queue: opts.queue ?? task.queue,
+      state: 'active',
+      payload: value,
+      result: null,
+      error: null,
+      attempt: 0,
+      progress: null,
+      logs: [],
+      worker: null,
+      enqueuedAt: iso(Date.now()),
+      startedAt: null,
+      finishedAt: null,
+      runtimeMs: null,
+    };
+    runs.set(id, run);
+    for (;;) {
+      const startedAt = Date.now();
+      Object.assign(run, { state: 'active', attempt: run.attempt + 1, startedAt: iso(startedAt), finishedAt: null, runtimeMs: null });
+      const outcome = await attemptRun(run, task, value, timeLimitMs, db);
+      const finishedAt = Date.now();
+      Object.assign(run, { finishedAt: iso(finishedAt), runtimeMs: finishedAt - startedAt });
+      if (outcome.ok) {
+        run.state = 'completed';
         break;
-      } catch (err) {
-        const fatal =
-          controller.signal.aborted ||
-          (err instanceof Error && (err.name === 'FatalTaskError' || err.name === 'UnrecoverableError')) ||
-          (task.definition.retryOn ? !task.definition.retryOn(err) : false);
-        if (fatal || attempt >= attempts) {
-          runs.set(id, { queue, state: 'failed', error: errorMessage(err) });
-          break;
-        }
-      } finally {
-        clearTimeout(timer);
       }
+      run.error = outcome.message;
+      if (outcome.final || run.attempt >= attempts) {
+        run.state = failureState(outcome.message);
+        break;
+      }
+      run.state = 'retrying';
     }
     return handle(id);
   };

@@ -1,5 +1,5 @@
 import type { TaskState } from '../core/states.js';
-import type { EnqueueOptions, PayloadOf, ResultOf, TaskMap } from '../core/task.js';
+import type { EnqueueOptions, PayloadOf, ResultOf, TaskLogger, TaskMap } from '../core/task.js';
 
 export interface ClientOptions {
   /** Redis URL (else TQ_REDIS_URL, the config's `redis`, then redis://127.0.0.1:6379). */
@@ -21,6 +21,36 @@ export interface ClientOptions {
    * for your own unit tests. Records go to `db` (default: an in-memory database).
    */
   inline?: boolean;
+  /**
+   * Where the inline client's handlers log (`ctx.logger`) and where it warns (a `retryOn` that
+   * threw). Default: warnings on stderr, info nowhere.
+   */
+  logger?: TaskLogger;
+}
+
+/** Everything known about one run; the shape of `tq inspect task <id> --json`. */
+export interface RunInfo {
+  id: string;
+  task: string;
+  queue: string;
+  state: TaskState;
+  payload: unknown;
+  /** The handler's JSON value (null until the run completed). */
+  result: unknown;
+  /** The last error, or null. */
+  error: string | null;
+  /** Attempts started, from 1 (0 before the first start). */
+  attempt: number;
+  /** The latest progress value reported, or null. */
+  progress: unknown;
+  /** `ctx.log` lines, oldest first. */
+  logs: string[];
+  worker: string | null;
+  /** ISO times. */
+  enqueuedAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  runtimeMs: number | null;
 }
 
 /** A file to enqueue: a path (relative to the working directory), or bytes with the name they were uploaded under. */
@@ -49,6 +79,8 @@ export interface RunHandle<R = unknown> {
   wait(options?: { timeout?: number | string }): Promise<R>;
   /** Cancels the run (removes it when waiting/delayed, aborts it when active). */
   cancel(): Promise<void>;
+  /** Everything known about the run now; undefined when it is not known (any more). */
+  info(): Promise<RunInfo | undefined>;
 }
 
 export interface TqClient<T extends TaskMap> {

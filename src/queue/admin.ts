@@ -11,7 +11,7 @@ import { RedisBeatStore } from './beat-store.js';
 import { publishControl, requestCancel } from './control.js';
 import { liveWorkers, type WorkerHeartbeat } from './heartbeat.js';
 import { tqKeys } from './keys.js';
-import { CANCELLED, failureState, reasonMessage } from './outcomes.js';
+import { CANCELLED, failureState, reasonMessage } from '../core/run-outcome.js';
 import { historyWarnings, RunEventReader, RunEventWriter, type HistoryCloseReport } from './run-stream.js';
 
 export type PurgeState = 'waiting' | 'delayed' | 'failed' | 'completed';

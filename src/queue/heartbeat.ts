@@ -1,5 +1,7 @@
 import os from 'node:os';
 import type { Redis } from 'ioredis';
+import { errorMessage } from '../core/errors.js';
+import type { TaskLogger } from '../core/task.js';
 import { tqKeys } from './keys.js';
 
 /** What a live worker says about itself every few seconds. */
@@ -29,32 +31,66 @@ export const HEARTBEAT_TTL_MS = 15_000;
 /**
  * Publishes heartbeats: one key per worker with a TTL (a crashed worker disappears by itself)
  * plus a sorted set of names by last beat, so listing workers needs no KEYS/SCAN and no CLIENT
- * LIST (which managed Redis services block).
+ * LIST (which managed Redis services block). A beat that cannot be written is logged once per
+ * change (failing, then written again), like a lost connection: the worker drops out of
+ * `tq inspect workers` meanwhile and the log says why.
  */
 export class HeartbeatPublisher {
   private timer: NodeJS.Timeout | undefined;
+  private failing = false;
 
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
     private readonly snapshot: () => Omit<WorkerHeartbeat, 'host' | 'pid' | 'rssBytes' | 'at'>,
+    private readonly logger: TaskLogger,
     private readonly intervalMs = HEARTBEAT_INTERVAL_MS,
   ) {}
 
   start(): void {
-    void this.beat().catch(() => undefined);
-    this.timer = setInterval(() => void this.beat().catch(() => undefined), this.intervalMs);
+    void this.beatAndReport();
+    this.timer = setInterval(() => void this.beatAndReport(), this.intervalMs);
     this.timer.unref();
   }
 
+  /** Writes one heartbeat; rejects when Redis did not take it. */
   async beat(): Promise<void> {
     const keys = tqKeys(this.prefix);
-    const beat: WorkerHeartbeat = { ...this.snapshot(), host: os.hostname(), pid: process.pid, rssBytes: process.memoryUsage.rss(), at: Date.now() };
-    await this.redis
-      .multi()
-      .set(keys.worker(beat.name), JSON.stringify(beat), 'PX', HEARTBEAT_TTL_MS)
-      .zadd(keys.workers, beat.at, beat.name)
-      .exec();
+    const beat: WorkerHeartbeat = {
+      ...this.snapshot(),
+      host: os.hostname(),
+      pid: process.pid,
+      rssBytes: process.memoryUsage.rss(),
+      at: Date.now(),
+    };
+    let replies: [Error | null, unknown][] | null;
+    try {
+      replies = await this.redis
+        .multi()
+        .set(keys.worker(beat.name), JSON.stringify(beat), 'PX', HEARTBEAT_TTL_MS)
+        .zadd(keys.workers, beat.at, beat.name)
+        .exec();
+    } catch (err) {
+      // EXECABORT only says the transaction was discarded; the refusal that caused it says why.
+      throw (err as { previousErrors?: Error[] }).previousErrors?.[0] ?? err;
+    }
+    // EXEC answers per command: a command refused inside the transaction does not reject exec().
+    const refused = replies?.find(([err]) => err)?.[0];
+    if (refused) throw refused;
+  }
+
+  /** A timed beat: its outcome is reported on a change of state, never thrown. */
+  private async beatAndReport(): Promise<void> {
+    try {
+      await this.beat();
+    } catch (err) {
+      if (!this.failing)
+        this.logger.warn(`heartbeat not written (${errorMessage(err)}); this worker is missing from \`tq inspect workers\` until it is`);
+      this.failing = true;
+      return;
+    }
+    if (this.failing) this.logger.info('heartbeat written again');
+    this.failing = false;
   }
 
   /** Stops beating and removes this worker from the registry at once (a clean exit). */

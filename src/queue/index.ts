@@ -1,12 +1,12 @@
 export { connect, checkServer, ensureLayout, deletePrefix, type Redis } from './connection.js';
 export { Producer, type EnqueuedRun, type EnqueueRequest, type RunOutcome } from './producer.js';
-export { WorkerRuntime, type WorkerRuntimeOptions, type ShutdownReport, type IsolatedRun } from './worker.js';
+export { WorkerRuntime, type WorkerRuntimeOptions, type WorkerStats, type ShutdownReport, type IsolatedRun } from './worker/runtime.js';
 export { RunEventReader, RunEventWriter } from './run-stream.js';
 export { newRunId, checkRunId } from './run-id.js';
 export { tqKeys } from './keys.js';
 export { startPrivateRedis, redisAnswers, freePort, type PrivateRedis } from './local-redis.js';
 export { Admin, type CancelOutcome, type FoundRun } from './admin.js';
-export { failureState, TIME_LIMIT, CANCELLED, EXPIRED } from './outcomes.js';
+export { failureState, TIME_LIMIT, CANCELLED, EXPIRED } from '../core/run-outcome.js';
 export { publishControl, requestCancel, type ControlMessage } from './control.js';
 export { RedisBeatStore, connectBeatBackend } from './beat-store.js';
 export { liveWorkers, HEARTBEAT_INTERVAL_MS, HEARTBEAT_TTL_MS, type WorkerHeartbeat } from './heartbeat.js';

@@ -6,7 +6,7 @@ import { connect } from './connection.js';
 import { publishControl } from './control.js';
 import type { WorkerHeartbeat } from './heartbeat.js';
 import { tqKeys } from './keys.js';
-import { failureState } from './outcomes.js';
+import { failureState } from '../core/run-outcome.js';
 import { unwrap } from './envelope.js';
 
 export interface QueueStats {

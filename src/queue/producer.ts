@@ -10,7 +10,7 @@ import type { EnqueueOptions } from '../core/task.js';
 import type { ResolvedConfig, ResolvedTask } from '../config/resolved.js';
 import { connect, ensureLayout, redisOptions } from './connection.js';
 import { jobData } from './envelope.js';
-import { failureState } from './outcomes.js';
+import { failureState } from '../core/run-outcome.js';
 import { ServerClock } from './clock.js';
 import { TQ_BACKOFF } from './backoff.js';
 import { validateWithSchema } from '../core/schema.js';

@@ -5,7 +5,7 @@
  */
 import { loadConfig } from '../config/index.js';
 import { errorMessage } from '../core/errors.js';
-import type { TaskContext } from '../core/task.js';
+import { createRunContext } from '../core/run-context.js';
 import { Producer } from '../queue/index.js';
 import { openStore } from '../store/index.js';
 import type { FromChild, ToChild } from './isolate.js';
@@ -31,22 +31,32 @@ async function run(request: ToChild): Promise<void> {
     const task = config.tasks.get(request.task);
     if (!task) throw new Error(`task "${request.task}" is not in ${request.configFile} any more`);
     store = openStore(request.settings.dbFile);
+    // The parent kills this process on abort: the signal here never fires, but handlers may read it.
     const controller = new AbortController();
-    const ctx: TaskContext = {
+    const { ctx, end } = createRunContext({
       ...request.ctx,
-      signal: controller.signal,
-      progress: (value) => send({ type: 'progress', value }),
-      log: (line) => send({ type: 'log', line: String(line) }),
+      signal: () => controller.signal,
       db: store.records,
       media: config.mediaDir,
-      enqueue: async (name, payload, opts) => {
-        producer ??= Producer.connect(config, { redisUrl: request.settings.redisUrl, prefix: request.settings.prefix });
-        const run = await (await producer).enqueue(name, payload, opts);
-        return { id: run.id };
-      },
       logger: { info: (m) => process.stdout.write(`${m}\n`), warn: (m) => process.stderr.write(`warning: ${m}\n`) },
-    };
-    const value = await task.definition.run(request.payload, ctx);
+      // The parent's context throttles what it writes; every value goes to it as reported.
+      progressIntervalMs: 0,
+      sinks: {
+        progress: (value) => send({ type: 'progress', value }),
+        log: (line) => send({ type: 'log', line }),
+        enqueue: async (name, payload, opts) => {
+          producer ??= Producer.connect(config, { redisUrl: request.settings.redisUrl, prefix: request.settings.prefix });
+          const run = await (await producer).enqueue(name, payload, opts);
+          return { id: run.id };
+        },
+      },
+    });
+    let value: unknown;
+    try {
+      value = await task.definition.run(request.payload, ctx);
+    } finally {
+      end();
+    }
     await send({ type: 'result', value: value === undefined ? null : value });
   } catch (err) {
     const e = err instanceof Error ? err : new Error(errorMessage(err));

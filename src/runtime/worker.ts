@@ -3,7 +3,7 @@ import { UsageError } from '../core/errors.js';
 import { isQueueName, QUEUE_NAME_RULE } from '../core/names.js';
 import type { RecordsStore } from '../core/records.js';
 import type { RunEvent } from '../core/run-events.js';
-import { checkServer, connect, ensureLayout, WorkerRuntime } from '../queue/index.js';
+import { checkServer, connect, ensureLayout, WorkerRuntime, type WorkerStats } from '../queue/index.js';
 import { openStore } from '../store/index.js';
 import { startRecorder, type RunningRecorder } from './history.js';
 import { isolatedRunner } from './isolate.js';
@@ -33,17 +33,8 @@ export interface StartWorkerOptions extends ConnectionOptions {
   serverWarnings?: boolean;
 }
 
-/** A snapshot of a worker's counters. */
-export interface WorkerStats {
-  /** Runs that completed. */
-  readonly processed: number;
-  /** Attempts that failed (retried or final). */
-  readonly failed: number;
-  /** Handlers still running after their run was aborted. */
-  readonly zombies: number;
-  /** Runs in progress now. */
-  readonly active: number;
-}
+/** A snapshot of a worker's counters (the worker runtime's own). */
+export type { WorkerStats };
 
 /** What `close()` did with the runs still active when the shutdown timeout passed. */
 export interface WorkerShutdownReport {
@@ -153,7 +144,7 @@ export async function startWorker(configInput: ConfigInput, options: StartWorker
     concurrency,
     redisVersion,
     records: store.records,
-    stats: () => ({ processed: runtime.processed, failed: runtime.failed, zombies: runtime.zombies, active: runtime.activeCount }),
+    stats: () => runtime.stats(),
     close(timeout) {
       closing ??= (async () => {
         try {

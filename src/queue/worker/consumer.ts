@@ -1,0 +1,39 @@
+import type { ConnectionOptions, Job } from 'bullmq';
+import { redisOptions } from '../connection.js';
+import { Worker } from '../engine.js';
+import { DEFAULT_KEEP } from '../producer.js';
+import type { WorkerRuntimeOptions } from './options.js';
+
+/**
+ * One BullMQ `Worker` consuming `queue` for the runtime: its connection, concurrency, lock and
+ * stall settings, tq's backoff strategy and the default retention of finished runs.
+ */
+export function createConsumer(
+  queue: string,
+  name: string,
+  options: WorkerRuntimeOptions,
+  handlers: {
+    process: (job: Job, token: string | undefined) => Promise<unknown>;
+    backoff: (attemptsMade: number, type: string | undefined, job: Job | undefined) => number;
+  },
+): Worker {
+  const { worker: defaults } = options.config;
+  // Two parameters, not three: BullMQ creates an AbortController per run only for processors
+  // that take its signal, which it aborts only on `worker.cancelJob()`; tq never calls that
+  // (cancels travel over tq's control channel), so it would cost every run for nothing.
+  return new Worker(queue, (job, token) => handlers.process(job, token), {
+    connection: redisOptions(options.redisUrl, { role: 'worker', name: `tq-worker:${queue}` }) as ConnectionOptions,
+    prefix: options.prefix,
+    concurrency: options.concurrency,
+    name,
+    // A worker killed mid-run must not cost the run its life: recover it many times.
+    maxStalledCount: options.maxStalledCount ?? defaults.maxStalledCount,
+    lockDuration: options.lockDurationMs ?? defaults.lockDurationMs,
+    stalledInterval: options.stalledIntervalMs ?? defaults.stalledIntervalMs,
+    settings: { backoffStrategy: (attemptsMade, type, _err, job) => handlers.backoff(attemptsMade, type, job as Job | undefined) },
+    autorun: true,
+    // Retention of runs whose task sets no `keep` (those that do carry it in their options).
+    removeOnComplete: { count: DEFAULT_KEEP.completed },
+    removeOnFail: { count: DEFAULT_KEEP.failed },
+  });
+}

@@ -1,0 +1,84 @@
+/**
+ * What a worker tells history about a run whose attempt ended: a pure mapping from the few Job
+ * fields BullMQ hands back with the outcome onto a run event. No Redis, no clock of its own.
+ */
+import type { RunEvent } from '../../core/run-events.js';
+import { failureState } from '../../core/run-outcome.js';
+
+/** The fields of a BullMQ Job the mapping reads (a Job fits; tests pass plain objects). */
+export interface JobFacts {
+  id?: string | undefined;
+  name: string;
+  queueName: string;
+  attemptsMade: number;
+  opts: { attempts?: number | undefined };
+  processedOn?: number | undefined;
+  finishedOn?: number | undefined;
+  stacktrace?: string[] | null | undefined;
+}
+
+/** What the worker knows beside the job: who ran it, when its handler started, when it is due again. */
+export interface AttemptFacts {
+  worker: string;
+  /** When the handler started (absent when it never did, e.g. a run failed by a gate). */
+  startedAt?: number | undefined;
+  /** For a retry: when the next attempt is due (from the backoff). */
+  dueAt?: number | undefined;
+  now: number;
+}
+
+const isNamed = (err: { name?: string }, name: string) => err.name === name;
+
+/** The `completed` event of a run whose handler returned `result`. */
+export function completedEvent(job: JobFacts, result: unknown, facts: AttemptFacts): RunEvent {
+  const runtimeMs = job.finishedOn && job.processedOn ? job.finishedOn - job.processedOn : undefined;
+  return {
+    type: 'completed',
+    jobId: job.id!,
+    task: job.name,
+    queue: job.queueName,
+    at: job.finishedOn ?? facts.now,
+    attempt: Math.max(1, job.attemptsMade),
+    worker: facts.worker,
+    result,
+    ...(runtimeMs !== undefined ? { runtimeMs } : {}),
+    ...(facts.startedAt !== undefined ? { startedAt: facts.startedAt } : {}),
+  };
+}
+
+/**
+ * The event of an attempt that failed: `retrying` when BullMQ will try again, else the final
+ * state its reason stands for (`failed`, `cancelled`, `expired`). Undefined for a run that was
+ * only parked (BullMQ's DelayedError: it comes back, nothing failed).
+ */
+export function failureEvent(
+  job: JobFacts,
+  err: { name: string; message: string; stack?: string | undefined },
+  facts: AttemptFacts,
+): RunEvent | undefined {
+  if (isNamed(err, 'DelayedError')) return undefined;
+  const attempts = job.opts.attempts ?? 1;
+  const final = isNamed(err, 'UnrecoverableError') || job.attemptsMade >= attempts || job.finishedOn !== undefined;
+  const state = final ? failureState(err.message) : 'retrying';
+  const runtimeMs = job.processedOn ? (job.finishedOn ?? facts.now) - job.processedOn : undefined;
+  const stack = err.stack ?? job.stacktrace?.[job.stacktrace.length - 1];
+  return {
+    type: state,
+    jobId: job.id!,
+    task: job.name,
+    queue: job.queueName,
+    at: facts.now,
+    attempt: Math.max(1, job.attemptsMade),
+    worker: facts.worker,
+    error: err.message,
+    ...(stack && state === 'failed' ? { stack } : {}),
+    ...(runtimeMs !== undefined ? { runtimeMs } : {}),
+    ...(facts.startedAt !== undefined ? { startedAt: facts.startedAt } : {}),
+    ...(state === 'retrying' && facts.dueAt !== undefined ? { dueAt: facts.dueAt } : {}),
+  };
+}
+
+/** True when a failure event ends the run for good (counted as failed by the worker). */
+export function isFinalFailure(event: RunEvent): boolean {
+  return event.type !== 'retrying';
+}

@@ -1,0 +1,388 @@
+import os from 'node:os';
+import type { Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { settlesWithin } from '../../core/async.js';
+import { errorMessage } from '../../core/errors.js';
+import { RunControl } from '../../core/run-control.js';
+import type { RunEvent } from '../../core/run-events.js';
+import { cancelReason, RunAborted, timeLimitReason, TIME_LIMIT, CANCELLED } from '../../core/run-outcome.js';
+import { validateWithSchema } from '../../core/schema.js';
+import type { ResolvedTask } from '../../config/resolved.js';
+import { backoffDelay, TQ_BACKOFF } from '../backoff.js';
+import { CancelRegistry } from '../cancel-registry.js';
+import { ServerClock } from '../clock.js';
+import { connect } from '../connection.js';
+import { ControlSubscriber, type ControlMessage } from '../control.js';
+import { DelayedError, UnrecoverableError, type Worker } from '../engine.js';
+import { unwrap, withRateSlot } from '../envelope.js';
+import { HeartbeatPublisher } from '../heartbeat.js';
+import { Producer } from '../producer.js';
+import { RateLimiter } from '../rate-limit.js';
+import { RunEventWriter } from '../run-stream.js';
+import { createConsumer } from './consumer.js';
+import { workerContext } from './context.js';
+import { completedEvent, failureEvent, isFinalFailure } from './events.js';
+import { awaitOutcome, startHandler, ZombieTracker, type IsolatedRun } from './execute.js';
+import { passGates } from './gates.js';
+import { handBack, type ShutdownReport } from './shutdown.js';
+import type { ActiveRun, WorkerRuntimeOptions, WorkerStats } from './options.js';
+import { UnknownTaskGrace } from './unknown-task.js';
+import { warmUp } from './warmup.js';
+
+export type { IsolatedRun, ShutdownReport, WorkerRuntimeOptions, WorkerStats };
+
+/**
+ * How long a worker's run events wait for company before they are written (one XADD for all);
+ * also how often the recorders reading the stream are woken by this worker at most.
+ */
+const EVENT_BATCH_MS = 20;
+const ONE_MINUTE = 60_000;
+
+/**
+ * A worker process's runtime: one BullMQ `Worker` per queue and the run lifecycle around each
+ * handler call (gates, context, execution, run events), the control channel, heartbeats and a
+ * bounded shutdown. The concepts live beside it in `queue/worker/`.
+ */
+export class WorkerRuntime {
+  readonly name: string;
+  readonly startedAt = Date.now();
+  private readonly workers: Worker[] = [];
+  private readonly active = new Map<string, ActiveRun>();
+  private readonly writer: RunEventWriter;
+  private readonly clock: ServerClock;
+  private readonly cancels: CancelRegistry;
+  private readonly rate: RateLimiter;
+  private readonly unknown: UnknownTaskGrace;
+  private readonly zombies: ZombieTracker;
+  private readonly retryAt = new Map<string, number>();
+  /** When each run's handler started (the job objects BullMQ hands back with its outcome). */
+  private readonly started = new WeakMap<Job, number>();
+  private control: ControlSubscriber | undefined;
+  private heartbeat: HeartbeatPublisher | undefined;
+  private producer: Promise<Producer> | undefined;
+  private stopping = false;
+  private lastErrorLine = '';
+  private lastErrorAt = 0;
+  private readonly warnings = { lastBackgroundWarnAt: 0 };
+  /** Completions whose event is not made yet (see `defer`). */
+  private completions: { job: Job; result: unknown }[] = [];
+  private processed = 0;
+  private failed = 0;
+  private lastFetchAt = 0;
+
+  private constructor(
+    private readonly options: WorkerRuntimeOptions,
+    private readonly redis: Redis,
+  ) {
+    this.name = options.name ?? `${os.hostname()}.${process.pid}`;
+    const { config, logger } = options;
+    this.writer = new RunEventWriter(
+      redis,
+      options.prefix,
+      config.history.streamMaxLen,
+      (err) => logger.warn(`history events not written yet (${errorMessage(err)}); retrying`),
+      EVENT_BATCH_MS,
+    );
+    this.clock = new ServerClock(redis);
+    this.cancels = new CancelRegistry(redis, options.prefix);
+    this.rate = new RateLimiter(redis, options.prefix);
+    this.unknown = new UnknownTaskGrace(config.worker.unknownTaskGraceMs, () => config.tasks.keys(), logger);
+    this.zombies = new ZombieTracker(config.worker.maxZombies, logger, options.onZombieLimit);
+  }
+
+  /** Connects (failing fast when Redis is unreachable at start) and starts consuming. */
+  static async start(options: WorkerRuntimeOptions): Promise<WorkerRuntime> {
+    let runtime: WorkerRuntime | undefined;
+    const redis = await connect(options.redisUrl, {
+      role: 'worker',
+      name: 'tq-worker-events',
+      onStateChange: (state, detail) => {
+        if (runtime?.stopping) return;
+        if (state === 'lost') options.logger.warn(`Redis connection lost (${detail})`);
+        else options.logger.info('Redis connection restored; consuming again');
+      },
+    });
+    runtime = new WorkerRuntime(options, redis);
+    try {
+      await runtime.clock.sync();
+      await runtime.cancels.sync();
+      const rt = runtime;
+      runtime.control = await ControlSubscriber.open(
+        options.redisUrl,
+        options.prefix,
+        (message) => rt.onControl(message),
+        () => void rt.afterReconnect(),
+      );
+      await warmUp(options.config, options.queues, options.isolated !== undefined, options.logger);
+      runtime.startWorkers();
+      await Promise.all(runtime.workers.map((w) => w.waitUntilReady()));
+      runtime.lastFetchAt = Date.now();
+      runtime.startHeartbeat();
+    } catch (err) {
+      runtime.control?.close();
+      // The start already failed with `err`: closing what did start is best effort.
+      await Promise.allSettled(runtime.workers.map((w) => w.close(true)));
+      redis.disconnect();
+      throw err;
+    }
+    return runtime;
+  }
+
+  get activeCount(): number {
+    return this.active.size;
+  }
+
+  get queues(): readonly string[] {
+    return this.options.queues;
+  }
+
+  /** Ids and tasks of the runs in progress (for heartbeats). */
+  activeRuns(): { id: string; task: string; startedAt: number }[] {
+    return [...this.active.entries()].map(([id, run]) => ({ id, task: run.task, startedAt: run.startedAt }));
+  }
+
+  /** What this worker has done so far (a copy: later runs do not change it). */
+  stats(): WorkerStats {
+    return {
+      processed: this.processed,
+      failed: this.failed,
+      zombies: this.zombies.count,
+      active: this.active.size,
+      lastFetchAt: this.lastFetchAt,
+      startedAt: this.startedAt,
+    };
+  }
+
+  private startHeartbeat(): void {
+    const { options } = this;
+    this.heartbeat = new HeartbeatPublisher(
+      this.redis,
+      options.prefix,
+      () => ({
+        ...this.stats(),
+        name: this.name,
+        queues: [...options.queues],
+        concurrency: options.concurrency,
+        active: this.activeRuns(),
+        version: options.version ?? 'unknown',
+      }),
+      options.logger,
+      options.heartbeatIntervalMs,
+    );
+    this.heartbeat.start();
+  }
+
+  private startWorkers(): void {
+    for (const queue of this.options.queues) {
+      const worker = createConsumer(queue, this.name, this.options, {
+        process: (job, token) => this.process(job, token),
+        backoff: (attemptsMade, type, job) => this.backoff(attemptsMade, type, job),
+      });
+      worker.on('completed', (job, result) => {
+        this.processed += 1;
+        this.defer(job, result);
+      });
+      worker.on('failed', (job, err) => this.onFailed(job, err));
+      worker.on('error', (err) => this.onWorkerError(err));
+      // Finding the queue empty also proves the fetch loop is alive (see "stuck" in inspect).
+      worker.on('drained', () => {
+        this.lastFetchAt = Date.now();
+      });
+      this.workers.push(worker);
+    }
+  }
+
+  private backoff(attemptsMade: number, type: string | undefined, job: Job | undefined): number {
+    const task = job ? this.options.config.tasks.get(job.name) : undefined;
+    if (type !== TQ_BACKOFF || !task?.backoff) return 0;
+    const delay = backoffDelay(task.backoff, attemptsMade);
+    if (job?.id) this.retryAt.set(job.id, Date.now() + delay);
+    return delay;
+  }
+
+  private emit(event: RunEvent): void {
+    this.writer.append(event);
+    this.options.onEvent?.(event);
+  }
+
+  private onControl(message: ControlMessage): void {
+    if (message.type === 'cancel') {
+      this.cancels.add(message.id, message.reason ?? 'cancelled');
+      this.active.get(message.id)?.control.abort(new RunAborted(CANCELLED, cancelReason(message.reason)));
+    } else if (message.type === 'shutdown') {
+      if (!message.worker || message.worker === this.name) this.options.onShutdownRequest?.();
+    } else if (message.type === 'ping') {
+      const reply = JSON.stringify({ name: this.name, sentAt: message.sentAt, at: Date.now() });
+      // The pinger counts who answered within its timeout: a reply lost to a blip is an absent worker.
+      void this.redis
+        .publish(message.replyTo, reply)
+        .catch((err: unknown) => this.options.logger.warn(`ping not answered (${errorMessage(err)})`));
+    }
+  }
+
+  /** Pub/sub dropped whatever was sent while disconnected: re-read the durable requests. */
+  private async afterReconnect(): Promise<void> {
+    try {
+      await this.cancels.sync();
+      for (const [id, run] of this.active) {
+        const reason = this.cancels.get(id);
+        if (reason) run.control.abort(new RunAborted(CANCELLED, cancelReason(reason)));
+      }
+    } catch (err) {
+      this.options.logger.warn(`could not re-read cancel requests after reconnecting (${errorMessage(err)})`);
+    }
+  }
+
+  /** Puts a run back as delayed until `dueAt` without spending an attempt. */
+  private async park(job: Job, token: string, dueAt: number, attempt: number): Promise<never> {
+    await job.moveToDelayed(dueAt, token);
+    this.emit({ type: 'delayed', jobId: job.id!, task: job.name, queue: job.queueName, at: Date.now(), attempt, dueAt });
+    throw new DelayedError();
+  }
+
+  private async process(job: Job, token: string | undefined): Promise<unknown> {
+    this.lastFetchAt = Date.now();
+    const task = this.options.config.tasks.get(job.name);
+    const env = unwrap(job.data);
+    const attempt = job.attemptsMade + 1;
+    if (!task) {
+      const verdict = this.unknown.verdict(
+        { task: job.name, queue: job.queueName, enqueuedAt: env.enqueuedAt ?? job.timestamp, canPark: token !== undefined },
+        Date.now(),
+      );
+      if (verdict.kind === 'park') return this.park(job, token!, verdict.dueAt, attempt);
+      throw new UnrecoverableError(verdict.reason);
+    }
+
+    const gate = await passGates(
+      {
+        id: job.id!,
+        task: task.name,
+        rateLimit: task.rateLimit,
+        expiresAt: env.expiresAt,
+        heldSlot: env.rateSlot,
+        canPark: token !== undefined,
+      },
+      { cancels: this.cancels, clock: this.clock, rate: this.rate },
+    );
+    if (gate.kind === 'fail') throw new UnrecoverableError(gate.reason);
+    if (gate.kind === 'park') {
+      // Park the run until its reserved slot; this spends no attempt and blocks nothing else.
+      await job.updateData(withRateSlot(job.data, gate.slot, job.timestamp));
+      return this.park(job, token!, Date.now() + gate.waitMs, attempt);
+    }
+
+    let payload = env.payload;
+    if (task.schema) payload = await validateWithSchema(task.schema, payload, (m) => new UnrecoverableError(`invalid payload: ${m}`));
+    return this.execute(job, token, task, payload, env.timeLimitMs ?? task.timeoutMs, attempt);
+  }
+
+  private async execute(
+    job: Job,
+    token: string | undefined,
+    task: ResolvedTask,
+    payload: unknown,
+    timeLimitMs: number | undefined,
+    attempt: number,
+  ): Promise<unknown> {
+    const control = new RunControl();
+    if (timeLimitMs !== undefined) control.abortAfter(timeLimitMs, () => new RunAborted(TIME_LIMIT, timeLimitReason(timeLimitMs)));
+    const startedAt = Date.now();
+    this.started.set(job, startedAt);
+    this.emit({ type: 'active', jobId: job.id!, task: task.name, queue: job.queueName, attempt, worker: this.name, at: startedAt });
+    const { ctx, end } = this.context(job, task, attempt, control);
+    const done = startHandler(task, payload, ctx, control, this.options.isolated);
+    this.active.set(job.id!, { job, token, task: task.name, control, done, startedAt });
+    try {
+      return await awaitOutcome(done, control, {
+        task,
+        isolated: task.isolate && this.options.isolated !== undefined,
+        zombies: this.zombies,
+        label: `${task.name}[${job.id}]`,
+        logger: this.options.logger,
+      });
+    } finally {
+      control.end();
+      end();
+      this.active.delete(job.id!);
+    }
+  }
+
+  private context(job: Job, task: ResolvedTask, attempt: number, control: RunControl) {
+    return workerContext(job, task, attempt, control, {
+      worker: this.name,
+      records: this.options.records,
+      media: this.options.config.mediaDir,
+      logger: this.options.logger,
+      emit: (event) => this.emit(event),
+      append: (event) => this.writer.append(event),
+      producer: () => this.getProducer(),
+      warnings: this.warnings,
+    });
+  }
+
+  /**
+   * BullMQ reports a completion before it starts the next run it fetched along with it: the
+   * completion's event and log line are made after this turn's runs have started instead
+   * (setImmediate), off the path from one run to the next.
+   */
+  private defer(job: Job, result: unknown): void {
+    this.completions.push({ job, result });
+    if (this.completions.length === 1) setImmediate(() => this.flushCompletions());
+  }
+
+  private flushCompletions(): void {
+    const done = this.completions;
+    this.completions = [];
+    for (const { job, result } of done)
+      this.emit(completedEvent(job, result, { worker: this.name, startedAt: this.started.get(job), now: Date.now() }));
+  }
+
+  private onFailed(job: Job | undefined, err: Error): void {
+    if (!job || err instanceof DelayedError) return;
+    const dueAt = this.retryAt.get(job.id!);
+    this.retryAt.delete(job.id!);
+    const event = failureEvent(job, err, { worker: this.name, startedAt: this.started.get(job), dueAt, now: Date.now() });
+    if (!event) return;
+    if (isFinalFailure(event)) this.failed += 1;
+    this.emit(event);
+  }
+
+  private onWorkerError(err: Error): void {
+    // BullMQ reports every failed reconnect attempt; say each distinct problem once a minute.
+    const line = errorMessage(err);
+    const now = Date.now();
+    if (line === this.lastErrorLine && now - this.lastErrorAt < ONE_MINUTE) return;
+    this.lastErrorLine = line;
+    this.lastErrorAt = now;
+    if (this.stopping && /Connection is closed/i.test(line)) return;
+    this.options.logger.warn(`worker: ${line}`);
+  }
+
+  private getProducer(): Promise<Producer> {
+    this.producer ??= Producer.connect(this.options.config, { redisUrl: this.options.redisUrl, prefix: this.options.prefix });
+    return this.producer;
+  }
+
+  /**
+   * Warm shutdown: stop fetching, let active runs finish for up to `timeoutMs`, then hand the
+   * rest back to their queue at once (not left for stall detection) and abort their signals.
+   */
+  async shutdown(timeoutMs: number): Promise<ShutdownReport> {
+    this.stopping = true;
+    const { logger } = this.options;
+    const quietly = (what: string) => (err: unknown) => logger.warn(`${what} during shutdown (${errorMessage(err)})`);
+    await Promise.all(this.workers.map((w) => w.pause(true).catch(quietly('could not stop fetching'))));
+    const drained = await settlesWithin(Promise.allSettled([...this.active.values()].map((a) => a.done)), timeoutMs);
+    const handedBack = drained ? [] : await handBack(this.active, { worker: this.name, logger, emit: (e) => this.emit(e) });
+    this.control?.close();
+    await this.heartbeat?.stop(this.name).catch(quietly('heartbeat not removed'));
+    await Promise.all(this.workers.map((w) => w.close(!drained).catch(quietly('a queue consumer did not close'))));
+    this.flushCompletions();
+    await settlesWithin(this.writer.flush(), 5000);
+    // A producer that never connected failed the ctx.enqueue that wanted it: nothing to close.
+    if (this.producer) await (await this.producer.catch(() => undefined))?.close();
+    this.redis.disconnect();
+    return { handedBack, forced: !drained };
+  }
+}
