@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { TqError, errorMessage } from '../core/errors.js';
+import { MAX_PRIORITY } from '../core/names.js';
 import { scrubSecret } from '../core/url.js';
 import { createContext, type CliContext, type SignalHub } from './context.js';
 import { TQ_VERSION } from '../runtime/version.js';
@@ -125,7 +126,7 @@ function commandTable(): readonly CommandSpec[] {
         ['-q, --queue <queue>', "queue (default: the task's queue)"],
         ['--delay <duration>', 'start no earlier than this from now (10s, 5m)'],
         ['--at <iso>', 'start no earlier than this time (ISO 8601)'],
-        ['--priority <n>', 'lower runs first (0..2097151)'],
+        ['--priority <n>', `lower runs first (0..${MAX_PRIORITY})`],
         ['--attempts <n>', "total attempts (default: the task's)"],
         ['--id <id>', 'custom run id; enqueueing an existing id again does nothing'],
         ['--expires <duration>', 'never start after this long from now (the run ends expired)'],

@@ -1,3 +1,4 @@
+import { settlesWithin } from '../core/async.js';
 import type { RunEventSource, StreamEntry, StreamInfo } from '../core/run-events.js';
 import type { ResolvedConfig } from '../config/index.js';
 import {
@@ -111,9 +112,7 @@ export function createMonitorSource(o: MonitorSourceOptions): MonitorSource {
 const CLOSE_TIMEOUT_MS = 1000;
 
 async function closeWithin(admin: Admin, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([admin.close().catch(() => undefined), new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
-  clearTimeout(timer);
+  await settlesWithin(admin.close(), ms);
 }
 
 export function rowFromHistory(row: TaskRunRow): RunRow {

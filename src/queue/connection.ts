@@ -1,3 +1,4 @@
+import { withTimeout } from '../core/async.js';
 import { isIP } from 'node:net';
 import type { RedisOptions } from 'ioredis';
 import { Redis } from './redis-client.js';
@@ -77,8 +78,8 @@ export async function connect(url: string, options: ConnectOptions): Promise<Red
   });
   const timeoutMs = (options.connectTimeoutMs ?? (options.role === 'producer' ? 3000 : 5000)) + 500;
   try {
-    await withTimeout(redis.connect(), timeoutMs);
-    await withTimeout(redis.ping(), timeoutMs);
+    await withTimeout(redis.connect(), timeoutMs, () => new Error(`no answer within ${timeoutMs} ms`));
+    await withTimeout(redis.ping(), timeoutMs, () => new Error(`no answer within ${timeoutMs} ms`));
   } catch (err) {
     redis.disconnect();
     const reason = scrubSecret(errorMessage(lastError ?? err), password);
@@ -115,15 +116,6 @@ function safePassword(url: string): string | undefined {
   }
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise.finally(() => clearTimeout(timer)),
-    new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-    }),
-  ]);
-}
 
 /**
  * Records (or checks) the layout version of tq's data under `prefix`, so a future tq can

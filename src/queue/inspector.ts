@@ -1,3 +1,4 @@
+import { settlesWithin } from '../core/async.js';
 import { randomBytes } from 'node:crypto';
 import type { Job, JobType, Queue } from 'bullmq';
 import { fromBullState, type TaskState } from '../core/states.js';
@@ -208,9 +209,7 @@ export async function pingWorkers(redisUrl: string, admin: Admin, timeoutMs = 20
     });
     await sub.subscribe(channel);
     await publishControl(redis, prefix, { type: 'ping', replyTo: channel, sentAt: Date.now() });
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([all, new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
-    clearTimeout(timer);
+    await settlesWithin(all, timeoutMs);
     return replies;
   } finally {
     sub.disconnect();

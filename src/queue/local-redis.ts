@@ -1,3 +1,4 @@
+import { sleep } from '../core/async.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -72,7 +73,7 @@ export async function startPrivateRedis(dir: string, options: { appendonly?: boo
       child.kill('SIGKILL');
       throw new RuntimeError('E_NO_REDIS_SERVER', `the private redis-server did not start (see ${path.join(dir, 'redis.log')})`);
     }
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
   return {
     url,

@@ -1,21 +1,17 @@
-import type { ConnectionOptions, Job, JobsOptions } from 'bullmq';
+import type { ConnectionOptions, Job } from 'bullmq';
 import { Queue, QueueEvents } from './engine.js';
 import type { Redis } from 'ioredis';
-import { parseDuration } from '../core/duration.js';
 import { RuntimeError, UsageError, errorMessage } from '../core/errors.js';
 import { assertJsonPayload } from '../core/json.js';
-import { isPriority, isQueueName, PRIORITY_RULE, QUEUE_NAME_RULE } from '../core/names.js';
-import type { RunEvent, RunEventSource } from '../core/run-events.js';
+import type { RunEventSource } from '../core/run-events.js';
 import type { EnqueueOptions } from '../core/task.js';
 import type { ResolvedConfig, ResolvedTask } from '../config/resolved.js';
 import { connect, ensureLayout, redisOptions } from './connection.js';
-import { jobData } from './envelope.js';
 import { failureState } from '../core/run-outcome.js';
 import { ServerClock } from './clock.js';
-import { TQ_BACKOFF } from './backoff.js';
 import { validateWithSchema } from '../core/schema.js';
 import { tqKeys } from './keys.js';
-import { checkRunId, newRunId } from './run-id.js';
+import { enqueuedRun, shapeRun, type Prepared } from './run-shape.js';
 import { historyWarnings, RunEventReader, RunEventWriter, type HistoryCloseReport } from './run-stream.js';
 
 export interface ProducerSettings {
@@ -65,28 +61,6 @@ const BULK_CHUNK = 500;
 export const DEFAULT_KEEP = { completed: 1000, failed: 10_000 } as const;
 /** How long a queue counts as registered after this producer last added it to the registry. */
 const REGISTER_EVERY_MS = 60_000;
-
-/** One run shaped for BullMQ and for history (see `Producer.prepare`). */
-interface Prepared {
-  task: ResolvedTask;
-  queueName: string;
-  id: string;
-  opts: JobsOptions;
-  data: unknown;
-  event: RunEvent;
-  delay: number;
-}
-
-function enqueuedRun(p: Prepared, existed: boolean): EnqueuedRun {
-  return {
-    id: p.id,
-    task: p.task.name,
-    queue: p.queueName,
-    state: p.delay > 0 ? 'delayed' : 'waiting',
-    existed,
-    ...(p.delay > 0 ? { dueAt: p.event.at + p.delay } : {}),
-  };
-}
 
 /** A failed Redis command as one clear runtime error (a UsageError stays what it is). */
 function redisFailure(err: unknown): never {
@@ -186,71 +160,16 @@ export class Producer {
     const task = this.task(request.task);
     const payload: unknown = request.payload ?? {};
     assertJsonPayload(payload, 'payload', this.config.payloadLimit);
-    if (!task.schema) return this.shape(task, request, payload, now);
+    if (!task.schema) return shapeRun(task, request, payload, now);
     const valid = await validateWithSchema(task.schema, payload, (message) => new UsageError(`invalid payload for task "${task.name}": ${message}`));
-    return this.shape(task, request, valid, now);
+    return shapeRun(task, request, valid, now);
   }
 
   private prepareNow(request: EnqueueRequest, now = this.clock.now()): Prepared {
     const task = this.task(request.task);
     const payload: unknown = request.payload ?? {};
     assertJsonPayload(payload, 'payload', this.config.payloadLimit);
-    return this.shape(task, request, payload, now);
-  }
-
-  private shape(task: ResolvedTask, request: EnqueueRequest, payload: unknown, now: number): Prepared {
-    const options = request.options ?? {};
-    const queueName = options.queue ?? task.queue;
-    if (!isQueueName(queueName)) throw new UsageError(`queue "${queueName}" must be ${QUEUE_NAME_RULE}`);
-    const id = options.id !== undefined ? checkRunId(options.id) : newRunId(now);
-    let delay = 0;
-    if (options.delay !== undefined) delay = parseDuration(options.delay, '--delay');
-    if (options.at !== undefined) {
-      const at = options.at instanceof Date ? options.at.getTime() : Date.parse(options.at);
-      if (Number.isNaN(at)) throw new UsageError(`--at "${String(options.at)}" is not a date (use ISO 8601, e.g. 2026-01-31T09:00:00Z)`);
-      delay = Math.max(0, at - now);
-    }
-    const attempts = options.attempts ?? task.attempts;
-    if (!Number.isInteger(attempts) || attempts < 1) throw new UsageError(`--attempts must be a positive integer (got ${attempts})`);
-    const priority = options.priority ?? task.priority;
-    if (priority !== undefined && !isPriority(priority)) throw new UsageError(`--priority must be ${PRIORITY_RULE} (got ${priority})`);
-    const expiresMs = options.expires !== undefined ? parseDuration(options.expires, '--expires') : task.expiresMs;
-    const timeLimitMs = options.timeLimit !== undefined ? parseDuration(options.timeLimit, '--time-limit') : undefined;
-    if (timeLimitMs !== undefined && timeLimitMs < 1) throw new UsageError('--time-limit must be positive');
-    const keep = task.keep;
-    // BullMQ's default is one attempt: leave it out then (every byte of opts is stored per run).
-    const opts: JobsOptions = attempts === 1 ? { jobId: id } : { jobId: id, attempts };
-    if (keep !== undefined) {
-      opts.removeOnComplete = { count: keep };
-      opts.removeOnFail = { count: keep };
-    }
-    if (delay > 0) opts.delay = delay;
-    if (priority !== undefined && priority > 0) opts.priority = priority;
-    // tq computes backoff itself (BullMQ's has no cap): see `backoffDelay` used by the worker.
-    if (task.backoff) opts.backoff = { type: TQ_BACKOFF, delay: task.backoff.delay };
-    if (task.dedupe) {
-      const key = task.dedupe.key(payload);
-      if (typeof key !== 'string' || key.length === 0) throw new UsageError(`dedupe.key of task "${task.name}" must return a non-empty string`);
-      opts.deduplication = { id: `${task.name}:${key}`, ...(task.dedupe.ttlMs !== undefined ? { ttl: task.dedupe.ttlMs } : {}) };
-    }
-    const event: RunEvent = {
-      type: 'enqueued',
-      jobId: id,
-      task: task.name,
-      queue: queueName,
-      at: now,
-      attempt: 0,
-      payload,
-      ...(delay > 0 ? { dueAt: now + delay } : {}),
-    };
-    // The job's timestamp is the enqueue time by the Redis server's clock (expiry, delays and
-    // the unknown-task grace all count from it), not this host's.
-    opts.timestamp = now;
-    const data = jobData(payload, now, {
-      ...(expiresMs !== undefined ? { expiresAt: now + delay + expiresMs } : {}),
-      ...(timeLimitMs !== undefined ? { timeLimitMs } : {}),
-    });
-    return { task, queueName, id, opts, data, event, delay };
+    return shapeRun(task, request, payload, now);
   }
 
   /** Adds one run. With a custom id that already exists, adds nothing and says so. */

@@ -175,7 +175,7 @@ export class Recorder {
         }
         return;
       }
-      await new Promise((r) => setTimeout(r, 15));
+      await sleep(15);
     }
   }
 
