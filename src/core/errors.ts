@@ -73,8 +73,29 @@ export class FatalTaskError extends Error {
   }
 }
 
-/** The message of anything thrown, for one-line reports. */
+/**
+ * The message of anything thrown, for one-line reports. Never throws itself: handlers throw
+ * strange things (an error whose `message` getter throws, a Symbol, an object without a
+ * prototype), and the path that reports a failure must not become a second failure.
+ */
 export function errorMessage(err: unknown): string {
-  if (err instanceof Error) return err.message;
-  return String(err);
+  try {
+    if (err instanceof Error) {
+      const message: unknown = err.message;
+      return typeof message === 'string' ? message : describeThrown(message);
+    }
+    return describeThrown(err);
+  } catch (getterErr) {
+    return `an error whose message could not be read (${describeThrown(getterErr)})`;
+  }
+}
+
+/** `String(value)`, or its type tag when even that throws (a Symbol is fine; a hostile `toString` is not). */
+function describeThrown(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    // Describing is all this does: a value that cannot be turned into text is named by its tag.
+    return Object.prototype.toString.call(value);
+  }
 }

@@ -96,14 +96,30 @@ export function parseJsonArg(text: string, what = '--payload'): unknown {
 export function redact(value: unknown, keys: readonly string[]): unknown {
   if (keys.length === 0) return value;
   const lower = new Set(keys.map((k) => k.toLowerCase()));
-  const walk = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(walk);
-    if (v && typeof v === 'object') {
-      const out: Record<string, unknown> = {};
-      for (const [k, item] of Object.entries(v)) out[k] = lower.has(k.toLowerCase()) ? '[redacted]' : walk(item);
-      return out;
+  const shell = (v: unknown): unknown => (Array.isArray(v) ? new Array<unknown>(v.length) : v && typeof v === 'object' ? {} : v);
+  const out = shell(value);
+  if (out === value) return value;
+  // Iterative, not recursive: a payload nested 200,000 deep (a plain producer can send one) must
+  // not overflow the stack of the process that records it.
+  const stack: [unknown, unknown][] = [[value, out]];
+  while (stack.length > 0) {
+    const [from, to] = stack.pop()!;
+    if (Array.isArray(from)) {
+      const target = to as unknown[];
+      from.forEach((item, i) => {
+        const copy = shell(item);
+        target[i] = copy;
+        if (copy !== item) stack.push([item, copy]);
+      });
+      continue;
     }
-    return v;
-  };
-  return walk(value);
+    for (const [k, item] of Object.entries(from as Record<string, unknown>)) {
+      const masked = lower.has(k.toLowerCase());
+      const copy = masked ? '[redacted]' : shell(item);
+      // defineProperty, not assignment: an own `__proto__` key (JSON.parse makes them) stays a key.
+      Object.defineProperty(to, k, { value: copy, enumerable: true, writable: true, configurable: true });
+      if (!masked && copy !== item) stack.push([item, copy]);
+    }
+  }
+  return out;
 }

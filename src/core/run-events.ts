@@ -77,7 +77,26 @@ export interface RunEventSource {
   /** Entries strictly after `afterId`, at most `count`, waiting up to `blockMs` when none. */
   read(afterId: string, count: number, blockMs: number): Promise<StreamEntry[]>;
   info(): Promise<StreamInfo>;
+  /** What Redis knows of these runs now (for repairing history); absent: no repair possible. */
+  lookup?(runs: readonly { id: string; queue: string }[]): Promise<Map<string, RunSnapshot>>;
 }
+
+/**
+ * A run as Redis has it now: ended (with how), still pending there (waiting, delayed, active or
+ * retrying: its events will tell), or not there at all (removed, or trimmed after it ended).
+ */
+export type RunSnapshot =
+  | { state: 'pending' }
+  | { state: 'missing' }
+  | {
+      state: 'completed' | 'failed' | 'cancelled' | 'expired';
+      /** When it ended (epoch ms, BullMQ's `finishedOn`). */
+      at: number;
+      attempt: number;
+      startedAt?: number;
+      result?: unknown;
+      error?: string;
+    };
 
 /** Compares two stream ids (`ms-seq`). */
 export function compareStreamIds(a: string, b: string): number {

@@ -27,6 +27,11 @@ export function tqKeys(prefix: string) {
     workers: `${base}:workers`,
     /** Channel a control request's answers come back on. */
     reply: (id: string) => `${base}:reply:${id}`,
+    /**
+     * Why runs' earlier executions ended their worker (hash by `<queue>:<id>`: `count|final|reason`),
+     * read by the next execution's gate: a run that ended its worker twice fails instead of a third.
+     */
+    runMarks: `${base}:marks`,
     /** Rate-limit state of one task (GCRA theoretical arrival time). */
     rate: (task: string) => `${base}:rate:${task}`,
   };

@@ -67,6 +67,11 @@ export const MIGRATIONS: readonly Migration[] = [
     description: 'task_runs.logs (the lines a run wrote with ctx.log)',
     sql: `ALTER TABLE task_runs ADD COLUMN logs TEXT;`,
   },
+  {
+    version: 3,
+    description: 'task_runs.checked_at (when history last asked Redis about a run that stopped moving)',
+    sql: `ALTER TABLE task_runs ADD COLUMN checked_at INTEGER;`,
+  },
 ];
 
 /** The layout version of tq's data (SQLite schema and Redis keys). A newer tq can migrate it. */

@@ -209,3 +209,18 @@ describe('scrubSecret', () => {
     expect(scrubSecret('pw is a.b*c+ and axbxc', 'a.b*c+')).toBe('pw is *** and axbxc');
   });
 });
+
+describe('redact keeps every own key and survives deep payloads', () => {
+  it('keeps an own __proto__ key (as JSON.parse makes it) and masks inside it', () => {
+    const payload = JSON.parse('{"__proto__": {"password": "x", "a": 1}, "b": [{"token": "t"}]}');
+    const out = redact(payload, ['password', 'token']) as Record<string, unknown>;
+    expect(JSON.stringify(out)).toBe('{"__proto__":{"password":"[redacted]","a":1},"b":[{"token":"[redacted]"}]}');
+    expect(Object.getPrototypeOf(out)).toBe(Object.prototype);
+  });
+  it('walks 200,000 levels without overflowing the stack', () => {
+    const deep = JSON.parse('['.repeat(200_000) + '{"password":"x"}' + ']'.repeat(200_000));
+    let node = redact(deep, ['password']);
+    for (let i = 0; i < 200_000; i++) node = (node as unknown[])[0];
+    expect(node).toEqual({ password: '[redacted]' });
+  });
+});
