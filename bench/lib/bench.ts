@@ -66,7 +66,9 @@ export async function alternate<T extends Metrics>(
       await ctx.redis.flushdb();
       const metrics = await sides[side](r);
       out[side].push(metrics);
-      const figures = Object.entries(metrics).map(([k, v]) => `${k} ${round(v)}`).join(', ');
+      const figures = Object.entries(metrics)
+        .map(([k, v]) => `${k} ${round(v)}`)
+        .join(', ');
       ctx.log(`  ${label} round ${r}/${rounds} ${names[side].padEnd(width)}  ${figures}`);
     }
   }
@@ -103,8 +105,12 @@ export function result(
 }
 
 /** Goal helpers for rows. */
-export const atLeast = (min: number) => (r: { ratio: number }): Goal => ({ text: `ratio >= ${min.toFixed(2)}`, met: r.ratio >= min });
-export const atMost = (max: number) => (r: { ratio: number }): Goal => ({ text: `ratio <= ${max.toFixed(2)}`, met: r.ratio <= max });
+export const atLeast =
+  (min: number) =>
+  (r: { ratio: number }): Goal => ({ text: `ratio >= ${min.toFixed(2)}`, met: r.ratio >= min });
+export const atMost =
+  (max: number) =>
+  (r: { ratio: number }): Goal => ({ text: `ratio <= ${max.toFixed(2)}`, met: r.ratio <= max });
 
 export function logFile(ctx: BenchContext, name: string): string {
   return path.join(ctx.root, `${name}.log`);

@@ -107,7 +107,8 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       case '--only': {
         const names = (value() ?? '').split(',').filter(Boolean);
         for (const name of names) {
-          if (!(SCENARIOS as readonly string[]).includes(name)) throw new Error(`--only: unknown scenario "${name}" (known: ${SCENARIOS.join(', ')})`);
+          if (!(SCENARIOS as readonly string[]).includes(name))
+            throw new Error(`--only: unknown scenario "${name}" (known: ${SCENARIOS.join(', ')})`);
         }
         options.only = new Set(names as ScenarioName[]);
         break;

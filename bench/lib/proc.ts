@@ -139,7 +139,9 @@ export async function startProcess(
     if (options.ready.test(log())) break;
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`${args.map((a) => path.basename(a)).join(' ')} did not become ready (exit ${child.exitCode}): ${log().trim().slice(-2000)}`);
+      throw new Error(
+        `${args.map((a) => path.basename(a)).join(' ')} did not become ready (exit ${child.exitCode}): ${log().trim().slice(-2000)}`,
+      );
     }
     await sleep(20);
   }
@@ -165,7 +167,12 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** Polls `check` every `everyMs` until it returns a value other than undefined. */
-export async function until<T>(check: () => T | undefined | Promise<T | undefined>, what: string, timeoutMs: number, everyMs = 25): Promise<T> {
+export async function until<T>(
+  check: () => T | undefined | Promise<T | undefined>,
+  what: string,
+  timeoutMs: number,
+  everyMs = 25,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();

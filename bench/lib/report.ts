@@ -8,7 +8,12 @@ function figure(value: number): string {
   return value >= 1000 ? Math.round(value).toLocaleString('en-US') : String(value);
 }
 
-export function table(machine: Machine, settings: Record<string, unknown>, rows: readonly ScenarioResult[], notes: readonly string[]): string {
+export function table(
+  machine: Machine,
+  settings: Record<string, unknown>,
+  rows: readonly ScenarioResult[],
+  notes: readonly string[],
+): string {
   const t = new Table({
     head: ['scenario', 'unit', 'BullMQ', 'tq', 'tq/BullMQ', 'goal'],
     colAligns: ['left', 'left', 'right', 'right', 'right', 'left'],
@@ -21,13 +26,20 @@ export function table(machine: Machine, settings: Record<string, unknown>, rows:
   }
   const lines = [
     `tq benchmark — ${machine.cpu} x${machine.cores}, ${machine.memoryGB} GB, ${machine.os}; Node ${machine.node}, Redis ${machine.redis}, BullMQ ${machine.bullmq}, sharp ${machine.sharp}`,
-    `settings: ${Object.entries(settings).map(([k, v]) => `${k} ${String(v)}`).join(', ')}`,
+    `settings: ${Object.entries(settings)
+      .map(([k, v]) => `${k} ${String(v)}`)
+      .join(', ')}`,
     t.toString(),
     ...notes.map((n) => `* ${n}`),
   ];
   return `${lines.join('\n')}\n`;
 }
 
-export function json(machine: Machine, settings: Record<string, unknown>, rows: readonly ScenarioResult[], notes: readonly string[]): string {
+export function json(
+  machine: Machine,
+  settings: Record<string, unknown>,
+  rows: readonly ScenarioResult[],
+  notes: readonly string[],
+): string {
   return `${JSON.stringify({ machine, settings, scenarios: rows, notes }, null, 2)}\n`;
 }

@@ -17,8 +17,13 @@ export async function cliScenario(ctx: BenchContext): Promise<ScenarioResult[]> 
   const { prefix } = baselinePrefix(ctx.root, 'cli');
   const minimal = () => timeProcess([benchScript('baseline/enqueue-one.js'), JSON.stringify({ url: ctx.redisUrl, prefix })]);
   const enqueue = (i: number) =>
-    timeProcess([TQ_BIN, 'enqueue', 'hello', 'world'], { cwd: project.dir, env: project.env, nodeFlags: ctx.nodeFlags(`cli-enqueue-${i}`) });
-  const help = (i: number) => timeProcess([TQ_BIN, '--help'], { cwd: project.dir, env: project.env, nodeFlags: ctx.nodeFlags(`cli-help-${i}`) });
+    timeProcess([TQ_BIN, 'enqueue', 'hello', 'world'], {
+      cwd: project.dir,
+      env: project.env,
+      nodeFlags: ctx.nodeFlags(`cli-enqueue-${i}`),
+    });
+  const help = (i: number) =>
+    timeProcess([TQ_BIN, '--help'], { cwd: project.dir, env: project.env, nodeFlags: ctx.nodeFlags(`cli-help-${i}`) });
   await minimal();
   await enqueue(0);
   await help(0);
@@ -27,10 +32,15 @@ export async function cliScenario(ctx: BenchContext): Promise<ScenarioResult[]> 
     samples.minimal.push(await minimal());
     samples.enqueue.push(await enqueue(i));
     samples.help.push(await help(i));
-    ctx.log(`  cli ${i}/${reps}  minimal script ${round(samples.minimal.at(-1)!)} ms, tq enqueue ${round(samples.enqueue.at(-1)!)} ms, tq --help ${round(samples.help.at(-1)!)} ms`);
+    ctx.log(
+      `  cli ${i}/${reps}  minimal script ${round(samples.minimal.at(-1)!)} ms, tq enqueue ${round(samples.enqueue.at(-1)!)} ms, tq --help ${round(samples.help.at(-1)!)} ms`,
+    );
   }
   return [
-    result({ name: 'CLI: tq enqueue hello world', unit: 'ms', higherIsBetter: false, goal: atMost(1.5) }, { tq: samples.enqueue, baseline: samples.minimal }),
+    result(
+      { name: 'CLI: tq enqueue hello world', unit: 'ms', higherIsBetter: false, goal: atMost(1.5) },
+      { tq: samples.enqueue, baseline: samples.minimal },
+    ),
     result({ name: 'CLI: tq --help', unit: 'ms', higherIsBetter: false }, { tq: samples.help, baseline: samples.minimal }),
   ];
 }

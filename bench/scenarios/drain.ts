@@ -21,27 +21,49 @@ export async function drainScenario(ctx: BenchContext): Promise<ScenarioResult[]
     const rounds = await alternate(ctx, `c=${c}`, {
       baseline: async () => {
         const { prefix } = baselinePrefix(ctx.root, `drain-c${c}`);
-        await runJson(benchScript('baseline/producer.js'), { mode: 'bulk', fill: true, url: ctx.redisUrl, prefix, queue: 'bench', runs: n });
+        await runJson(benchScript('baseline/producer.js'), {
+          mode: 'bulk',
+          fill: true,
+          url: ctx.redisUrl,
+          prefix,
+          queue: 'bench',
+          runs: n,
+        });
         const worker = await startBaselineWorker(ctx, { label: `drain-c${c}`, prefix, queue: 'bench', concurrency: c, mode: 'noop' });
         try {
           const cpu = await cpuSnapshot(ctx, worker);
           const span = await waitBaselineDone(ctx.redis, prefix, 'bench', n, timeoutMs);
           const mem = worker.memory();
-          return { rate: ((n - 1) / (span.lastDone - span.firstDone)) * 1000, rssMB: mem.rss / MB, ...(await cpuPerRun(ctx, worker, cpu, n)) };
+          return {
+            rate: ((n - 1) / (span.lastDone - span.firstDone)) * 1000,
+            rssMB: mem.rss / MB,
+            ...(await cpuPerRun(ctx, worker, cpu, n)),
+          };
         } finally {
           await worker.stop();
         }
       },
       tq: async () => {
         const project = makeProject(ctx.root, `drain-c${c}`, ctx.redisUrl);
-        await runJson(benchScript('tq/producer.js'), { mode: 'bulk', fill: true, url: ctx.redisUrl, prefix: project.prefix, dir: project.dir, runs: n });
+        await runJson(benchScript('tq/producer.js'), {
+          mode: 'bulk',
+          fill: true,
+          url: ctx.redisUrl,
+          prefix: project.prefix,
+          dir: project.dir,
+          runs: n,
+        });
         const worker = await startTqWorker(ctx, project, { label: `drain-c${c}`, queue: 'bench', concurrency: c });
         try {
           const cpu = await cpuSnapshot(ctx, worker);
           const span = await waitTqDone(project, n, timeoutMs);
           const mem = worker.memory();
           lags.push(span.historyAt - span.lastDone);
-          return { rate: ((n - 1) / (span.lastDone - span.firstDone)) * 1000, rssMB: mem.rss / MB, ...(await cpuPerRun(ctx, worker, cpu, n)) };
+          return {
+            rate: ((n - 1) / (span.lastDone - span.firstDone)) * 1000,
+            rssMB: mem.rss / MB,
+            ...(await cpuPerRun(ctx, worker, cpu, n)),
+          };
         } finally {
           await worker.stop();
         }
@@ -53,8 +75,14 @@ export async function drainScenario(ctx: BenchContext): Promise<ScenarioResult[]
       // included, until the last run's row is written) and of the Redis server.
       rows.push(row(rounds, 'workerCpuUs', { name: `drain c=${c}: worker CPU per run`, unit: 'µs', higherIsBetter: false }));
       rows.push(row(rounds, 'redisCpuUs', { name: `drain c=${c}: Redis CPU per run`, unit: 'µs', higherIsBetter: false }));
-      ctx.shared.set(`drain-rss-tq`, rounds.tq.map((m) => m.rssMB!));
-      ctx.shared.set(`drain-rss-baseline`, rounds.baseline.map((m) => m.rssMB!));
+      ctx.shared.set(
+        `drain-rss-tq`,
+        rounds.tq.map((m) => m.rssMB!),
+      );
+      ctx.shared.set(
+        `drain-rss-baseline`,
+        rounds.baseline.map((m) => m.rssMB!),
+      );
       ctx.shared.set('drain-rss-concurrency', [c]);
     }
   }

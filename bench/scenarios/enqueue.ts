@@ -17,7 +17,11 @@ interface Timed {
 export async function enqueueScenario(ctx: BenchContext): Promise<ScenarioResult[]> {
   const { runs, inFlight } = ctx.options;
   const rows: ScenarioResult[] = [];
-  for (const [mode, warmup] of [['single', 0], ['single', runs], ['bulk', 0]] as const) {
+  for (const [mode, warmup] of [
+    ['single', 0],
+    ['single', runs],
+    ['bulk', 0],
+  ] as const) {
     const label =
       mode === 'bulk'
         ? 'enqueue in bulk'
@@ -28,7 +32,11 @@ export async function enqueueScenario(ctx: BenchContext): Promise<ScenarioResult
     const rounds = await alternate(ctx, warmup ? 'warm' : mode, {
       baseline: async () => {
         const { prefix } = baselinePrefix(ctx.root, `enqueue-${mode}`);
-        const r = await runJson<Timed>(benchScript('baseline/producer.js'), { mode, url: ctx.redisUrl, prefix, queue: 'bench', runs, inFlight, warmup }, { nodeFlags: ctx.nodeFlags(`enqueue-${mode}-bullmq`) });
+        const r = await runJson<Timed>(
+          benchScript('baseline/producer.js'),
+          { mode, url: ctx.redisUrl, prefix, queue: 'bench', runs, inFlight, warmup },
+          { nodeFlags: ctx.nodeFlags(`enqueue-${mode}-bullmq`) },
+        );
         return { rate: (r.runs / r.ms) * 1000 };
       },
       tq: async () => {

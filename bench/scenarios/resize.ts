@@ -48,7 +48,15 @@ export async function resizeScenario(ctx: BenchContext): Promise<ScenarioResult[
   const rounds = await alternate(ctx, 'resize', {
     baseline: async () => {
       const { prefix, dir } = baselinePrefix(ctx.root, 'resize');
-      await runJson(benchScript('baseline/producer.js'), { mode: 'resize', url: ctx.redisUrl, prefix, queue: 'images', runs: n, files, outDir: dir });
+      await runJson(benchScript('baseline/producer.js'), {
+        mode: 'resize',
+        url: ctx.redisUrl,
+        prefix,
+        queue: 'images',
+        runs: n,
+        files,
+        outDir: dir,
+      });
       flushToDisk();
       const worker = await startBaselineWorker(ctx, { label: 'resize', prefix, queue: 'images', concurrency: CONCURRENCY, mode: 'resize' });
       try {

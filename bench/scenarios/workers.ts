@@ -19,7 +19,11 @@ export function startBaselineWorker(
 }
 
 /** A real `tq worker` process on the project's config, prefix and SQLite file. */
-export function startTqWorker(ctx: BenchContext, project: BenchProject, o: { label: string; queue: string; concurrency: number }): Promise<LongRunning> {
+export function startTqWorker(
+  ctx: BenchContext,
+  project: BenchProject,
+  o: { label: string; queue: string; concurrency: number },
+): Promise<LongRunning> {
   return startProcess([...ctx.nodeFlags(`${o.label}-tq-worker`), TQ_BIN, 'worker', '-Q', o.queue, '-c', String(o.concurrency)], {
     cwd: project.dir,
     env: project.env,
@@ -60,7 +64,12 @@ export async function waitTqDone(project: BenchProject, n: number, timeoutMs: nu
     // Polled every 50 ms while the worker runs: only a count over the state index (cheap, so
     // the poller takes next to no CPU from the worker it measures); the span once at the end.
     const count = db.prepare("SELECT count(*) AS n FROM task_runs WHERE state = 'completed'");
-    await until(() => ((count.get() as { n: number }).n >= n ? true : undefined), `${n} completed runs in ${project.dbFile}`, timeoutMs, 50);
+    await until(
+      () => ((count.get() as { n: number }).n >= n ? true : undefined),
+      `${n} completed runs in ${project.dbFile}`,
+      timeoutMs,
+      50,
+    );
     const historyAt = Date.now();
     type Row = { n: number; firstStart: string; firstDone: string; lastDone: string };
     const done = db
@@ -68,7 +77,13 @@ export async function waitTqDone(project: BenchProject, n: number, timeoutMs: nu
         "SELECT count(*) AS n, min(started_at) AS firstStart, min(finished_at) AS firstDone, max(finished_at) AS lastDone FROM task_runs WHERE state = 'completed'",
       )
       .get() as Row;
-    return { count: done.n, firstStart: Date.parse(done.firstStart), firstDone: Date.parse(done.firstDone), lastDone: Date.parse(done.lastDone), historyAt };
+    return {
+      count: done.n,
+      firstStart: Date.parse(done.firstStart),
+      firstDone: Date.parse(done.firstDone),
+      lastDone: Date.parse(done.lastDone),
+      historyAt,
+    };
   } finally {
     db.close();
   }

@@ -189,7 +189,11 @@ export class Beat {
       // Outages call this again and again: leave no listener behind on the long-lived signal.
       signal.removeEventListener('abort', onAbort);
     }
-    if (!backend) void connecting.then((late) => late.close(), () => undefined);
+    if (!backend)
+      void connecting.then(
+        (late) => late.close(),
+        () => undefined,
+      );
     return backend;
   }
 
@@ -223,7 +227,9 @@ export class Beat {
         if (await this.claim(s, state, cursor, false, now)) {
           const next = nextFireAfter(s, cursor);
           const when = !s.enabled ? 'disabled' : next === undefined ? 'no fire time ahead' : `first run ${formatInZone(next, s.zone)}`;
-          this.options.logger.info(state ? `${s.name}: definition changed; starting over from now (${when})` : `${s.name}: new schedule; ${when}`);
+          this.options.logger.info(
+            state ? `${s.name}: definition changed; starting over from now (${when})` : `${s.name}: new schedule; ${when}`,
+          );
           return next;
         }
         state = await this.reread(s.name);
@@ -286,7 +292,13 @@ export class Beat {
       if (check && !(await this.io((b) => b.store.owns(pending)))) return;
       let run: { id: string; queue: string; existed: boolean };
       try {
-        run = await this.io((b) => b.enqueue(s.task, s.payload, { id, ...(s.queue ? { queue: s.queue } : {}), ...(s.priority !== undefined ? { priority: s.priority } : {}) }));
+        run = await this.io((b) =>
+          b.enqueue(s.task, s.payload, {
+            id,
+            ...(s.queue ? { queue: s.queue } : {}),
+            ...(s.priority !== undefined ? { priority: s.priority } : {}),
+          }),
+        );
       } catch (err) {
         if (!(err instanceof UsageError)) throw err;
         // No retry can fix this run (the config validated, so this is rare): say so, move on.
@@ -301,7 +313,15 @@ export class Beat {
       this.options.logger.info(
         `${s.name} -> ${s.task} run ${run.id} on ${run.queue}${run.existed ? ' (already enqueued)' : ''}, due ${formatInZone(pending.fireMs, s.zone)} (${lag >= 0 ? '+' : ''}${lag}ms)`,
       );
-      this.options.onDispatch?.({ schedule: s.name, task: s.task, id: run.id, queue: run.queue, fireMs: pending.fireMs, at, existed: run.existed });
+      this.options.onDispatch?.({
+        schedule: s.name,
+        task: s.task,
+        id: run.id,
+        queue: run.queue,
+        fireMs: pending.fireMs,
+        at,
+        existed: run.existed,
+      });
     } catch (err) {
       if (err instanceof BackendError) this.owed.push(pending);
       throw err;
@@ -326,11 +346,15 @@ export class Beat {
       const id = scheduleRunId(old.name, old.fireMs);
       const s = this.byName.get(old.name);
       if (!s) {
-        this.options.logger.warn(`run ${id} was claimed but never confirmed, and schedule "${old.name}" is no longer in the config; dropping it`);
+        this.options.logger.warn(
+          `run ${id} was claimed but never confirmed, and schedule "${old.name}" is no longer in the config; dropping it`,
+        );
         await this.io((b) => b.store.confirm(mine));
         continue;
       }
-      this.options.logger.warn(`${s.name}: the beat that claimed the fire time ${formatInZone(old.fireMs, s.zone)} stopped before confirming it; enqueueing it now`);
+      this.options.logger.warn(
+        `${s.name}: the beat that claimed the fire time ${formatInZone(old.fireMs, s.zone)} stopped before confirming it; enqueueing it now`,
+      );
       await this.dispatch(s, mine, false);
     }
   }

@@ -24,14 +24,22 @@ export const SCHEDULE_KEYS = ['task', 'cron', 'every', 'payload', 'queue', 'prio
 export const MISSED_POLICIES: readonly MissedPolicy[] = ['skip', 'latest', 'all'];
 /** The `@` shorthands cron-parser understands. */
 export const CRON_ALIASES = [
-  '@yearly', '@annually', '@monthly', '@weekly', '@daily', '@hourly', '@minutely', '@secondly', '@weekdays', '@weekends',
+  '@yearly',
+  '@annually',
+  '@monthly',
+  '@weekly',
+  '@daily',
+  '@hourly',
+  '@minutely',
+  '@secondly',
+  '@weekdays',
+  '@weekends',
 ] as const;
 const MIN_EVERY_MS = 1000;
 const CRON_HELP = "5 fields 'minute hour day-of-month month day-of-week', 6 with leading seconds, or an alias such as @daily";
 
 export type ScheduleTiming =
-  | { readonly kind: 'cron'; readonly cron: string }
-  | { readonly kind: 'every'; readonly everyMs: number; readonly every: string };
+  { readonly kind: 'cron'; readonly cron: string } | { readonly kind: 'every'; readonly everyMs: number; readonly every: string };
 
 /** A validated schedule with its zone and defaults applied. */
 export interface ResolvedSchedule {
@@ -106,10 +114,13 @@ export function scheduleProblems(name: string, raw: unknown, options: { payloadL
   const add = (key: string, message: string) => problems.push({ key: key ? `${base}.${key}` : base, message });
   if (name.length === 0) add('', 'schedule names must not be empty');
   else if (encodeScheduleName(name).length > MAX_ENCODED_NAME) {
-    add('', `the name is too long to make run ids from (at most ${MAX_ENCODED_NAME} letters, digits, _ . -; other characters count 3 per byte)`);
+    add(
+      '',
+      `the name is too long to make run ids from (at most ${MAX_ENCODED_NAME} letters, digits, _ . -; other characters count 3 per byte)`,
+    );
   }
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
-    add('', "must be { task, cron | every, payload?, queue?, priority?, tz?, enabled?, missed? }");
+    add('', 'must be { task, cron | every, payload?, queue?, priority?, tz?, enabled?, missed? }');
     return problems;
   }
   const s = raw as ScheduleDefinition & Record<string, unknown>;
@@ -130,7 +141,8 @@ export function scheduleProblems(name: string, raw: unknown, options: { payloadL
   }
   if (hasEvery) {
     const ms = everyMs(s.every);
-    if (ms === undefined) add('every', `must be a duration of at least 1s in whole milliseconds, such as '30s', '5m', '1h' (got ${show(s.every)})`);
+    if (ms === undefined)
+      add('every', `must be a duration of at least 1s in whole milliseconds, such as '30s', '5m', '1h' (got ${show(s.every)})`);
   }
   if (s.tz !== undefined && (typeof s.tz !== 'string' || !isTimeZone(s.tz))) {
     add('tz', `${show(s.tz)} is not an IANA time zone (e.g. 'Europe/Paris', 'UTC')`);
@@ -170,7 +182,10 @@ function everyMs(value: unknown): number | undefined {
 export function resolveSchedule(name: string, def: ScheduleDefinition, defaultZone: string): ResolvedSchedule {
   const problems = scheduleProblems(name, def);
   if (problems.length > 0) {
-    throw new ConfigError(`${problems[0]!.key}: ${problems[0]!.message}`, problems.map((p) => `${p.key}: ${p.message}`));
+    throw new ConfigError(
+      `${problems[0]!.key}: ${problems[0]!.message}`,
+      problems.map((p) => `${p.key}: ${p.message}`),
+    );
   }
   const zone = def.tz ?? defaultZone;
   let timing: ScheduleTiming;

@@ -153,14 +153,24 @@ Examples:
 `,
       action: lazy(async () => (await inspect()).inspectOverview),
       commands: [
-        { name: 'queues', description: 'per queue: counts by state, paused, oldest waiting, consumers', options: [JSON_OPTION], action: lazy(async () => (await inspect()).inspectQueues) },
+        {
+          name: 'queues',
+          description: 'per queue: counts by state, paused, oldest waiting, consumers',
+          options: [JSON_OPTION],
+          action: lazy(async () => (await inspect()).inspectQueues),
+        },
         {
           name: 'workers',
           description: 'live workers from their heartbeats; --ping asks each to answer',
           options: [['--ping', 'round trip through the control channel; exit 1 when none answers'], JSON_OPTION],
           action: lazy(async () => (await inspect()).inspectWorkers),
         },
-        { name: 'tasks', description: 'runs known to Redis, newest first', options: [...RUN_FILTERS, JSON_OPTION], action: lazy(async () => (await inspect()).inspectTasks) },
+        {
+          name: 'tasks',
+          description: 'runs known to Redis, newest first',
+          options: [...RUN_FILTERS, JSON_OPTION],
+          action: lazy(async () => (await inspect()).inspectTasks),
+        },
         {
           name: 'task',
           description: 'everything about one run (falls back to SQLite history)',
@@ -180,7 +190,12 @@ Examples:
           options: [...HISTORY_FILTERS, JSON_OPTION],
           action: lazy(async () => (await inspect()).inspectHistory),
         },
-        { name: 'schedule', description: 'schedules with their last and next fire', options: [JSON_OPTION], action: lazy(async () => (await inspect()).inspectSchedule) },
+        {
+          name: 'schedule',
+          description: 'schedules with their last and next fire',
+          options: [JSON_OPTION],
+          action: lazy(async () => (await inspect()).inspectSchedule),
+        },
       ],
     },
     {
@@ -375,4 +390,3 @@ export async function main(argv: string[]): Promise<void> {
   await new Promise<void>((resolve) => process.stderr.write('', () => resolve()));
   process.exit(code);
 }
-

@@ -97,19 +97,32 @@ export function createWorkerLogger(options: {
     event(e) {
       if ((e.type === 'active' || e.type === 'delayed') && LEVELS.debug < min) return;
       const name = `${e.task}[${shortId(e.jobId)}]`;
-      const fields = { event: e.type, task: e.task, id: e.jobId, queue: e.queue, attempt: e.attempt, ...(e.runtimeMs !== undefined ? { runtimeMs: e.runtimeMs } : {}) };
+      const fields = {
+        event: e.type,
+        task: e.task,
+        id: e.jobId,
+        queue: e.queue,
+        attempt: e.attempt,
+        ...(e.runtimeMs !== undefined ? { runtimeMs: e.runtimeMs } : {}),
+      };
       switch (e.type) {
         case 'active':
           line('debug', `${name} started (attempt ${e.attempt})`, fields);
           break;
         case 'completed':
-          line('info', `${name} ${color.green('succeeded')} in ${formatDuration(e.runtimeMs ?? 0)} -> ${oneLine(e.result)}`, { ...fields, result: e.result });
+          line('info', `${name} ${color.green('succeeded')} in ${formatDuration(e.runtimeMs ?? 0)} -> ${oneLine(e.result)}`, {
+            ...fields,
+            result: e.result,
+          });
           break;
         case 'retrying':
           line('warn', `${name} attempt ${e.attempt} failed, will retry: ${e.error ?? ''}`, { ...fields, error: e.error });
           break;
         case 'failed':
-          line('error', `${name} ${color.red('failed')} after ${formatDuration(e.runtimeMs ?? 0)}: ${e.error ?? ''}`, { ...fields, error: e.error });
+          line('error', `${name} ${color.red('failed')} after ${formatDuration(e.runtimeMs ?? 0)}: ${e.error ?? ''}`, {
+            ...fields,
+            error: e.error,
+          });
           break;
         case 'requeued':
           line('warn', `${name} handed back to queue "${e.queue}" (shutdown timeout)`, fields);

@@ -12,7 +12,14 @@ export function parseConcurrency(value: string | undefined, fallback: number): n
 /** `-Q, --queues a,b`: the names, deduplicated; undefined when not given (every queue of the config). */
 export function parseQueues(value: string | undefined): string[] | undefined {
   if (value === undefined) return undefined;
-  const queues = [...new Set(value.split(',').map((q) => q.trim()).filter(Boolean))];
+  const queues = [
+    ...new Set(
+      value
+        .split(',')
+        .map((q) => q.trim())
+        .filter(Boolean),
+    ),
+  ];
   if (queues.length === 0) throw new UsageError('--queues needs at least one queue name');
   for (const q of queues) if (!isQueueName(q)) throw new UsageError(`queue "${q}" must be ${QUEUE_NAME_RULE}`);
   return queues;

@@ -47,7 +47,14 @@ export async function serveUntilStopped(ctx: CliContext, o: WorkerSessionOptions
   const banner: [string, string][] = [
     ['queues', worker.queues.join(', ')],
     ['concurrency', `${worker.concurrency} per queue`],
-    ['tasks', [...o.config.tasks.values()].filter((t) => worker.queues.includes(t.queue)).map((t) => t.name).sort().join(', ') || '(none on these queues)'],
+    [
+      'tasks',
+      [...o.config.tasks.values()]
+        .filter((t) => worker.queues.includes(t.queue))
+        .map((t) => t.name)
+        .sort()
+        .join(', ') || '(none on these queues)',
+    ],
     ['redis', `${maskRedisUrl(o.settings.redisUrl)} (Redis ${worker.redisVersion}, prefix ${o.settings.prefix})`],
     ['database', path.relative(ctx.cwd, o.settings.dbFile) || o.settings.dbFile],
     ['config', o.config.file ? path.relative(ctx.cwd, o.config.file) : '(built in)'],
@@ -55,7 +62,15 @@ export async function serveUntilStopped(ctx: CliContext, o: WorkerSessionOptions
   ];
   o.logger.flush(); // the banner after anything logged while starting
   if (o.json) {
-    ctx.out.print(JSON.stringify({ time: new Date().toISOString(), level: 'info', msg: 'worker ready', worker: worker.name, ...Object.fromEntries(banner) }));
+    ctx.out.print(
+      JSON.stringify({
+        time: new Date().toISOString(),
+        level: 'info',
+        msg: 'worker ready',
+        worker: worker.name,
+        ...Object.fromEntries(banner),
+      }),
+    );
   } else {
     ctx.out.print(`${ctx.out.color.bold(o.title ?? 'tq worker')} ${worker.name} ready`);
     for (const [k, v] of banner) ctx.out.print(`  ${k.padEnd(12)} ${v}`);
@@ -66,7 +81,8 @@ export async function serveUntilStopped(ctx: CliContext, o: WorkerSessionOptions
     `${why.reason}: warm shutdown; ${worker.stats().active} active run(s) may finish for up to ${Math.round(o.shutdownTimeoutMs / 1000)}s (send a signal again to exit at once)`,
   );
   const report = await worker.close(o.shutdownTimeoutMs);
-  if (report.forced) o.logger.warn(`shutdown timeout reached; handed back ${report.handedBack.length} run(s): ${report.handedBack.join(', ')}`);
+  if (report.forced)
+    o.logger.warn(`shutdown timeout reached; handed back ${report.handedBack.length} run(s): ${report.handedBack.join(', ')}`);
   const stats = worker.stats();
   o.logger.info(`stopped (completed ${stats.processed}, failed ${stats.failed})`);
   o.logger.flush();

@@ -153,8 +153,40 @@ class RemoteClient<T extends TaskMap> implements TqClient<T> {
         const { runDetail } = await import('../queue/index.js');
         const detail = await runDetail(admin, id);
         if (!detail) return undefined;
-        const { id: runId, task, queue, state, payload, result, error, attempt, progress, logs, worker, enqueuedAt, startedAt, finishedAt, runtimeMs } = detail;
-        return { id: runId, task, queue, state, payload, result, error, attempt, progress, logs, worker, enqueuedAt, startedAt, finishedAt, runtimeMs };
+        const {
+          id: runId,
+          task,
+          queue,
+          state,
+          payload,
+          result,
+          error,
+          attempt,
+          progress,
+          logs,
+          worker,
+          enqueuedAt,
+          startedAt,
+          finishedAt,
+          runtimeMs,
+        } = detail;
+        return {
+          id: runId,
+          task,
+          queue,
+          state,
+          payload,
+          result,
+          error,
+          attempt,
+          progress,
+          logs,
+          worker,
+          enqueuedAt,
+          startedAt,
+          finishedAt,
+          runtimeMs,
+        };
       },
     };
   }

@@ -10,4 +10,3 @@ export class RunFailedError extends RuntimeError {
     super('E_TASK_FAILED', message);
   }
 }
-

@@ -8,8 +8,23 @@ import type { ResolvedTask } from './resolved.js';
 
 const TASK_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,99}$/;
 const TASK_KEYS = new Set([
-  'run', 'fromArgs', 'queue', 'attempts', 'backoff', 'retryOn', 'timeout', 'isolate', 'rateLimit', 'priority',
-  'expires', 'dedupe', 'schema', 'args', 'keep', 'description', 'warmup',
+  'run',
+  'fromArgs',
+  'queue',
+  'attempts',
+  'backoff',
+  'retryOn',
+  'timeout',
+  'isolate',
+  'rateLimit',
+  'priority',
+  'expires',
+  'dedupe',
+  'schema',
+  'args',
+  'keep',
+  'description',
+  'warmup',
 ]);
 
 /** The `tasks` section: every well-formed task resolved, every problem recorded. */
@@ -48,7 +63,8 @@ function resolveTask(name: string, value: unknown, problems: Problems): Resolved
   const backoff = resolveBackoff(key, def.backoff, problems);
   checkFunctions(key, def, problems);
   const priority = def.priority;
-  if (priority !== undefined && !isPriority(priority)) problems.add(`${key}.priority`, `must be ${PRIORITY_RULE} (got ${describe(priority)})`);
+  if (priority !== undefined && !isPriority(priority))
+    problems.add(`${key}.priority`, `must be ${PRIORITY_RULE} (got ${describe(priority)})`);
   const args = def.args ?? [];
   if (!Array.isArray(args) || !args.every((a) => typeof a === 'string' && a.length > 0)) {
     problems.add(`${key}.args`, `must be an array of payload key names, e.g. ['name'] (got ${describe(args)})`);

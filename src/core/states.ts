@@ -10,16 +10,7 @@
  * - cancelled cancelled by a user (final)
  * - expired   not started before its expiry (final)
  */
-export const TASK_STATES = [
-  'waiting',
-  'delayed',
-  'active',
-  'retrying',
-  'completed',
-  'failed',
-  'cancelled',
-  'expired',
-] as const;
+export const TASK_STATES = ['waiting', 'delayed', 'active', 'retrying', 'completed', 'failed', 'cancelled', 'expired'] as const;
 export type TaskState = (typeof TASK_STATES)[number];
 
 export const FINAL_STATES: ReadonlySet<TaskState> = new Set(['completed', 'failed', 'cancelled', 'expired']);

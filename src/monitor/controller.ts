@@ -232,7 +232,12 @@ export class MonitorController {
         case 'detail': {
           try {
             const data = await this.source.detail(command.id);
-            this.dispatch({ type: 'detail', id: command.id, data, error: data ? undefined : `run ${command.id} is neither in Redis nor in the history` });
+            this.dispatch({
+              type: 'detail',
+              id: command.id,
+              data,
+              error: data ? undefined : `run ${command.id} is neither in Redis nor in the history`,
+            });
           } catch (err) {
             this.dispatch({ type: 'detail', id: command.id, data: undefined, error: errorMessage(err) });
           }
@@ -257,7 +262,11 @@ export class MonitorController {
         }
         case 'pause':
           await this.source.setPaused(command.queue, command.paused);
-          this.status(command.paused ? `paused queue ${command.queue}: workers take no new runs from it (p resumes)` : `resumed queue ${command.queue}`);
+          this.status(
+            command.paused
+              ? `paused queue ${command.queue}: workers take no new runs from it (p resumes)`
+              : `resumed queue ${command.queue}`,
+          );
           break;
       }
       // Show the effect now rather than at the next tick.

@@ -55,8 +55,12 @@ function field(label: string, value: Line | string): Line {
 
 function block(label: string, text: string, width: number, tone?: Tone): Line[] {
   let lines = wrapText(text, width - LABEL);
-  if (lines.length > MAX_VALUE_LINES) lines = [...lines.slice(0, MAX_VALUE_LINES), `… ${lines.length - MAX_VALUE_LINES} more line(s) (tq inspect task <id> --json)`];
-  return lines.map((l, i) => [{ text: (i === 0 ? label : '').padEnd(LABEL), tone: 'label' as const }, { text: l, tone }]);
+  if (lines.length > MAX_VALUE_LINES)
+    lines = [...lines.slice(0, MAX_VALUE_LINES), `… ${lines.length - MAX_VALUE_LINES} more line(s) (tq inspect task <id> --json)`];
+  return lines.map((l, i) => [
+    { text: (i === 0 ? label : '').padEnd(LABEL), tone: 'label' as const },
+    { text: l, tone },
+  ]);
 }
 
 const pretty = (value: unknown) => {
@@ -69,7 +73,12 @@ const pretty = (value: unknown) => {
 
 export function detailLines(d: RunDetailData, width: number, now: number): Line[] {
   const lines: Line[] = [];
-  lines.push(field('run', [{ text: d.id, tone: 'heading' }, { text: d.source === 'redis' ? '  (live in Redis)' : '  (from history; Redis no longer has it)', tone: 'dim' }]));
+  lines.push(
+    field('run', [
+      { text: d.id, tone: 'heading' },
+      { text: d.source === 'redis' ? '  (live in Redis)' : '  (from history; Redis no longer has it)', tone: 'dim' },
+    ]),
+  );
   lines.push(field('task', `${d.task} on queue ${d.queue}`));
   lines.push(
     field('state', [
@@ -82,7 +91,11 @@ export function detailLines(d: RunDetailData, width: number, now: number): Line[
     `enqueued ${dateTimeText(d.enqueuedAt, now)}`,
     `started ${dateTimeText(d.startedAt, now)}`,
     `finished ${dateTimeText(d.finishedAt, now)}`,
-    ...(d.runtimeMs !== null ? [`ran ${durationText(d.runtimeMs)}`] : d.startedAt !== null && d.finishedAt === null ? [`running ${durationText(now - d.startedAt)}`] : []),
+    ...(d.runtimeMs !== null
+      ? [`ran ${durationText(d.runtimeMs)}`]
+      : d.startedAt !== null && d.finishedAt === null
+        ? [`running ${durationText(now - d.startedAt)}`]
+        : []),
   ];
   lines.push(...block('times', times.join(' · '), width));
   // BullMQ starts every run at progress 0: only a run that is running or reported something has one.

@@ -8,7 +8,21 @@ import { layoutOf, PANELS, selectedQueue, selectedRun, type MonitorState, type P
 
 /** A key press, independent of the terminal library. */
 export interface KeyPress {
-  name: 'up' | 'down' | 'left' | 'right' | 'pageUp' | 'pageDown' | 'home' | 'end' | 'tab' | 'backTab' | 'enter' | 'escape' | 'backspace' | 'char';
+  name:
+    | 'up'
+    | 'down'
+    | 'left'
+    | 'right'
+    | 'pageUp'
+    | 'pageDown'
+    | 'home'
+    | 'end'
+    | 'tab'
+    | 'backTab'
+    | 'enter'
+    | 'escape'
+    | 'backspace'
+    | 'char';
   /** The character typed, for `char`. */
   char?: string;
   ctrl?: boolean;
@@ -52,7 +66,8 @@ export function pressKey(state: MonitorState, key: KeyPress): KeyResult {
   if (state.prompt?.kind === 'confirm-cancel') {
     const { id } = state.prompt;
     const next = { ...state, prompt: undefined };
-    if (is(key, 'y', 'Y')) return { state: withStatus(next, `cancelling run ${id}…`, 'info', state.now), commands: [{ type: 'cancel', id }] };
+    if (is(key, 'y', 'Y'))
+      return { state: withStatus(next, `cancelling run ${id}…`, 'info', state.now), commands: [{ type: 'cancel', id }] };
     return none(withStatus(next, `run ${id} left alone`, 'info', state.now));
   }
   if (state.mode === 'help') return is(key, 'q') ? quit(state) : none({ ...state, mode: state.detail ? 'detail' : 'main' });
@@ -98,7 +113,10 @@ function mainKey(state: MonitorState, key: KeyPress): KeyResult {
     const queue = selectedQueue(state);
     if (!queue) return none(withStatus(state, 'no queue to pause yet', 'warn', state.now));
     const verb = queue.paused ? 'resuming' : 'pausing';
-    return { state: withStatus(state, `${verb} queue ${queue.name}…`, 'info', state.now), commands: [{ type: 'pause', queue: queue.name, paused: !queue.paused }] };
+    return {
+      state: withStatus(state, `${verb} queue ${queue.name}…`, 'info', state.now),
+      commands: [{ type: 'pause', queue: queue.name, paused: !queue.paused }],
+    };
   }
   if (key.name === 'enter') {
     if (state.focus === 'queues') {
@@ -116,7 +134,8 @@ function mainKey(state: MonitorState, key: KeyPress): KeyResult {
   }
   const run = selectedRun(state);
   if (is(key, 'r')) return run ? retry(state, run.id, run.state) : none(withStatus(state, 'select a run to retry', 'warn', state.now));
-  if (is(key, 'c')) return run ? cancel(state, run.id, run.task, run.state) : none(withStatus(state, 'select a run to cancel', 'warn', state.now));
+  if (is(key, 'c'))
+    return run ? cancel(state, run.id, run.task, run.state) : none(withStatus(state, 'select a run to cancel', 'warn', state.now));
   return none(state);
 }
 
@@ -141,18 +160,23 @@ function moveIn(state: MonitorState, panel: Panel, move: RunsMove): KeyResult {
   if (names.length === 0) return none(state);
   const current = Math.max(0, names.indexOf((panel === 'queues' ? state.queue : state.worker) ?? ''));
   const target = move === 'top' ? 0 : move === 'bottom' ? names.length - 1 : Math.max(0, Math.min(names.length - 1, current + move));
-  if (panel === 'queues') return none({ ...state, queue: names[target], queueOffset: scrollTo(state.queueOffset, target, layout.queueRows, names.length) });
+  if (panel === 'queues')
+    return none({ ...state, queue: names[target], queueOffset: scrollTo(state.queueOffset, target, layout.queueRows, names.length) });
   return none({ ...state, worker: names[target], workerOffset: scrollTo(state.workerOffset, target, layout.workerRows, names.length) });
 }
 
 function openDetail(state: MonitorState, id: string): KeyResult {
   const row = [...(state.runs.frozen ?? []), ...state.runs.head].find((r) => r.id === id);
-  return { state: { ...state, mode: 'detail', detail: { id, row, data: undefined, loading: true, scroll: 0 } }, commands: [{ type: 'detail', id }] };
+  return {
+    state: { ...state, mode: 'detail', detail: { id, row, data: undefined, loading: true, scroll: 0 } },
+    commands: [{ type: 'detail', id }],
+  };
 }
 
 function detailKey(state: MonitorState, key: KeyPress): KeyResult {
   const detail = state.detail;
-  if (!detail || key.name === 'escape' || key.name === 'backspace' || key.name === 'left') return none({ ...state, mode: 'main', detail: undefined });
+  if (!detail || key.name === 'escape' || key.name === 'backspace' || key.name === 'left')
+    return none({ ...state, mode: 'main', detail: undefined });
   const run = detail.data ?? detail.row;
   if (is(key, 'r') && run) return retry(state, detail.id, run.state);
   if (is(key, 'c') && run) return cancel(state, detail.id, run.task, run.state);
@@ -163,7 +187,11 @@ function detailKey(state: MonitorState, key: KeyPress): KeyResult {
   const max = Math.max(0, total - layout.bodyRows);
   const page = Math.max(1, layout.bodyRows - 1);
   const scroll =
-    move === 'top' ? 0 : move === 'bottom' ? max : Math.max(0, Math.min(max, detail.scroll + (Math.abs(move) > 1 ? Math.sign(move) * page : move)));
+    move === 'top'
+      ? 0
+      : move === 'bottom'
+        ? max
+        : Math.max(0, Math.min(max, detail.scroll + (Math.abs(move) > 1 ? Math.sign(move) * page : move)));
   return none({ ...state, detail: { ...detail, scroll } });
 }
 

@@ -5,15 +5,7 @@ import { applyToDetail } from './detail.js';
 import { scrollTo } from './layout.js';
 import { applyToFrozen, applyToHead, applyToRow } from './run-list.js';
 import { place, receivePage } from './runs-view.js';
-import {
-  HEAD_CAP,
-  layoutOf,
-  type HistoryStats,
-  type MonitorState,
-  type RunDetailData,
-  type RunRow,
-  type StatusLevel,
-} from './state.js';
+import { HEAD_CAP, layoutOf, type HistoryStats, type MonitorState, type RunDetailData, type RunRow, type StatusLevel } from './state.js';
 import { mergeWorkers, withConsumers } from './workers.js';
 
 /** Data arriving at the monitor: everything that changes its state except key presses. */
@@ -73,7 +65,11 @@ export function reduce(state: MonitorState, event: MonitorEvent): MonitorState {
       return withStatus(state, event.text, event.level, event.now);
     case 'connection': {
       if (state.connection.up === event.up && state.connection.detail === event.detail) return state;
-      return { ...state, now: event.now, connection: { up: event.up, detail: event.detail, since: event.up === state.connection.up ? state.connection.since : event.now } };
+      return {
+        ...state,
+        now: event.now,
+        connection: { up: event.up, detail: event.detail, since: event.up === state.connection.up ? state.connection.since : event.now },
+      };
     }
     case 'refreshed':
       return { ...state, now: event.now, refreshedAt: event.now, refreshes: state.refreshes + 1 };
@@ -114,8 +110,14 @@ function applyEvents(state: MonitorState, events: readonly RunEvent[], now: numb
 /** After the data or the terminal changed size: selections stay on their items and in view. */
 function fitPanels(state: MonitorState): MonitorState {
   const layout = layoutOf(state);
-  const qIndex = Math.max(0, state.queues.findIndex((q) => q.name === state.queue));
-  const wIndex = Math.max(0, state.workers.findIndex((w) => w.name === state.worker));
+  const qIndex = Math.max(
+    0,
+    state.queues.findIndex((q) => q.name === state.queue),
+  );
+  const wIndex = Math.max(
+    0,
+    state.workers.findIndex((w) => w.name === state.worker),
+  );
   return {
     ...state,
     queue: state.queues[qIndex]?.name ?? state.queue,

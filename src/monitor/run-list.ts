@@ -44,9 +44,7 @@ export function transition(current: { state: TaskState; attempt: number } | unde
 export function applyToRow(row: RunRow | undefined, e: RunEvent): RunRow | undefined {
   const state = transition(row, e);
   if (state === undefined) return row;
-  const next: RunRow = row
-    ? { ...row }
-    : { id: e.jobId, task: e.task, queue: e.queue, state, attempt: e.attempt, changedAt: e.at };
+  const next: RunRow = row ? { ...row } : { id: e.jobId, task: e.task, queue: e.queue, state, attempt: e.attempt, changedAt: e.at };
   next.state = state;
   next.attempt = Math.max(e.attempt, row?.attempt ?? 0);
   next.changedAt = e.at;

@@ -24,7 +24,15 @@ export function moveRuns(runs: RunsState, move: RunsMove, pageRows: number): { r
   // Leaving the top row freezes the view: from now on rows keep their place under the cursor.
   const base: RunsState = runs.frozen
     ? runs
-    : { ...runs, frozen: [...runs.head], newSinceFrozen: 0, olderExhausted: runs.headComplete, olderKey: undefined, newerDropped: false, newerKey: undefined };
+    : {
+        ...runs,
+        frozen: [...runs.head],
+        newSinceFrozen: 0,
+        olderExhausted: runs.headComplete,
+        olderKey: undefined,
+        newerDropped: false,
+        newerKey: undefined,
+      };
   const last = frozen.length - 1;
   const target = move === 'bottom' ? last : base.cursor + move;
   // The top row is the live position, unless newer rows were dropped: then page them back.
@@ -50,7 +58,17 @@ export function moveRuns(runs: RunsState, move: RunsMove, pageRows: number): { r
 
 /** Back to the live head, cursor on the newest run. */
 export function goLive(runs: RunsState): RunsState {
-  return { ...runs, frozen: undefined, cursor: 0, offset: 0, newSinceFrozen: 0, newerDropped: false, loading: undefined, olderKey: undefined, newerKey: undefined };
+  return {
+    ...runs,
+    frozen: undefined,
+    cursor: 0,
+    offset: 0,
+    newSinceFrozen: 0,
+    newerDropped: false,
+    loading: undefined,
+    olderKey: undefined,
+    newerKey: undefined,
+  };
 }
 
 /** Keeps the cursor inside the list and visible. */
@@ -77,11 +95,25 @@ export function receivePage(runs: RunsState, direction: 'older' | 'newer', page:
     if (added > 0) next.cursor = runs.cursor + 1;
     if (rows.length > VIEW_CAP) {
       const drop = rows.length - VIEW_CAP;
-      next = { ...next, frozen: rows.slice(drop), cursor: next.cursor - drop, offset: Math.max(0, next.offset - drop), newerDropped: true, newerKey: rowKey(rows[drop]!) };
+      next = {
+        ...next,
+        frozen: rows.slice(drop),
+        cursor: next.cursor - drop,
+        offset: Math.max(0, next.offset - drop),
+        newerDropped: true,
+        newerKey: rowKey(rows[drop]!),
+      };
     }
   } else {
     const { rows, added } = mergePage(runs.frozen, page, 'start');
-    next = { ...next, frozen: rows, newerDropped: page.length >= PAGE_SIZE, newerKey: edgeKey ?? runs.newerKey, cursor: runs.cursor + added - (added > 0 ? 1 : 0), offset: runs.offset + added };
+    next = {
+      ...next,
+      frozen: rows,
+      newerDropped: page.length >= PAGE_SIZE,
+      newerKey: edgeKey ?? runs.newerKey,
+      cursor: runs.cursor + added - (added > 0 ? 1 : 0),
+      offset: runs.offset + added,
+    };
     if (rows.length > VIEW_CAP) {
       const kept = rows.slice(0, VIEW_CAP);
       next = { ...next, frozen: kept, olderExhausted: false, olderKey: rowKey(kept[kept.length - 1]!) };

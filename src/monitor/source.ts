@@ -85,7 +85,11 @@ export function createMonitorSource(o: MonitorSourceOptions): MonitorSource {
     },
     historyStats(minutes, now) {
       const finished = history.finishedSince(new Date(now - 3_600_000).toISOString());
-      return { minutes: history.perMinute(minutes, now), byQueue: history.perMinuteByQueue(minutes, now), failedLastHour: finished.failed ?? 0 };
+      return {
+        minutes: history.perMinute(minutes, now),
+        byQueue: history.perMinuteByQueue(minutes, now),
+        failedLastHour: finished.failed ?? 0,
+      };
     },
     async detail(id) {
       const live = await runDetail(admin, id);

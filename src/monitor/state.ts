@@ -130,9 +130,7 @@ export interface StatusLine {
   at: number;
 }
 
-export type Prompt =
-  | { kind: 'filter'; text: string }
-  | { kind: 'confirm-cancel'; id: string; task: string; state: TaskState };
+export type Prompt = { kind: 'filter'; text: string } | { kind: 'confirm-cancel'; id: string; task: string; state: TaskState };
 
 export interface HistoryStats {
   /** Finished runs per minute, all queues, oldest first. */
@@ -246,5 +244,9 @@ export function selectedWorker(state: MonitorState): WorkerRow | undefined {
  * `natural` for a one-shot snapshot, where nothing scrolls.
  */
 export function layoutOf(state: MonitorState, natural = false): ScreenLayout {
-  return screenLayout(natural ? undefined : state.size.rows, { queues: state.queues.length, workers: state.workers.length, runs: visibleRuns(state).length });
+  return screenLayout(natural ? undefined : state.size.rows, {
+    queues: state.queues.length,
+    workers: state.workers.length,
+    runs: visibleRuns(state).length,
+  });
 }

@@ -111,7 +111,10 @@ export class Admin {
    */
   async cancel(id: string, reason = 'cancelled by user'): Promise<CancelOutcome> {
     const found = await this.findRun(id);
-    if (!found) throw new RuntimeError('E_NO_RUN', `no run ${id} in any queue under prefix "${this.prefix}"`, { hint: 'check the id with tq inspect tasks' });
+    if (!found)
+      throw new RuntimeError('E_NO_RUN', `no run ${id} in any queue under prefix "${this.prefix}"`, {
+        hint: 'check the id with tq inspect tasks',
+      });
     const { job, queue } = found;
     const state = await job.getState();
     if (state === 'completed' || state === 'failed') {
@@ -141,7 +144,10 @@ export class Admin {
    */
   async retry(id: string): Promise<{ queue: string; task: string }> {
     const found = await this.findRun(id);
-    if (!found) throw new RuntimeError('E_NO_RUN', `no run ${id} in any queue under prefix "${this.prefix}"`, { hint: 'runs older than the Redis retention can only be enqueued again' });
+    if (!found)
+      throw new RuntimeError('E_NO_RUN', `no run ${id} in any queue under prefix "${this.prefix}"`, {
+        hint: 'runs older than the Redis retention can only be enqueued again',
+      });
     const state = await found.job.getState();
     if (state !== 'failed') throw new RuntimeError('E_NOT_FAILED', `run ${id} is ${state}; only failed runs can be retried`);
     await this.retryJob(found.job, found.queue);
@@ -213,7 +219,15 @@ export class Admin {
             if (!(await removeUnlessLocked(job, job.id!))) return;
             removedNow += 1;
             if (state === 'waiting' || state === 'delayed') {
-              this.writer.append({ type: 'cancelled', jobId: job.id!, task: job.name, queue: q, at: Date.now(), attempt: job.attemptsMade, error: reasonMessage(CANCELLED, 'purged') });
+              this.writer.append({
+                type: 'cancelled',
+                jobId: job.id!,
+                task: job.name,
+                queue: q,
+                at: Date.now(),
+                attempt: job.attemptsMade,
+                error: reasonMessage(CANCELLED, 'purged'),
+              });
             }
           }),
         );
@@ -222,7 +236,9 @@ export class Admin {
         if (failed) {
           await this.writer.flush();
           const done = [...out.map((o) => `${o.removed} from ${o.queue}`), `${removed} from ${q}`].join(', ');
-          throw new RuntimeError('E_PURGE', `purge stopped after removing ${done}: ${errorMessage(failed.reason)}`, { cause: failed.reason });
+          throw new RuntimeError('E_PURGE', `purge stopped after removing ${done}: ${errorMessage(failed.reason)}`, {
+            cause: failed.reason,
+          });
         }
         if (removedNow === 0) break;
       }
@@ -244,7 +260,8 @@ export class Admin {
   async shutdown(name?: string): Promise<string[]> {
     const live = await this.workers();
     const targets = (name === undefined ? live : live.filter((w) => w.name === name)).map((w) => w.name);
-    if (targets.length > 0) await publishControl(this.redis, this.prefix, { type: 'shutdown', ...(name !== undefined ? { worker: name } : {}) });
+    if (targets.length > 0)
+      await publishControl(this.redis, this.prefix, { type: 'shutdown', ...(name !== undefined ? { worker: name } : {}) });
     return targets;
   }
 

@@ -116,7 +116,6 @@ function safePassword(url: string): string | undefined {
   }
 }
 
-
 /**
  * Records (or checks) the layout version of tq's data under `prefix`, so a future tq can
  * migrate keys; refuses to run against data written by a newer layout.
@@ -165,7 +164,9 @@ export async function checkServer(redis: Redis): Promise<ServerWarnings> {
         'Redis persistence is off (appendonly no, no save points): a Redis restart loses every queued run; turn on appendonly (see the README, "Durability")',
       );
     } else if (appendonly === 'no') {
-      warnings.push('Redis only keeps snapshots (appendonly no): a crash loses the runs enqueued since the last snapshot; appendonly yes is safer');
+      warnings.push(
+        'Redis only keeps snapshots (appendonly no): a crash loses the runs enqueued since the last snapshot; appendonly yes is safer',
+      );
     }
   } catch {
     // CONFIG is often disabled on managed services; they manage persistence themselves.

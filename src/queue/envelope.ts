@@ -25,7 +25,11 @@ export interface Unwrapped {
   tq: boolean;
 }
 
-export function wrap(payload: unknown, enqueuedAt: number, extra: Partial<Pick<RunEnvelope, 'expiresAt' | 'timeLimitMs'>> = {}): RunEnvelope {
+export function wrap(
+  payload: unknown,
+  enqueuedAt: number,
+  extra: Partial<Pick<RunEnvelope, 'expiresAt' | 'timeLimitMs'>> = {},
+): RunEnvelope {
   return { $tq: 1, payload, enqueuedAt, ...extra };
 }
 

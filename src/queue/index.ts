@@ -10,5 +10,17 @@ export { failureState, TIME_LIMIT, CANCELLED, EXPIRED } from '../core/run-outcom
 export { publishControl, requestCancel, type ControlMessage } from './control.js';
 export { RedisBeatStore, connectBeatBackend } from './beat-store.js';
 export { liveWorkers, HEARTBEAT_INTERVAL_MS, HEARTBEAT_TTL_MS, type WorkerHeartbeat } from './heartbeat.js';
-export { queueStats, workerStatuses, listRuns, runDetail, pingWorkers, runState, STUCK_AFTER_MS, type QueueStats, type WorkerStatus, type RunSummary, type RunDetail } from './inspector.js';
+export {
+  queueStats,
+  workerStatuses,
+  listRuns,
+  runDetail,
+  pingWorkers,
+  runState,
+  STUCK_AFTER_MS,
+  type QueueStats,
+  type WorkerStatus,
+  type RunSummary,
+  type RunDetail,
+} from './inspector.js';
 export type { PurgeState } from './admin.js';

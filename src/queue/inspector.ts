@@ -122,8 +122,13 @@ const STATE_TYPES: Record<string, JobType[]> = {
 };
 
 /** Runs known to Redis, newest first, filtered by state, task and queue. */
-export async function listRuns(admin: Admin, filter: { state?: TaskState; task?: string; queue?: string; limit: number }): Promise<RunSummary[]> {
-  const types = filter.state ? STATE_TYPES[filter.state]! : (['wait', 'prioritized', 'waiting-children', 'active', 'delayed', 'completed', 'failed'] as JobType[]);
+export async function listRuns(
+  admin: Admin,
+  filter: { state?: TaskState; task?: string; queue?: string; limit: number },
+): Promise<RunSummary[]> {
+  const types = filter.state
+    ? STATE_TYPES[filter.state]!
+    : (['wait', 'prioritized', 'waiting-children', 'active', 'delayed', 'completed', 'failed'] as JobType[]);
   const queues = filter.queue ? [filter.queue] : await admin.knownQueues();
   const out: RunSummary[] = [];
   // Read generously, since task and state filters apply after fetching.
@@ -215,4 +220,3 @@ export async function pingWorkers(redisUrl: string, admin: Admin, timeoutMs = 20
     sub.disconnect();
   }
 }
-

@@ -14,7 +14,13 @@ export interface PrivateRedis {
 
 /** Whether a Redis answers PING at `url` within `timeoutMs`. */
 export async function redisAnswers(url: string, timeoutMs = 1000): Promise<boolean> {
-  const redis = new Redis(url, { lazyConnect: true, connectTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    enableOfflineQueue: false,
+  });
   redis.on('error', () => undefined);
   try {
     await redis.connect();
@@ -54,14 +60,22 @@ export async function startPrivateRedis(dir: string, options: { appendonly?: boo
   const child: ChildProcess = spawn(
     'redis-server',
     [
-      '--port', String(port),
-      '--bind', '127.0.0.1',
-      '--dir', path.resolve(dir),
-      '--appendonly', options.appendonly === false ? 'no' : 'yes',
-      '--save', '',
-      '--logfile', 'redis.log',
-      '--daemonize', 'no',
-      '--maxmemory-policy', 'noeviction',
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      path.resolve(dir),
+      '--appendonly',
+      options.appendonly === false ? 'no' : 'yes',
+      '--save',
+      '',
+      '--logfile',
+      'redis.log',
+      '--daemonize',
+      'no',
+      '--maxmemory-policy',
+      'noeviction',
     ],
     { stdio: 'ignore' },
   );

@@ -11,7 +11,7 @@ import { failureState } from '../core/run-outcome.js';
 import { ServerClock } from './clock.js';
 import { validateWithSchema } from '../core/schema.js';
 import { tqKeys } from './keys.js';
-import { enqueuedRun, shapeRun, type Prepared } from './run-shape.js';
+import { enqueuedRun, shapeRun, type EnqueuedRun, type EnqueueRequest, type Prepared } from './run-shape.js';
 import { historyWarnings, RunEventReader, RunEventWriter, type HistoryCloseReport } from './run-stream.js';
 
 export interface ProducerSettings {
@@ -30,22 +30,7 @@ export interface ProducerSettings {
   onWarning?: (message: string) => void;
 }
 
-export interface EnqueueRequest {
-  task: string;
-  payload?: unknown;
-  options?: EnqueueOptions;
-}
-
-export interface EnqueuedRun {
-  id: string;
-  task: string;
-  queue: string;
-  state: 'waiting' | 'delayed';
-  /** True when a run with this id already existed and nothing was added. */
-  existed: boolean;
-  /** When a delayed run becomes due (epoch ms). */
-  dueAt?: number;
-}
+export type { EnqueuedRun, EnqueueRequest } from './run-shape.js';
 
 export type RunOutcome =
   | { state: 'completed'; result: unknown }
@@ -105,7 +90,13 @@ export class Producer {
     private readonly settings: ProducerSettings,
   ) {
     this.warnings = historyWarnings(settings.onWarning);
-    this.writer = new RunEventWriter(redis, settings.prefix, config.history.streamMaxLen, this.warnings.onWriteError, settings.eventBatchMs ?? 0);
+    this.writer = new RunEventWriter(
+      redis,
+      settings.prefix,
+      config.history.streamMaxLen,
+      this.warnings.onWriteError,
+      settings.eventBatchMs ?? 0,
+    );
     this.clock = new ServerClock(redis);
     connections.set(this, redis);
   }
@@ -161,7 +152,11 @@ export class Producer {
     const payload: unknown = request.payload ?? {};
     assertJsonPayload(payload, 'payload', this.config.payloadLimit);
     if (!task.schema) return shapeRun(task, request, payload, now);
-    const valid = await validateWithSchema(task.schema, payload, (message) => new UsageError(`invalid payload for task "${task.name}": ${message}`));
+    const valid = await validateWithSchema(
+      task.schema,
+      payload,
+      (message) => new UsageError(`invalid payload for task "${task.name}": ${message}`),
+    );
     return shapeRun(task, request, valid, now);
   }
 
@@ -223,7 +218,10 @@ export class Producer {
       const added = Promise.all(
         [...byQueue].map(async ([queueName, items]) => {
           await this.guard(() => this.queue(queueName).addBulk(items.map((p) => ({ name: p.task.name, data: p.data, opts: p.opts }))));
-          this.follow(queueName, items.map((p) => p.id));
+          this.follow(
+            queueName,
+            items.map((p) => p.id),
+          );
         }),
       ).then(() => {
         for (const p of chunk) out.push(enqueuedRun(p, false));
@@ -231,7 +229,9 @@ export class Producer {
       });
       added.catch(() => undefined); // observed below
       adding.push(added);
-      const written = this.guard(() => Promise.all([this.writer.write(chunk.map((p) => p.event)), this.registerQueues([...byQueue.keys()])]));
+      const written = this.guard(() =>
+        Promise.all([this.writer.write(chunk.map((p) => p.event)), this.registerQueues([...byQueue.keys()])]),
+      );
       written.catch(() => undefined); // observed below, after the remaining chunks
       writes.push(written);
       if (adding.length >= 2) await adding.shift();
@@ -313,7 +313,10 @@ export class Producer {
         if (state === 'completed') settle({ state: 'completed', result: job.returnvalue });
         else if (state === 'failed') settle({ state: failureState(job.failedReason), error: job.failedReason });
       } else if (!this.finished.has(run.id) && !this.watching.has(run.queue)) {
-        throw new RuntimeError('E_NO_RUN', `run ${run.id} is not in queue "${run.queue}" any more (finished runs beyond the task's keep are only in history)`);
+        throw new RuntimeError(
+          'E_NO_RUN',
+          `run ${run.id} is not in queue "${run.queue}" any more (finished runs beyond the task's keep are only in history)`,
+        );
       }
       const seenNow = this.finished.get(run.id);
       if (seenNow) settle(seenNow);

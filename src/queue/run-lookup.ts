@@ -16,7 +16,11 @@ import { failureState } from '../core/run-outcome.js';
 // history calls `attempt`.
 const FIELDS = ['finishedOn', 'returnvalue', 'failedReason', 'ats', 'processedOn', 'name', 'timestamp'] as const;
 
-export async function lookupRuns(redis: Redis, prefix: string, runs: readonly { id: string; queue: string }[]): Promise<Map<string, RunSnapshot>> {
+export async function lookupRuns(
+  redis: Redis,
+  prefix: string,
+  runs: readonly { id: string; queue: string }[],
+): Promise<Map<string, RunSnapshot>> {
   const found = new Map<string, RunSnapshot>();
   if (runs.length === 0) return found;
   const pipe = redis.pipeline();
@@ -39,7 +43,13 @@ export async function lookupRuns(redis: Redis, prefix: string, runs: readonly { 
     const at = Number(finishedOn);
     const startedAt = processedOn === null ? undefined : Number(processedOn);
     if (returnvalue !== null && returnvalue !== undefined) {
-      found.set(run.id, { state: 'completed', at, attempt, result: parseJson(returnvalue), ...(startedAt !== undefined ? { startedAt } : {}) });
+      found.set(run.id, {
+        state: 'completed',
+        at,
+        attempt,
+        result: parseJson(returnvalue),
+        ...(startedAt !== undefined ? { startedAt } : {}),
+      });
     } else {
       const error = failedReason ?? 'failed (no reason stored)';
       found.set(run.id, { state: failureState(error), at, attempt, error, ...(startedAt !== undefined ? { startedAt } : {}) });

@@ -6,7 +6,7 @@ import type { RunEvent } from '../core/run-events.js';
 import type { ResolvedTask } from '../config/resolved.js';
 import { TQ_BACKOFF } from './backoff.js';
 import { jobData } from './envelope.js';
-import type { EnqueuedRun, EnqueueRequest } from './producer.js';
+import type { EnqueueOptions } from '../core/task.js';
 import { checkRunId, newRunId } from './run-id.js';
 
 /**
@@ -14,6 +14,23 @@ import { checkRunId, newRunId } from './run-id.js';
  * resolved against the task's (queue, id, delay or ETA, attempts, priority, expiry, time limit,
  * retention, backoff, dedupe), synchronously, with the enqueue time by the Redis clock.
  */
+export interface EnqueueRequest {
+  task: string;
+  payload?: unknown;
+  options?: EnqueueOptions;
+}
+
+export interface EnqueuedRun {
+  id: string;
+  task: string;
+  queue: string;
+  state: 'waiting' | 'delayed';
+  /** True when a run with this id already existed and nothing was added. */
+  existed: boolean;
+  /** When a delayed run becomes due (epoch ms). */
+  dueAt?: number;
+}
+
 /** One run shaped for BullMQ and for history (see `Producer.prepare`). */
 export interface Prepared {
   task: ResolvedTask;
@@ -68,7 +85,8 @@ export function shapeRun(task: ResolvedTask, request: EnqueueRequest, payload: u
   if (task.backoff) opts.backoff = { type: TQ_BACKOFF, delay: task.backoff.delay };
   if (task.dedupe) {
     const key = task.dedupe.key(payload);
-    if (typeof key !== 'string' || key.length === 0) throw new UsageError(`dedupe.key of task "${task.name}" must return a non-empty string`);
+    if (typeof key !== 'string' || key.length === 0)
+      throw new UsageError(`dedupe.key of task "${task.name}" must return a non-empty string`);
     opts.deduplication = { id: `${task.name}:${key}`, ...(task.dedupe.ttlMs !== undefined ? { ttl: task.dedupe.ttlMs } : {}) };
   }
   const event: RunEvent = {

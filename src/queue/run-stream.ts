@@ -114,11 +114,14 @@ export class RunEventWriter {
         if (this.failures === 1) this.onError?.(err, this.buffer.length);
         if (this.buffer.length > 0 && !this.scheduled && !this.closed) {
           this.scheduled = true;
-          this.retryTimer = setTimeout(() => {
-            this.scheduled = false;
-            this.retryTimer = undefined;
-            void this.drain();
-          }, Math.min(200 * this.failures, 5000));
+          this.retryTimer = setTimeout(
+            () => {
+              this.scheduled = false;
+              this.retryTimer = undefined;
+              void this.drain();
+            },
+            Math.min(200 * this.failures, 5000),
+          );
           this.retryTimer.unref();
         }
       }
@@ -206,7 +209,18 @@ export class RunEventReader implements RunEventSource {
 }
 
 const EVENT_TYPES = new Set([
-  'enqueued', 'active', 'retrying', 'completed', 'failed', 'cancelled', 'expired', 'delayed', 'requeued', 'retried', 'progress', 'log',
+  'enqueued',
+  'active',
+  'retrying',
+  'completed',
+  'failed',
+  'cancelled',
+  'expired',
+  'delayed',
+  'requeued',
+  'retried',
+  'progress',
+  'log',
 ]);
 
 /** Splits a batch into entry texts (JSON arrays) of at most EVENTS_PER_ENTRY events and about BYTES_PER_ENTRY. */

@@ -14,7 +14,11 @@ export interface DevRedis {
  * when it answers; else a private redis-server (data in `dataDir`) that `stop()` ends.
  * `onStarting` hears about the private server before it starts (it takes a moment).
  */
-export async function devRedis(explicitUrl: string | undefined, dataDir: string, onStarting?: (defaultUrl: string) => void): Promise<DevRedis> {
+export async function devRedis(
+  explicitUrl: string | undefined,
+  dataDir: string,
+  onStarting?: (defaultUrl: string) => void,
+): Promise<DevRedis> {
   const none = { privatePort: undefined, stop: async () => undefined };
   if (explicitUrl) return { url: explicitUrl, ...none };
   if (await redisAnswers(DEFAULT_REDIS_URL, 1000)) return { url: DEFAULT_REDIS_URL, ...none };

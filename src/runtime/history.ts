@@ -25,7 +25,12 @@ export interface RunningRecorder {
 }
 
 /** The background recorder of a long-running process (worker, beat, monitor): its own connection. */
-export async function startRecorder(store: Store, settings: HistorySettings, config: ResolvedConfig, logger: TaskLogger): Promise<RunningRecorder> {
+export async function startRecorder(
+  store: Store,
+  settings: HistorySettings,
+  config: ResolvedConfig,
+  logger: TaskLogger,
+): Promise<RunningRecorder> {
   const redis = await connect(settings.redisUrl, { role: 'worker', name: 'tq-recorder' });
   const recorder = recorderFor(store, new RunEventReader(redis, settings.prefix), config, settings.prefix, logger);
   recorder.start();
@@ -42,7 +47,13 @@ export async function startRecorder(store: Store, settings: HistorySettings, con
  * Brings the file up to date once (short-lived commands), reading `events` (from
  * `admin.runEvents()` or `producer.runEvents()`: the caller's own connection).
  */
-export async function catchUpHistory(store: Store, events: RunEventSource, settings: Pick<Settings, 'prefix'>, config: ResolvedConfig, logger?: TaskLogger): Promise<void> {
+export async function catchUpHistory(
+  store: Store,
+  events: RunEventSource,
+  settings: Pick<Settings, 'prefix'>,
+  config: ResolvedConfig,
+  logger?: TaskLogger,
+): Promise<void> {
   await recorderFor(store, events, config, settings.prefix, logger).catchUp();
 }
 

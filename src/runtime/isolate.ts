@@ -68,7 +68,9 @@ export function isolatedRunner({ config, settings }: { config: ResolvedConfig; s
         }
       });
       child.on('error', (err) => settle(() => reject(err)));
-      child.on('exit', (code, sig) => settle(() => reject(new Error(`isolated handler process exited (${sig ?? `code ${code}`}) without a result`))));
+      child.on('exit', (code, sig) =>
+        settle(() => reject(new Error(`isolated handler process exited (${sig ?? `code ${code}`}) without a result`))),
+      );
       const request: ToChild = {
         type: 'run',
         configFile: config.file,

@@ -64,7 +64,8 @@ export interface WorkerHandle {
 }
 
 function checkConcurrency(value: number): number {
-  if (!Number.isInteger(value) || value < 1 || value > 1000) throw new UsageError(`concurrency must be an integer from 1 to 1000 (got ${value})`);
+  if (!Number.isInteger(value) || value < 1 || value > 1000)
+    throw new UsageError(`concurrency must be an integer from 1 to 1000 (got ${value})`);
   return value;
 }
 
@@ -94,7 +95,8 @@ export async function startWorker(configInput: ConfigInput, options: StartWorker
   const { config, settings } = resolveProcess(configInput, options);
   const queues = checkQueues(options.queues ?? config.queues);
   const concurrency = checkConcurrency(options.concurrency ?? config.worker.concurrency);
-  const defaultTimeoutMs = options.shutdownTimeout !== undefined ? timeoutMs(options.shutdownTimeout, 'shutdownTimeout') : config.worker.shutdownTimeoutMs;
+  const defaultTimeoutMs =
+    options.shutdownTimeout !== undefined ? timeoutMs(options.shutdownTimeout, 'shutdownTimeout') : config.worker.shutdownTimeoutMs;
   const logger = options.logger ?? consoleLogger;
 
   // Check Redis first: fail fast with one clear line before anything else is set up.
@@ -126,7 +128,9 @@ export async function startWorker(configInput: ConfigInput, options: StartWorker
       records: store.records,
       logger,
       ...(options.onEvent ? { onEvent: options.onEvent } : {}),
-      onZombieLimit: options.onZombieLimit ?? ((n) => logger.error(`${n} handlers ignored their abort signal (over worker.maxZombies); restart this worker`)),
+      onZombieLimit:
+        options.onZombieLimit ??
+        ((n) => logger.error(`${n} handlers ignored their abort signal (over worker.maxZombies); restart this worker`)),
       onShutdownRequest: options.onShutdownRequest ?? (() => void handle?.close()),
       isolated: isolatedRunner({ config, settings }),
       version: TQ_VERSION,

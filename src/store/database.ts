@@ -67,10 +67,9 @@ function migrate(db: SqliteDatabase): void {
   const latest = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
   const current = db.pragma('user_version', { simple: true }) as number;
   if (current > latest) {
-    throw new StoreError(
-      `the database has schema version ${current}, newer than this tq understands (${latest})`,
-      { hint: 'upgrade tq, or use another --db file' },
-    );
+    throw new StoreError(`the database has schema version ${current}, newer than this tq understands (${latest})`, {
+      hint: 'upgrade tq, or use another --db file',
+    });
   }
   if (current === latest) return;
   db.exec('BEGIN IMMEDIATE');

@@ -51,7 +51,9 @@ function where(filter: HistoryFilter): { sql: string; params: unknown[] } {
   }
   if (filter.search) {
     // instr() on lower-cased text: no LIKE wildcards to escape, and it works on JSON text.
-    clauses.push("(instr(lower(coalesce(payload,'')), ?) > 0 OR instr(lower(coalesce(result,'')), ?) > 0 OR instr(lower(coalesce(error,'')), ?) > 0)");
+    clauses.push(
+      "(instr(lower(coalesce(payload,'')), ?) > 0 OR instr(lower(coalesce(result,'')), ?) > 0 OR instr(lower(coalesce(error,'')), ?) > 0)",
+    );
     const needle = filter.search.toLowerCase();
     params.push(needle, needle, needle);
   }
@@ -72,7 +74,10 @@ export class HistoryQueries {
   /** Count per state over the filtered runs. */
   totals(filter: HistoryFilter = {}): { total: number; byState: Partial<Record<TaskState, number>> } {
     const w = where({ ...filter, state: undefined });
-    const rows = this.db.prepare(`SELECT state, count(*) AS n FROM task_runs${w.sql} GROUP BY state`).all(...w.params) as { state: TaskState; n: number }[];
+    const rows = this.db.prepare(`SELECT state, count(*) AS n FROM task_runs${w.sql} GROUP BY state`).all(...w.params) as {
+      state: TaskState;
+      n: number;
+    }[];
     const byState: Partial<Record<TaskState, number>> = {};
     let total = 0;
     for (const r of rows) {
@@ -161,7 +166,10 @@ export class HistoryQueries {
 
   /** How many runs reached each final state at or after `since` (ISO). */
   finishedSince(since: string): Partial<Record<TaskState, number>> {
-    const rows = this.db.prepare('SELECT state, count(*) AS n FROM task_runs WHERE finished_at >= ? GROUP BY state').all(since) as { state: TaskState; n: number }[];
+    const rows = this.db.prepare('SELECT state, count(*) AS n FROM task_runs WHERE finished_at >= ? GROUP BY state').all(since) as {
+      state: TaskState;
+      n: number;
+    }[];
     return Object.fromEntries(rows.map((r) => [r.state, r.n]));
   }
 
@@ -176,7 +184,11 @@ export class HistoryQueries {
       .all(new Date(start).toISOString()) as { queue: string; m: string; completed: number; failed: number }[];
     const out: Record<string, MinuteCount[]> = {};
     for (const r of rows) {
-      const series = (out[r.queue] ??= Array.from({ length: minutes }, (_, i) => ({ minute: new Date(start + i * 60_000).toISOString(), completed: 0, failed: 0 })));
+      const series = (out[r.queue] ??= Array.from({ length: minutes }, (_, i) => ({
+        minute: new Date(start + i * 60_000).toISOString(),
+        completed: 0,
+        failed: 0,
+      })));
       const slot = series.find((s) => s.minute.slice(0, 16) === r.m);
       if (slot) {
         slot.completed = r.completed;

@@ -3,4 +3,13 @@ export { Recorder, type RecorderOptions, type CatchUpResult } from './recorder.j
 export { openDatabase, getMeta, setMeta, type SqliteDatabase } from './database.js';
 export type { TaskRunRow, AttemptError, TaskRunsRepository } from './task-runs.js';
 export { LAYOUT_VERSION } from './migrations.js';
-export { HistoryQueries, percentile, lastChangeOf, type HistoryFilter, type TaskStats, type MinuteCount, type RecentKey, type RecentQuery } from './history.js';
+export {
+  HistoryQueries,
+  percentile,
+  lastChangeOf,
+  type HistoryFilter,
+  type TaskStats,
+  type MinuteCount,
+  type RecentKey,
+  type RecentQuery,
+} from './history.js';

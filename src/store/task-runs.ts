@@ -89,8 +89,24 @@ export interface TaskRunsRepositoryOptions {
 
 /** The columns a row is written with besides `job_id` (the statements are made from this list). */
 const WRITTEN_COLUMNS = [
-  'task', 'queue', 'payload', 'state', 'result', 'error', 'attempt', 'worker', 'enqueued_at', 'started_at',
-  'finished_at', 'runtime_ms', 'errors', 'stack', 'due_at', 'progress', 'logs', 'updated_at',
+  'task',
+  'queue',
+  'payload',
+  'state',
+  'result',
+  'error',
+  'attempt',
+  'worker',
+  'enqueued_at',
+  'started_at',
+  'finished_at',
+  'runtime_ms',
+  'errors',
+  'stack',
+  'due_at',
+  'progress',
+  'logs',
+  'updated_at',
 ] as const satisfies readonly (keyof TaskRunRow)[];
 
 export function createTaskRunsRepository(db: SqliteDatabase, repoOptions: TaskRunsRepositoryOptions = {}): TaskRunsRepository {
@@ -249,7 +265,8 @@ function fillFacts(next: TaskRunRow, event: RunEvent, state: TaskState, options:
     next.payload = json(options.redactKeys?.length ? redact(event.payload, options.redactKeys) : event.payload);
   }
   if (event.type === 'enqueued' && next.enqueued_at === null) next.enqueued_at = iso(event.at);
-  if (event.error !== undefined && (event.type === 'failed' || event.type === 'retrying')) addAttemptError(next, event.attempt, event.error, event.at);
+  if (event.error !== undefined && (event.type === 'failed' || event.type === 'retrying'))
+    addAttemptError(next, event.attempt, event.error, event.at);
   // When the run started is a fact too, even if its `active` event arrives after the end (or
   // never: an attempt's end carries its start, and a batch leaves the `active` event out).
   if (state === 'active' && next.started_at === null && event.attempt === next.attempt) next.started_at = iso(event.at);

@@ -84,7 +84,10 @@ describe('tq beat', () => {
     // History: the beats' recorder writes them into SQLite while they run.
     const early = [...dispatched(a.output), ...dispatched(b.output)];
     const rowsOf = () =>
-      query<{ job_id: string; task: string; state: string; payload: string }>(project.dbFile, "SELECT job_id, task, state, payload FROM task_runs WHERE job_id LIKE 'beat-tick-%'");
+      query<{ job_id: string; task: string; state: string; payload: string }>(
+        project.dbFile,
+        "SELECT job_id, task, state, payload FROM task_runs WHERE job_id LIKE 'beat-tick-%'",
+      );
     await eventually(() => early.every((id) => rowsOf().some((r) => r.job_id === id)), 10_000, 'history rows');
     for (const r of rowsOf()) expect(r).toMatchObject({ task: 'hello', state: 'waiting', payload: '{"name":"tick"}' });
     const [codeA, codeB] = await Promise.all([a.stop(), b.stop()]);
@@ -106,7 +109,9 @@ describe('tq beat', () => {
   });
 
   it('prints a banner with each schedule and its next fire time, and exits 0 promptly on SIGTERM', async () => {
-    const project = makeProject(config(`{ nightly: { task: 'hello', cron: '0 3 * * *', tz: 'Asia/Seoul' }, off: { task: 'hello', every: '1h', enabled: false } }`));
+    const project = makeProject(
+      config(`{ nightly: { task: 'hello', cron: '0 3 * * *', tz: 'Asia/Seoul' }, off: { task: 'hello', every: '1h', enabled: false } }`),
+    );
     const beat = stopAfterTest(project.spawn(['beat']));
     await beat.waitFor(/nightly: new schedule/);
     expect(beat.output).toMatch(/schedule +task +expression +zone +missed +next fire/);

@@ -10,7 +10,11 @@ describe('tq demo', () => {
   it('turns the sample images into thumbnails, prints the table and exits 0, under its own prefix', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tq-demo-'));
     const redisUrl = inject('redisUrl');
-    const res = await runTq(['demo'], { cwd: dir, env: { TQ_REDIS_URL: redisUrl, TQ_PREFIX: 'demotest', NO_COLOR: '1' }, timeoutMs: 90_000 });
+    const res = await runTq(['demo'], {
+      cwd: dir,
+      env: { TQ_REDIS_URL: redisUrl, TQ_PREFIX: 'demotest', NO_COLOR: '1' },
+      timeoutMs: 90_000,
+    });
     expect(res.code).toBe(0);
     const rows = res.stdout.split('\n').filter((l) => /completed/.test(l));
     expect(rows).toHaveLength(12);

@@ -15,9 +15,34 @@ describe('tq inspect', () => {
     const workers = json(res.stdout).workers as Record<string, unknown>[];
     expect(workers.map((w) => w.name)).toEqual(['alpha', 'beta']);
     const alpha = workers[0]!;
-    expect(alpha).toMatchObject({ queues: ['default'], concurrency: 2, processed: 0, failed: 0, zombies: 0, stuck: false, pid: a.child.pid });
+    expect(alpha).toMatchObject({
+      queues: ['default'],
+      concurrency: 2,
+      processed: 0,
+      failed: 0,
+      zombies: 0,
+      stuck: false,
+      pid: a.child.pid,
+    });
     expect(Object.keys(alpha).sort()).toEqual(
-      ['active', 'concurrency', 'failed', 'heartbeatAgeMs', 'host', 'lastFetchAt', 'name', 'pid', 'pingMs', 'processed', 'queues', 'rssBytes', 'stuck', 'uptimeMs', 'version', 'zombies'].sort(),
+      [
+        'active',
+        'concurrency',
+        'failed',
+        'heartbeatAgeMs',
+        'host',
+        'lastFetchAt',
+        'name',
+        'pid',
+        'pingMs',
+        'processed',
+        'queues',
+        'rssBytes',
+        'stuck',
+        'uptimeMs',
+        'version',
+        'zombies',
+      ].sort(),
     );
     for (const w of workers) expect(typeof w.pingMs).toBe('number');
 
@@ -50,7 +75,18 @@ describe('tq inspect', () => {
     const q = await project.run(['inspect', 'queues', '--json']);
     expect(q.code).toBe(0);
     const def = (json(q.stdout).queues as Record<string, unknown>[]).find((x) => x.name === 'default');
-    expect(def).toEqual({ name: 'default', waiting: 0, active: 0, delayed: 1, completed: 2, failed: 1, paused: false, oldestWaitingMs: undefined, consumers: 1, flags: [] });
+    expect(def).toEqual({
+      name: 'default',
+      waiting: 0,
+      active: 0,
+      delayed: 1,
+      completed: 2,
+      failed: 1,
+      paused: false,
+      oldestWaitingMs: undefined,
+      consumers: 1,
+      flags: [],
+    });
 
     const failedRuns = json((await project.run(['inspect', 'tasks', '--state', 'failed', '--json'])).stdout).runs;
     expect(failedRuns.map((r: { id: string }) => r.id)).toEqual([bad.id]);
@@ -58,8 +94,34 @@ describe('tq inspect', () => {
     expect(delayed.map((r: { id: string }) => r.id)).toEqual([later.id]);
 
     const done = json((await project.run(['inspect', 'task', ok.id, '--json'])).stdout);
-    expect(done).toMatchObject({ id: ok.id, task: 'hello', queue: 'default', state: 'completed', payload: { name: 'a' }, result: 'hello a', error: null, attempt: 1, source: 'redis' });
-    for (const k of ['id', 'task', 'queue', 'state', 'payload', 'result', 'error', 'attempt', 'progress', 'logs', 'worker', 'enqueuedAt', 'startedAt', 'finishedAt', 'runtimeMs']) {
+    expect(done).toMatchObject({
+      id: ok.id,
+      task: 'hello',
+      queue: 'default',
+      state: 'completed',
+      payload: { name: 'a' },
+      result: 'hello a',
+      error: null,
+      attempt: 1,
+      source: 'redis',
+    });
+    for (const k of [
+      'id',
+      'task',
+      'queue',
+      'state',
+      'payload',
+      'result',
+      'error',
+      'attempt',
+      'progress',
+      'logs',
+      'worker',
+      'enqueuedAt',
+      'startedAt',
+      'finishedAt',
+      'runtimeMs',
+    ]) {
       expect(done).toHaveProperty(k);
     }
     const failed = json((await project.run(['inspect', 'task', bad.id, '--json'])).stdout);
@@ -102,7 +164,12 @@ describe('tq inspect', () => {
     const project = appProject();
     const worker = stopAfterTest(project.spawn(['worker', '-Q', 'images', '-n', 'imgs']));
     await worker.waitFor(/ready/);
-    const tasks = json((await project.run(['inspect', 'registered', '--json'])).stdout).tasks as { name: string; queue: string; attempts: number; workers: string[] }[];
+    const tasks = json((await project.run(['inspect', 'registered', '--json'])).stdout).tasks as {
+      name: string;
+      queue: string;
+      attempts: number;
+      workers: string[];
+    }[];
     expect(tasks.find((t) => t.name === 'resize')).toMatchObject({ queue: 'images', attempts: 3, workers: ['imgs'] });
     expect(tasks.find((t) => t.name === 'hello')).toMatchObject({ queue: 'default', workers: [] });
   });

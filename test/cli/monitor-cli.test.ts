@@ -29,7 +29,19 @@ class Terminal {
     size = { columns: 120, rows: 40 },
   ) {
     sockets.push(this.socket);
-    this.tmux('new-session', '-d', '-s', this.session, '-x', String(size.columns), '-y', String(size.rows), '-c', project.dir, this.command());
+    this.tmux(
+      'new-session',
+      '-d',
+      '-s',
+      this.session,
+      '-x',
+      String(size.columns),
+      '-y',
+      String(size.rows),
+      '-c',
+      project.dir,
+      this.command(),
+    );
   }
 
   private command(): string {
@@ -58,10 +70,14 @@ class Terminal {
   async waitFor(re: RegExp, what: string, timeoutMs = 20_000): Promise<string> {
     let last = '';
     try {
-      return await eventually(() => {
-        last = this.screen();
-        return re.test(last) ? last : undefined;
-      }, timeoutMs, what);
+      return await eventually(
+        () => {
+          last = this.screen();
+          return re.test(last) ? last : undefined;
+        },
+        timeoutMs,
+        what,
+      );
     } catch (err) {
       throw new Error(`${(err as Error).message}; screen:\n${last}`);
     }
@@ -106,8 +122,17 @@ describe('tq monitor', () => {
     await term.waitFor(/Runs .*live[\s\S]*1 worker online|1 worker online[\s\S]*Runs .*live/, 'the monitor to start');
 
     const ids: string[] = [];
-    for (const name of ['one', 'two', 'three']) ids.push(json((await project.run(['enqueue', 'hello', name, '--wait', '--json'])).stdout).id);
-    await term.waitFor(new RegExp([...ids].reverse().map((id) => `${id} +hello +completed`).join('[\\s\\S]*')), 'three completed runs, newest first');
+    for (const name of ['one', 'two', 'three'])
+      ids.push(json((await project.run(['enqueue', 'hello', name, '--wait', '--json'])).stdout).id);
+    await term.waitFor(
+      new RegExp(
+        [...ids]
+          .reverse()
+          .map((id) => `${id} +hello +completed`)
+          .join('[\\s\\S]*'),
+      ),
+      'three completed runs, newest first',
+    );
 
     // A failure: it is the newest change, so the top row; Enter shows why.
     const bad = json((await project.run(['enqueue', 'boom', '--wait', '--json'])).stdout).id as string;
@@ -117,7 +142,11 @@ describe('tq monitor', () => {
     term.keys('r');
     await term.waitFor(new RegExp(`retried boom run ${bad}: waiting on queue default`), 'the retry confirmation');
     term.keys('Escape');
-    await eventually(async () => json((await project.run(['inspect', 'task', bad, '--json'])).stdout).attempt === 3, 15_000, 'the third attempt');
+    await eventually(
+      async () => json((await project.run(['inspect', 'task', bad, '--json'])).stdout).attempt === 3,
+      15_000,
+      'the third attempt',
+    );
 
     // p pauses the selected queue (the first one, default).
     term.keys('p');

@@ -43,7 +43,8 @@ function delta(before: Stats, after: Stats): Stats {
   return out;
 }
 
-const perRefresh = (d: Stats, n: number): Stats => Object.fromEntries(Object.entries(d).map(([k, v]) => [k, Math.round((v / n) * 100) / 100]));
+const perRefresh = (d: Stats, n: number): Stats =>
+  Object.fromEntries(Object.entries(d).map(([k, v]) => [k, Math.round((v / n) * 100) / 100]));
 const total = (s: Stats) => Object.values(s).reduce((a, b) => a + b, 0);
 
 describe.skipIf(process.env.TQ_MONITOR_LOAD !== '1')('tq monitor under load (TQ_MONITOR_LOAD=1)', () => {
@@ -63,7 +64,11 @@ describe.skipIf(process.env.TQ_MONITOR_LOAD !== '1')('tq monitor under load (TQ_
       dir,
     );
     const settings = { redisUrl: redis.url, prefix };
-    const report: Record<string, unknown> = { runs: RUNS, refreshes: REFRESHES, redis: (await probe.info('server')).match(/redis_version:(\S+)/)?.[1] };
+    const report: Record<string, unknown> = {
+      runs: RUNS,
+      refreshes: REFRESHES,
+      redis: (await probe.info('server')).match(/redis_version:(\S+)/)?.[1],
+    };
 
     /** A monitor as `tq monitor` runs it (its source, its recorder), measured over REFRESHES refreshes. */
     async function inProcess(label: string) {
@@ -73,16 +78,27 @@ describe.skipIf(process.env.TQ_MONITOR_LOAD !== '1')('tq monitor under load (TQ_
       const recorder = new Recorder(store.db, new RunEventReader(recorderRedis, prefix), {});
       const source = createMonitorSource({ config, settings, store, admin, catchUp: async () => recorder.catchUp() });
       const refreshes: { at: number; tookMs: number; events: number }[] = [];
-      const c = new MonitorController(source, { redisUrl: redis.url, prefix, intervalMs: 1000, columns: 120, rows: 40, onRefresh: (r) => refreshes.push(r) });
+      const c = new MonitorController(source, {
+        redisUrl: redis.url,
+        prefix,
+        intervalMs: 1000,
+        columns: 120,
+        rows: 40,
+        onRefresh: (r) => refreshes.push(r),
+      });
       await c.start({ loop: false });
       recorder.start();
       // Let the recorder finish catching up (its work grows with events, not with queued runs).
       const streamEnd = async () => (await probe.xinfo('STREAM', `${prefix}:_tq:events`).catch(() => [])) as unknown[];
-      await eventually(async () => {
-        const info = await streamEnd();
-        const i = info.indexOf('last-generated-id');
-        return i < 0 || recorder.lastId === info[i + 1];
-      }, 120_000, 'the recorder to catch up');
+      await eventually(
+        async () => {
+          const info = await streamEnd();
+          const i = info.indexOf('last-generated-id');
+          return i < 0 || recorder.lastId === info[i + 1];
+        },
+        120_000,
+        'the recorder to catch up',
+      );
       await c.start();
       await eventually(() => refreshes.length >= 3, 10_000);
       const from = refreshes.length;
@@ -103,7 +119,10 @@ describe.skipIf(process.env.TQ_MONITOR_LOAD !== '1')('tq monitor under load (TQ_
         calls: d,
         perRefresh: perRefresh(d, REFRESHES),
         commandsPerRefresh: Math.round((total(d) / REFRESHES) * 100) / 100,
-        refreshMs: { max: Math.max(...window.map((r) => r.tookMs)), mean: Math.round(window.reduce((n, r) => n + r.tookMs, 0) / window.length) },
+        refreshMs: {
+          max: Math.max(...window.map((r) => r.tookMs)),
+          mean: Math.round(window.reduce((n, r) => n + r.tookMs, 0) / window.length),
+        },
         intervalMs: { min: Math.min(...gaps), max: Math.max(...gaps) },
       };
     }
@@ -114,8 +133,22 @@ describe.skipIf(process.env.TQ_MONITOR_LOAD !== '1')('tq monitor under load (TQ_
       await project.run(['inspect', 'queues'], { timeoutMs: 120_000 }); // catch its history file up first
       const socket = `tq-load-${randomBytes(3).toString('hex')}`;
       const tmux = (...args: string[]) => execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' });
-      const env = Object.entries(project.env).map(([k, v]) => `${k}=${v}`).join(' ');
-      tmux('new-session', '-d', '-s', 'm', '-x', '120', '-y', '40', '-c', project.dir, `env -u CI ${env} ${process.execPath} ${TQ_BIN} monitor; sleep 30`);
+      const env = Object.entries(project.env)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ');
+      tmux(
+        'new-session',
+        '-d',
+        '-s',
+        'm',
+        '-x',
+        '120',
+        '-y',
+        '40',
+        '-c',
+        project.dir,
+        `env -u CI ${env} ${process.execPath} ${TQ_BIN} monitor; sleep 30`,
+      );
       try {
         await eventually(() => /Runs .*live/.test(tmux('capture-pane', '-p', '-t', 'm')), 60_000, 'the monitor to start');
         await new Promise((r) => setTimeout(r, 3000));
@@ -123,14 +156,20 @@ describe.skipIf(process.env.TQ_MONITOR_LOAD !== '1')('tq monitor under load (TQ_
         const before = await commandStats(probe);
         const started = Date.now();
         while (Date.now() - started < 10_000) {
-          const clock = tmux('capture-pane', '-p', '-t', 'm').split('\n')[0]!.match(/(\d\d:\d\d:\d\d)\s*$/)?.[1];
+          const clock = tmux('capture-pane', '-p', '-t', 'm')
+            .split('\n')[0]!
+            .match(/(\d\d:\d\d:\d\d)\s*$/)?.[1];
           if (clock) seconds.add(clock);
           await new Promise((r) => setTimeout(r, 200));
         }
         const after = await commandStats(probe);
         const elapsed = (Date.now() - started) / 1000;
         const d = delta(before, after);
-        return { commandsPerSecond: Math.round((total(d) / elapsed) * 10) / 10, distinctSecondsOnScreen: seconds.size, overSeconds: Math.round(elapsed) };
+        return {
+          commandsPerSecond: Math.round((total(d) / elapsed) * 10) / 10,
+          distinctSecondsOnScreen: seconds.size,
+          overSeconds: Math.round(elapsed),
+        };
       } finally {
         tmux('kill-server');
       }
@@ -140,7 +179,9 @@ describe.skipIf(process.env.TQ_MONITOR_LOAD !== '1')('tq monitor under load (TQ_
       const producer = await Producer.connect(config, settings);
       const started = Date.now();
       for (let i = 0; i < n; i += 10_000) {
-        await producer.enqueueMany(Array.from({ length: Math.min(10_000, n - i) }, (_, k) => ({ task: 'hello', payload: { name: `n${i + k}` } })));
+        await producer.enqueueMany(
+          Array.from({ length: Math.min(10_000, n - i) }, (_, k) => ({ task: 'hello', payload: { name: `n${i + k}` } })),
+        );
       }
       await producer.close();
       return Math.round((Date.now() - started) / 100) / 10;

@@ -53,7 +53,10 @@ describe('tq enqueue resize -> tq worker (end to end, as a user runs it)', () =>
     await writeTestImage(project.file('orphan.png'), { width: 64, height: 64, format: 'png' });
     const refused = await project.run(['enqueue', 'resize', 'orphan.png', '--queue', 'no such queue!']);
     expect(refused.code).toBe(2);
-    const [orphan] = query<{ status: string; error: string }>(project.dbFile, "SELECT * FROM images WHERE original_path LIKE 'original/orphan-%'");
+    const [orphan] = query<{ status: string; error: string }>(
+      project.dbFile,
+      "SELECT * FROM images WHERE original_path LIKE 'original/orphan-%'",
+    );
     expect(orphan).toMatchObject({ status: 'failed' });
     expect(orphan!.error).toMatch(/^not enqueued: queue "no such queue!"/);
 
@@ -61,7 +64,10 @@ describe('tq enqueue resize -> tq worker (end to end, as a user runs it)', () =>
     const waited = await project.run(['enqueue', 'resize', 'parked.png', '--queue', 'nobody', '--wait', '--timeout', '300ms']);
     expect(waited.code).toBe(1);
     expect(waited.stderr).toMatch(/still waiting/);
-    const [parked] = query<{ status: string; error: string | null }>(project.dbFile, "SELECT * FROM images WHERE original_path LIKE 'original/parked-%'");
+    const [parked] = query<{ status: string; error: string | null }>(
+      project.dbFile,
+      "SELECT * FROM images WHERE original_path LIKE 'original/parked-%'",
+    );
     expect(parked).toMatchObject({ status: 'pending', error: null });
   });
 
@@ -84,7 +90,11 @@ describe('tq enqueue resize -> tq worker (end to end, as a user runs it)', () =>
     const doc = JSON.parse(res.stdout);
     expect(doc.state).toBe('failed');
     expect(doc.error).toMatch(/corrupt|unsupported|truncated/i);
-    const [run] = query<{ state: string; attempt: number; error: string; errors: string }>(project.dbFile, 'SELECT * FROM task_runs WHERE job_id = ?', doc.id);
+    const [run] = query<{ state: string; attempt: number; error: string; errors: string }>(
+      project.dbFile,
+      'SELECT * FROM task_runs WHERE job_id = ?',
+      doc.id,
+    );
     // The task allows 3 attempts; a corrupt file is not worth a second one.
     expect(run).toMatchObject({ state: 'failed', attempt: 1 });
     expect(run!.error).toBe(doc.error);

@@ -123,7 +123,11 @@ describe('rate limits', () => {
 describe('priority, delay, expiry', () => {
   it('a single-concurrency worker serves lower priority numbers first', async () => {
     const project = semanticsProject();
-    for (const [label, p] of [['five', 5], ['one', 1], ['three', 3]] as const) {
+    for (const [label, p] of [
+      ['five', 5],
+      ['one', 1],
+      ['three', 3],
+    ] as const) {
       expect((await project.run(['enqueue', 'ranked', label, '--priority', String(p)])).code).toBe(0);
     }
     const worker = stopAfterTest(project.spawn(['worker', '-Q', 'ranked', '-c', '1']));

@@ -34,7 +34,12 @@ function bombPng(width: number, height: number): Buffer {
   const row = Buffer.alloc(1 + Math.ceil(width / 8));
   const raw = Buffer.alloc(row.length * height);
   const idat = zlib.deflateSync(raw, { level: 9 });
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', idat),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
 describe('poison input fails only its own run, with a clear reason; the worker keeps going', () => {
@@ -92,7 +97,11 @@ describe('poison input fails only its own run, with a clear reason; the worker k
       const run = byName[name]!;
       expect(run.state, name).toBe('failed');
       expect(run.error, name).toMatch(reason);
-      const [image] = query<{ status: string; error: string }>(project.dbFile, 'SELECT status, error FROM images WHERE id = ?', run.recordId);
+      const [image] = query<{ status: string; error: string }>(
+        project.dbFile,
+        'SELECT status, error FROM images WHERE id = ?',
+        run.recordId,
+      );
       expect(image, name).toEqual({ status: 'failed', error: run.error });
       lines.push(`${name}: ${run.error}`);
     }

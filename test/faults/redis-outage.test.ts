@@ -49,7 +49,9 @@ describe('Redis restarts and outages', () => {
         expect(w.output.match(/Redis connection lost/g)?.length ?? 0).toBeLessThanOrEqual(2);
         expect(w.output).toMatch(/Redis connection restored/);
       }
-      report(`Redis restart during 24 enqueues and 2 busy workers: ${acknowledged.length} acknowledged, ${refused} refused with exit 1, 0 acknowledged lost`);
+      report(
+        `Redis restart during 24 enqueues and 2 busy workers: ${acknowledged.length} acknowledged, ${refused} refused with exit 1, 0 acknowledged lost`,
+      );
     } finally {
       await redis.stop();
     }
@@ -76,7 +78,9 @@ describe('Redis restarts and outages', () => {
       const back = await project.run(['enqueue', 'hello', 'again', '--wait', '--timeout', '30s'], { timeoutMs: 45_000 });
       expect(back.code).toBe(0);
       expect(JSON.parse(back.stdout)).toBe('hello again');
-      report(`Redis away for ~3 s: tq enqueue exited 1 after ${failedAfterMs} ms (process start included); the worker reconnected and completed the next run`);
+      report(
+        `Redis away for ~3 s: tq enqueue exited 1 after ${failedAfterMs} ms (process start included); the worker reconnected and completed the next run`,
+      );
     } finally {
       await redis.stop();
     }

@@ -18,11 +18,50 @@ async function secureRedis(): Promise<{ port: number; tlsPort: number; dir: stri
   openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=tq-test-ca');
   openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1');
   fs.writeFileSync(path.join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost');
-  openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '2', '-extfile', 'ext.cnf');
+  openssl(
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'server.crt',
+    '-days',
+    '2',
+    '-extfile',
+    'ext.cnf',
+  );
   const [port, tlsPort] = [await freePort(), await freePort()];
   const child: ChildProcess = spawn(
     'redis-server',
-    ['--port', String(port), '--tls-port', String(tlsPort), '--tls-cert-file', 'server.crt', '--tls-key-file', 'server.key', '--tls-ca-cert-file', 'ca.crt', '--tls-auth-clients', 'no', '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--requirepass', PASSWORD, '--dir', dir],
+    [
+      '--port',
+      String(port),
+      '--tls-port',
+      String(tlsPort),
+      '--tls-cert-file',
+      'server.crt',
+      '--tls-key-file',
+      'server.key',
+      '--tls-ca-cert-file',
+      'ca.crt',
+      '--tls-auth-clients',
+      'no',
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--requirepass',
+      PASSWORD,
+      '--dir',
+      dir,
+    ],
     { cwd: dir, stdio: 'ignore' },
   );
   let admin: Redis | undefined;
@@ -39,7 +78,20 @@ async function secureRedis(): Promise<{ port: number; tlsPort: number; dir: stri
     }
   }
   // The least a worker, a producer and the monitor need (see the README, "Security").
-  await admin.call('ACL', 'SETUSER', 'tqapp', 'on', `>${ACL_PASSWORD}`, '~sec*', '&sec*', '+@all', '-@dangerous', '+info', '+client|setname', '+client|getname');
+  await admin.call(
+    'ACL',
+    'SETUSER',
+    'tqapp',
+    'on',
+    `>${ACL_PASSWORD}`,
+    '~sec*',
+    '&sec*',
+    '+@all',
+    '-@dangerous',
+    '+info',
+    '+client|setname',
+    '+client|getname',
+  );
   admin.disconnect();
   return {
     port,
@@ -65,7 +117,12 @@ describe('security: passwords, ACL users and TLS', () => {
   const cases = (): { name: string; url: string; secret: string; env: Record<string, string> }[] => [
     { name: 'password', url: `redis://:${PASSWORD}@127.0.0.1:${server.port}`, secret: PASSWORD, env: {} },
     { name: 'ACL user', url: `redis://tqapp:${ACL_PASSWORD}@127.0.0.1:${server.port}`, secret: ACL_PASSWORD, env: {} },
-    { name: 'TLS (rediss://)', url: `rediss://:${PASSWORD}@127.0.0.1:${server.tlsPort}`, secret: PASSWORD, env: { NODE_EXTRA_CA_CERTS: path.join(server.dir, 'ca.crt') } },
+    {
+      name: 'TLS (rediss://)',
+      url: `rediss://:${PASSWORD}@127.0.0.1:${server.tlsPort}`,
+      secret: PASSWORD,
+      env: { NODE_EXTRA_CA_CERTS: path.join(server.dir, 'ca.crt') },
+    },
   ];
 
   it('worker, enqueue, inspect and control work, and no password appears in any output', async () => {
@@ -79,7 +136,12 @@ describe('security: passwords, ACL users and TLS', () => {
         const enq = await project.run(['enqueue', 'hello', c.name, '--wait'], { env });
         expect(enq.code, c.name).toBe(0);
         expect(JSON.parse(enq.stdout)).toBe(`hello ${c.name}`);
-        for (const args of [['inspect'], ['inspect', 'workers', '--ping', '--json'], ['inspect', 'queues'], ['control', 'cancel', 'missing-run']]) {
+        for (const args of [
+          ['inspect'],
+          ['inspect', 'workers', '--ping', '--json'],
+          ['inspect', 'queues'],
+          ['control', 'cancel', 'missing-run'],
+        ]) {
           const res = await project.run(args, { env });
           outputs.push(res.stdout, res.stderr);
           if (args[1] !== 'cancel') expect(res.code, `${c.name}: ${args.join(' ')}`).toBe(0);

@@ -28,7 +28,11 @@ describe('SQLite under concurrency', () => {
         inspections += 1;
       }
     })();
-    await eventually(() => query<{ n: number }>(project.dbFile, "SELECT count(*) AS n FROM task_runs WHERE state = 'completed'")[0]!.n === 2000, 90_000, '2000 completed rows');
+    await eventually(
+      () => query<{ n: number }>(project.dbFile, "SELECT count(*) AS n FROM task_runs WHERE state = 'completed'")[0]!.n === 2000,
+      90_000,
+      '2000 completed rows',
+    );
     stop = true;
     await loop;
     expect(inspections).toBeGreaterThanOrEqual(5);

@@ -48,7 +48,8 @@ describe('a worker killed with SIGKILL mid-run', () => {
   it('resize is idempotent: crashes mid-batch leave the same thumbnails as a crash-free run', async () => {
     const make = async () => {
       const project = faultsProject();
-      for (let i = 0; i < 24; i++) await writeTestImage(project.file(`in/p${i}.jpg`), { width: 1600, height: 1200, format: 'jpeg', variant: i });
+      for (let i = 0; i < 24; i++)
+        await writeTestImage(project.file(`in/p${i}.jpg`), { width: 1600, height: 1200, format: 'jpeg', variant: i });
       return project;
     };
     const hashes = (project: ReturnType<typeof faultsProject>) => {
@@ -56,7 +57,12 @@ describe('a worker killed with SIGKILL mid-run', () => {
       return fs
         .readdirSync(dir)
         .filter((f) => !f.startsWith('.'))
-        .map((f) => crypto.createHash('sha256').update(fs.readFileSync(path.join(dir, f))).digest('hex'))
+        .map((f) =>
+          crypto
+            .createHash('sha256')
+            .update(fs.readFileSync(path.join(dir, f)))
+            .digest('hex'),
+        )
         .sort();
     };
     const runBatch = async (crash: boolean) => {

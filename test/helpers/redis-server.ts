@@ -30,7 +30,22 @@ export async function startRedis(options: { appendonly?: boolean; port?: number;
   const launch = async () => {
     child = spawn(
       'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', options.appendonly ? 'yes' : 'no', '--appendfsync', 'always', '--logfile', 'redis.log'],
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--dir',
+        dir,
+        '--save',
+        '',
+        '--appendonly',
+        options.appendonly ? 'yes' : 'no',
+        '--appendfsync',
+        'always',
+        '--logfile',
+        'redis.log',
+      ],
       { stdio: 'ignore' },
     );
     const started = child;

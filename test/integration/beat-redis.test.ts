@@ -68,7 +68,9 @@ describe('RedisBeatStore: the compare-and-set', () => {
     const stores = clients.map((c) => new RedisBeatStore(c, prefix));
     await stores[0]!.claim({ name: 'n', expected: undefined, cursor: T0, spec: 'every 60000ms', fire: false, now: T0 });
     const expected = { cursor: T0, spec: 'every 60000ms', lastFire: undefined };
-    const wins = await Promise.all(stores.map((s) => s.claim({ name: 'n', expected, cursor: T0 + MIN, spec: 'every 60000ms', fire: true, now: T0 + MIN })));
+    const wins = await Promise.all(
+      stores.map((s) => s.claim({ name: 'n', expected, cursor: T0 + MIN, spec: 'every 60000ms', fire: true, now: T0 + MIN })),
+    );
     expect(wins.filter(Boolean)).toHaveLength(1);
     expect((await stores[0]!.read(['n'])).get('n')).toEqual({ cursor: T0 + MIN, spec: 'every 60000ms', lastFire: T0 + MIN });
     expect(await stores[0]!.stale(T0 + MIN + 1, 10)).toEqual([{ name: 'n', fireMs: T0 + MIN, claimedAt: T0 + MIN }]);
@@ -78,15 +80,40 @@ describe('RedisBeatStore: the compare-and-set', () => {
     const store = new RedisBeatStore(redis, newPrefix());
     expect(await store.claim({ name: 'n', expected: undefined, cursor: T0, spec: 'a', fire: false, now: T0 })).toBe(true);
     expect(await store.claim({ name: 'n', expected: undefined, cursor: T0 + 1, spec: 'a', fire: false, now: T0 })).toBe(false);
-    expect(await store.claim({ name: 'n', expected: { cursor: T0 - 1, spec: 'a', lastFire: undefined }, cursor: T0 + 1, spec: 'a', fire: true, now: T0 })).toBe(false);
-    expect(await store.claim({ name: 'n', expected: { cursor: T0, spec: 'b', lastFire: undefined }, cursor: T0 + 1, spec: 'a', fire: true, now: T0 })).toBe(false);
+    expect(
+      await store.claim({
+        name: 'n',
+        expected: { cursor: T0 - 1, spec: 'a', lastFire: undefined },
+        cursor: T0 + 1,
+        spec: 'a',
+        fire: true,
+        now: T0,
+      }),
+    ).toBe(false);
+    expect(
+      await store.claim({
+        name: 'n',
+        expected: { cursor: T0, spec: 'b', lastFire: undefined },
+        cursor: T0 + 1,
+        spec: 'a',
+        fire: true,
+        now: T0,
+      }),
+    ).toBe(false);
     expect((await store.read(['n', 'other'])).get('n')).toEqual({ cursor: T0, spec: 'a', lastFire: undefined });
   });
 
   it('pending claims: confirm only by their owner, one taker of a stale one, removed schedules forgotten', async () => {
     const store = new RedisBeatStore(redis, newPrefix());
     await store.claim({ name: 'n', expected: undefined, cursor: T0, spec: 'a', fire: false, now: T0 });
-    await store.claim({ name: 'n', expected: { cursor: T0, spec: 'a', lastFire: undefined }, cursor: T0 + MIN, spec: 'a', fire: true, now: 1000 });
+    await store.claim({
+      name: 'n',
+      expected: { cursor: T0, spec: 'a', lastFire: undefined },
+      cursor: T0 + MIN,
+      spec: 'a',
+      fire: true,
+      now: 1000,
+    });
     const mine = { name: 'n', fireMs: T0 + MIN, claimedAt: 1000 };
     expect(await store.owns(mine)).toBe(true);
     const takers = await Promise.all([store.takeOver(mine, 5000), store.takeOver(mine, 6000)]);
@@ -105,7 +132,11 @@ describe('RedisBeatStore: the compare-and-set', () => {
 
 describe('Beat against real Redis, with an injected clock', () => {
   it('beat stopped for 3 periods then restarted: latest enqueues one run, all three, skip none', async () => {
-    const w = world({ late: { every: '1m', missed: 'latest' }, every: { every: '1m', missed: 'all' }, skipper: { every: '1m', missed: 'skip' } });
+    const w = world({
+      late: { every: '1m', missed: 'latest' },
+      every: { every: '1m', missed: 'all' },
+      skipper: { every: '1m', missed: 'skip' },
+    });
     const first = await w.beat();
     w.clock.t = T0 - 1000;
     await first.tick();
@@ -151,7 +182,14 @@ describe('Beat against real Redis, with an injected clock', () => {
     const [s] = resolveSchedules(w.config);
     const night = Date.parse('2026-01-02T03:00:00Z');
     await w.store.claim({ name: 'nightly', expected: undefined, cursor: night - 1000, spec: s!.spec, fire: false, now: night - 1000 });
-    await w.store.claim({ name: 'nightly', expected: { cursor: night - 1000, spec: s!.spec, lastFire: undefined }, cursor: night, spec: s!.spec, fire: true, now: night });
+    await w.store.claim({
+      name: 'nightly',
+      expected: { cursor: night - 1000, spec: s!.spec, lastFire: undefined },
+      cursor: night,
+      spec: s!.spec,
+      fire: true,
+      now: night,
+    });
     const beat = await w.beat();
     w.clock.t = night + 45_000;
     await beat.tick();
@@ -167,9 +205,27 @@ describe('Beat against real Redis, with an injected clock', () => {
     await beat.tick();
     const rows = await scheduleRows(w.config, w.store, T0 + MIN + 10);
     expect(rows).toEqual([
-      { name: 'nightly', task: 'hello', expression: '0 3 * * *', zone: 'Asia/Seoul', enabled: true, missed: 'latest', lastFire: null, nextFire: '2026-01-01T18:00:00.000Z' },
+      {
+        name: 'nightly',
+        task: 'hello',
+        expression: '0 3 * * *',
+        zone: 'Asia/Seoul',
+        enabled: true,
+        missed: 'latest',
+        lastFire: null,
+        nextFire: '2026-01-01T18:00:00.000Z',
+      },
       { name: 'off', task: 'hello', expression: '@daily', zone: 'UTC', enabled: false, missed: 'latest', lastFire: null, nextFire: null },
-      { name: 'tick', task: 'hello', expression: 'every 1m', zone: 'UTC', enabled: true, missed: 'latest', lastFire: '2026-01-01T12:01:00.000Z', nextFire: '2026-01-01T12:02:00.000Z' },
+      {
+        name: 'tick',
+        task: 'hello',
+        expression: 'every 1m',
+        zone: 'UTC',
+        enabled: true,
+        missed: 'latest',
+        lastFire: '2026-01-01T12:01:00.000Z',
+        nextFire: '2026-01-01T12:02:00.000Z',
+      },
     ]);
   });
 });
@@ -179,7 +235,10 @@ describe('Beat and a Redis restart (real clock)', () => {
     const server = await startRedis({ appendonly: true });
     closers.push(() => server.stop());
     const prefix = newPrefix();
-    const config = configFromObject({ tasks: { hello: { run: async () => 'hi' } }, schedules: { tick: { task: 'hello', every: '1s' } } }, os.tmpdir());
+    const config = configFromObject(
+      { tasks: { hello: { run: async () => 'hi' } }, schedules: { tick: { task: 'hello', every: '1s' } } },
+      os.tmpdir(),
+    );
     const lines: string[] = [];
     const ids: string[] = [];
     const connect = () => connectBeatBackend(config, { redisUrl: server.url, prefix });

@@ -10,7 +10,15 @@ import { reconcileRuns } from '../../src/store/reconcile.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 
-const enqueued = (jobId: string, at: number): RunEvent => ({ type: 'enqueued', jobId, task: 't', queue: 'q', at, attempt: 0, payload: { n: jobId } });
+const enqueued = (jobId: string, at: number): RunEvent => ({
+  type: 'enqueued',
+  jobId,
+  task: 't',
+  queue: 'q',
+  at,
+  attempt: 0,
+  payload: { n: jobId },
+});
 
 describe('history repair: rows whose end was never recorded follow what Redis knows', () => {
   let server: TestRedis;
@@ -53,14 +61,24 @@ describe('history repair: rows whose end was never recorded follow what Redis kn
 
     // History saw them enqueued and started, then the process that ran them died: no ends.
     const t0 = Date.now();
-    store.db.transaction(() => {
-      store.runs.apply(['j-done', 'j-failed', 'j-waiting', 'j-gone'].map((id) => enqueued(id, t0)));
-      store.runs.apply(['j-done', 'j-failed'].map((jobId) => ({ type: 'active', jobId, task: 't', queue: 'q', at: t0, attempt: 1, worker: 'w1' }) as RunEvent));
-    }).immediate();
+    store.db
+      .transaction(() => {
+        store.runs.apply(['j-done', 'j-failed', 'j-waiting', 'j-gone'].map((id) => enqueued(id, t0)));
+        store.runs.apply(
+          ['j-done', 'j-failed'].map(
+            (jobId) => ({ type: 'active', jobId, task: 't', queue: 'q', at: t0, attempt: 1, worker: 'w1' }) as RunEvent,
+          ),
+        );
+      })
+      .immediate();
     const lookup = (runs: readonly { id: string; queue: string }[]) => lookupRuns(redis, 'rc', runs);
 
     // Fresh rows are not checked (their events may still be on their way).
-    expect(await reconcileRuns(store.db, store.runs, lookup, { staleMs: 60_000, recheckMs: 300_000, limit: 100 })).toEqual({ checked: 0, repaired: 0, lost: 0 });
+    expect(await reconcileRuns(store.db, store.runs, lookup, { staleMs: 60_000, recheckMs: 300_000, limit: 100 })).toEqual({
+      checked: 0,
+      repaired: 0,
+      lost: 0,
+    });
 
     const later = t0 + 120_000;
     const report = await reconcileRuns(store.db, store.runs, lookup, { staleMs: 60_000, recheckMs: 300_000, limit: 100, now: later });
@@ -75,11 +93,20 @@ describe('history repair: rows whose end was never recorded follow what Redis kn
     expect(JSON.parse(gone.payload!)).toEqual({ n: 'j-gone' });
 
     // The pending one is not asked about again until recheckMs has passed.
-    expect((await reconcileRuns(store.db, store.runs, lookup, { staleMs: 60_000, recheckMs: 300_000, limit: 100, now: later + 1000 })).checked).toBe(0);
-    expect((await reconcileRuns(store.db, store.runs, lookup, { staleMs: 60_000, recheckMs: 300_000, limit: 100, now: later + 301_000 })).checked).toBe(1);
+    expect(
+      (await reconcileRuns(store.db, store.runs, lookup, { staleMs: 60_000, recheckMs: 300_000, limit: 100, now: later + 1000 })).checked,
+    ).toBe(0);
+    expect(
+      (await reconcileRuns(store.db, store.runs, lookup, { staleMs: 60_000, recheckMs: 300_000, limit: 100, now: later + 301_000 }))
+        .checked,
+    ).toBe(1);
 
     // A real end arriving later still wins over `lost`.
-    store.db.transaction(() => store.runs.apply([{ type: 'completed', jobId: 'j-gone', task: 't', queue: 'q', at: later, attempt: 1, result: 7 }])).immediate();
+    store.db
+      .transaction(() =>
+        store.runs.apply([{ type: 'completed', jobId: 'j-gone', task: 't', queue: 'q', at: later, attempt: 1, result: 7 }]),
+      )
+      .immediate();
     expect(store.runs.get('j-gone')).toMatchObject({ state: 'completed', result: '7' });
     await queue.close();
   });

@@ -30,7 +30,14 @@ describe('lock keeper: a blocked event loop does not lose run locks', () => {
   it('keeps a tracked lock alive through a 5 s block with a 2 s lock, and says so at once', async () => {
     const log = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tq-keeper-')), 'log');
     const fd = fs.openSync(log, 'a');
-    const keeper = LockKeeper.start({ redisUrl: server.url, prefix: 'lk1', lockDurationMs: 2000, maxBlockedMs: 60_000, logFd: fd, worker: 'w1' });
+    const keeper = LockKeeper.start({
+      redisUrl: server.url,
+      prefix: 'lk1',
+      lockDurationMs: 2000,
+      maxBlockedMs: 60_000,
+      logFd: fd,
+      worker: 'w1',
+    });
     try {
       await redis.set('lk1:q:j1:lock', 'tok', 'PX', 2000);
       await redis.sadd('lk1:q:stalled', 'j1');
@@ -84,7 +91,9 @@ describe('lock keeper: a blocked event loop does not lose run locks', () => {
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     const started = Date.now();
-    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('exit', (c, s) => resolve([c, s])));
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+      child.on('exit', (c, s) => resolve([c, s])),
+    );
     expect(signal, stderr).toBe('SIGKILL');
     expect(code).toBeNull();
     expect(Date.now() - started).toBeLessThan(10_000);

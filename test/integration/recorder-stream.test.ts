@@ -107,7 +107,13 @@ function lifecycle(jobId: string, extra: { payload?: unknown } = {}): RunEvent[]
 }
 function enqueuedOnly(n: number, from = 0): RunEvent[] {
   return Array.from({ length: n }, (_, i) => ({
-    type: 'enqueued' as const, jobId: `e${from + i}`, task: 'hello', queue: 'default', at: T0 + i, attempt: 0, payload: { i: from + i },
+    type: 'enqueued' as const,
+    jobId: `e${from + i}`,
+    task: 'hello',
+    queue: 'default',
+    at: T0 + i,
+    attempt: 0,
+    payload: { i: from + i },
   }));
 }
 
@@ -141,7 +147,14 @@ describe('Recorder.catchUp', () => {
     const result = await rec.catchUp();
     expect(result.applied).toBe(9);
     expect(world.store.runs.count()).toBe(5);
-    expect(world.store.runs.get('a')).toMatchObject({ state: 'completed', result: '"hello a"', attempt: 1, worker: 'w1', runtime_ms: 150, payload: '{"name":"a"}' });
+    expect(world.store.runs.get('a')).toMatchObject({
+      state: 'completed',
+      result: '"hello a"',
+      attempt: 1,
+      worker: 'w1',
+      runtime_ms: 150,
+      payload: '{"name":"a"}',
+    });
     expect(world.store.runs.get('e2')).toMatchObject({ state: 'waiting', payload: '{"i":2}' });
     const last = await lastStreamId();
     expect(getMeta(world.store.db, 'recorder_last_id')).toBe(last);

@@ -49,7 +49,11 @@ describe('lookupRuns: what Redis knows of runs, from BullMQ job hashes', () => {
     await worker.close();
     await queue.add('later', {}, { jobId: 'later', delay: 60_000 });
     try {
-      const found = await lookupRuns(redis, 'lk', ['good', 'flaky', 'bad', 'cancel', 'later', 'gone'].map((id) => ({ id, queue: 'q' })));
+      const found = await lookupRuns(
+        redis,
+        'lk',
+        ['good', 'flaky', 'bad', 'cancel', 'later', 'gone'].map((id) => ({ id, queue: 'q' })),
+      );
       expect(found.get('good')).toMatchObject({ state: 'completed', attempt: 1, result: { ok: 'good' } });
       expect(found.get('flaky')).toMatchObject({ state: 'completed', attempt: 2, result: { ok: 'flaky' } });
       expect(found.get('bad')).toMatchObject({ state: 'failed', error: 'broken input' });

@@ -26,7 +26,8 @@ function resources(): Map<string, number> {
 
 /** The kinds of handle more numerous now than in `before`, after a short grace for timers about to fire. */
 async function leftSince(before: Map<string, number>): Promise<string[]> {
-  const grown = () => [...resources()].filter(([kind, n]) => n > (before.get(kind) ?? 0)).map(([kind, n]) => `${kind} ${before.get(kind) ?? 0} -> ${n}`);
+  const grown = () =>
+    [...resources()].filter(([kind, n]) => n > (before.get(kind) ?? 0)).map(([kind, n]) => `${kind} ${before.get(kind) ?? 0} -> ${n}`);
   await pollUntil(() => (grown().length === 0 ? true : undefined), { intervalMs: 25, timeoutMs: 2000 });
   return grown();
 }
@@ -60,7 +61,11 @@ describe('startBeat (the scheduler started from code)', () => {
     }
     expect(beat.stats().dispatched).toBeGreaterThanOrEqual(2);
     // The beat's own recorder brings them into this host's history.
-    await eventually(() => query<{ n: number }>(db, "SELECT count(*) AS n FROM task_runs WHERE task = 'tick'")[0]!.n >= 2, 15_000, 'history rows');
+    await eventually(
+      () => query<{ n: number }>(db, "SELECT count(*) AS n FROM task_runs WHERE task = 'tick'")[0]!.n >= 2,
+      15_000,
+      'history rows',
+    );
 
     await beat.close();
     await expect(beat.done).resolves.toBeUndefined();

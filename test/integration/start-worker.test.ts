@@ -4,7 +4,16 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClient, defineConfig, defineTask, FatalTaskError, RedisUnavailableError, RunFailedError, startWorker, type RunEvent } from '../../src/index.js';
+import {
+  createClient,
+  defineConfig,
+  defineTask,
+  FatalTaskError,
+  RedisUnavailableError,
+  RunFailedError,
+  startWorker,
+  type RunEvent,
+} from '../../src/index.js';
 import { configFromObject } from '../../src/config/index.js';
 import { Admin } from '../../src/queue/index.js';
 import { pollUntil } from '../../src/core/async.js';
@@ -67,7 +76,16 @@ describe('startWorker (a worker started from code)', () => {
   it('runs tasks enqueued by a client, records them in Redis and SQLite, and leaves no handle after close()', async () => {
     const before = resources();
     const events: RunEvent[] = [];
-    const worker = await startWorker(config, { redis: redis.url, prefix, db, dir, concurrency: 2, name: 'in-process-1', logger: quiet, onEvent: (e) => events.push(e) });
+    const worker = await startWorker(config, {
+      redis: redis.url,
+      prefix,
+      db,
+      dir,
+      concurrency: 2,
+      name: 'in-process-1',
+      logger: quiet,
+      onEvent: (e) => events.push(e),
+    });
     expect(worker.name).toBe('in-process-1');
     expect(worker.queues).toEqual(['default', 'other']);
     expect(worker.concurrency).toBe(2);
@@ -95,20 +113,29 @@ describe('startWorker (a worker started from code)', () => {
       await queue.close();
     }
     // The worker's own recorder writes the history: no other process catches the file up here.
-    const rows = await eventually(() => {
-      const found = query<{ job_id: string; state: string; attempt: number; result: string | null; logs: string | null; worker: string }>(
-        db,
-        'SELECT job_id, state, attempt, result, logs, worker FROM task_runs ORDER BY job_id',
-      );
-      return found.length === 3 && found.every((r) => r.state !== 'waiting' && r.state !== 'active') ? found : undefined;
-    }, 15_000, 'three finished rows in the history');
+    const rows = await eventually(
+      () => {
+        const found = query<{ job_id: string; state: string; attempt: number; result: string | null; logs: string | null; worker: string }>(
+          db,
+          'SELECT job_id, state, attempt, result, logs, worker FROM task_runs ORDER BY job_id',
+        );
+        return found.length === 3 && found.every((r) => r.state !== 'waiting' && r.state !== 'active') ? found : undefined;
+      },
+      15_000,
+      'three finished rows in the history',
+    );
     const byId = new Map(rows.map((r) => [r.job_id, r]));
     expect(byId.get(ids[0]!)).toMatchObject({ state: 'completed', attempt: 1, result: '"hello code"', worker: 'in-process-1' });
     expect(byId.get(ids[1]!)).toMatchObject({ state: 'failed', attempt: 1 });
     expect(JSON.parse(byId.get(ids[2]!)!.logs ?? '[]')).toEqual(['half way']);
 
     expect(worker.stats()).toMatchObject({ processed: 2, failed: 1, active: 0 });
-    expect(events.filter((e) => e.type === 'completed').map((e) => e.jobId).sort()).toEqual([ids[0]!, ids[2]!].sort());
+    expect(
+      events
+        .filter((e) => e.type === 'completed')
+        .map((e) => e.jobId)
+        .sort(),
+    ).toEqual([ids[0]!, ids[2]!].sort());
 
     const report = await worker.close();
     expect(report).toEqual({ handedBack: [], forced: false });
@@ -136,12 +163,20 @@ describe('startWorker (a worker started from code)', () => {
 
   it('fails fast with one clear error when Redis does not answer, and leaves nothing open', async () => {
     const before = resources();
-    await expect(startWorker(config, { redis: 'redis://127.0.0.1:1', prefix, db, dir, logger: quiet })).rejects.toBeInstanceOf(RedisUnavailableError);
+    await expect(startWorker(config, { redis: 'redis://127.0.0.1:1', prefix, db, dir, logger: quiet })).rejects.toBeInstanceOf(
+      RedisUnavailableError,
+    );
     expect(await leftSince(before)).toEqual([]);
   });
 
   it('takes settings from the environment when no option gives them, as the CLI does', async () => {
-    const worker = await startWorker(config, { env: { TQ_REDIS_URL: redis.url, TQ_PREFIX: prefix, TQ_DB: 'env.db' }, dir, queues: ['other'], name: 'from-env', logger: quiet });
+    const worker = await startWorker(config, {
+      env: { TQ_REDIS_URL: redis.url, TQ_PREFIX: prefix, TQ_DB: 'env.db' },
+      dir,
+      queues: ['other'],
+      name: 'from-env',
+      logger: quiet,
+    });
     const admin = await Admin.connect(configFromObject(config, dir), { redisUrl: redis.url, prefix });
     try {
       // Its heartbeat is under the environment's prefix, its database where TQ_DB says.

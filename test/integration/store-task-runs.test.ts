@@ -53,17 +53,42 @@ describe('openStore: schema', () => {
     const file = tmpFile();
     const store = openStore(file);
     try {
-      const columns = (table: string) =>
-        (store.db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name);
+      const columns = (table: string) => (store.db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name);
       // The documented names are a public surface (users query them); more columns are allowed.
-      expect(columns('images')).toEqual(expect.arrayContaining([
-        'id', 'original_path', 'resized_path', 'width', 'height', 'resized_width', 'resized_height',
-        'bytes', 'resized_bytes', 'status', 'error', 'uploaded_at', 'processed_at',
-      ]));
-      expect(columns('task_runs')).toEqual(expect.arrayContaining([
-        'job_id', 'task', 'queue', 'payload', 'state', 'result', 'error', 'attempt', 'worker',
-        'enqueued_at', 'started_at', 'finished_at', 'runtime_ms',
-      ]));
+      expect(columns('images')).toEqual(
+        expect.arrayContaining([
+          'id',
+          'original_path',
+          'resized_path',
+          'width',
+          'height',
+          'resized_width',
+          'resized_height',
+          'bytes',
+          'resized_bytes',
+          'status',
+          'error',
+          'uploaded_at',
+          'processed_at',
+        ]),
+      );
+      expect(columns('task_runs')).toEqual(
+        expect.arrayContaining([
+          'job_id',
+          'task',
+          'queue',
+          'payload',
+          'state',
+          'result',
+          'error',
+          'attempt',
+          'worker',
+          'enqueued_at',
+          'started_at',
+          'finished_at',
+          'runtime_ms',
+        ]),
+      );
       const pk = (store.db.prepare('PRAGMA table_info(task_runs)').all() as { name: string; pk: number }[]).filter((c) => c.pk > 0);
       expect(pk.map((c) => c.name)).toEqual(['job_id']);
       expect(String(store.db.pragma('journal_mode', { simple: true })).toLowerCase()).toBe('wal');
@@ -148,22 +173,51 @@ describe('task runs: apply', () => {
 
   const base = { task: 'resize', queue: 'images' };
   const enqueued = (jobId: string, extra: Partial<RunEvent> = {}): RunEvent => ({
-    type: 'enqueued', jobId, ...base, at: T0, attempt: 0, payload: { recordId: 'r1', path: 'a.jpg' }, ...extra,
+    type: 'enqueued',
+    jobId,
+    ...base,
+    at: T0,
+    attempt: 0,
+    payload: { recordId: 'r1', path: 'a.jpg' },
+    ...extra,
   });
   const active = (jobId: string, attempt = 1, extra: Partial<RunEvent> = {}): RunEvent => ({
-    type: 'active', jobId, ...base, at: T0 + 1000 * attempt, attempt, worker: 'w1', ...extra,
+    type: 'active',
+    jobId,
+    ...base,
+    at: T0 + 1000 * attempt,
+    attempt,
+    worker: 'w1',
+    ...extra,
   });
   const completed = (jobId: string, extra: Partial<RunEvent> = {}): RunEvent => ({
-    type: 'completed', jobId, ...base, at: T0 + 1500, attempt: 1, worker: 'w1', result: { width: 800, height: 600 }, runtimeMs: 500, ...extra,
+    type: 'completed',
+    jobId,
+    ...base,
+    at: T0 + 1500,
+    attempt: 1,
+    worker: 'w1',
+    result: { width: 800, height: 600 },
+    runtimeMs: 500,
+    ...extra,
   });
 
   it('stores an enqueued run as waiting, with its payload JSON and enqueued_at', () => {
     expect(store.runs.apply([enqueued('j1')])).toBe(1);
     const row = store.runs.get('j1')!;
     expect(row).toMatchObject({
-      job_id: 'j1', task: 'resize', queue: 'images', state: 'waiting', attempt: 0,
-      payload: '{"recordId":"r1","path":"a.jpg"}', enqueued_at: iso(T0),
-      started_at: null, finished_at: null, result: null, error: null, runtime_ms: null,
+      job_id: 'j1',
+      task: 'resize',
+      queue: 'images',
+      state: 'waiting',
+      attempt: 0,
+      payload: '{"recordId":"r1","path":"a.jpg"}',
+      enqueued_at: iso(T0),
+      started_at: null,
+      finished_at: null,
+      result: null,
+      error: null,
+      runtime_ms: null,
     });
     expect(JSON.parse(row.payload!)).toEqual({ recordId: 'r1', path: 'a.jpg' });
   });
@@ -178,11 +232,23 @@ describe('task runs: apply', () => {
     store.runs.apply([enqueued('j1'), active('j1'), completed('j1')]);
     const row = store.runs.get('j1')!;
     expect(facts(row)).toMatchObject({
-      job_id: 'j1', task: 'resize', queue: 'images',
+      job_id: 'j1',
+      task: 'resize',
+      queue: 'images',
       payload: '{"recordId":"r1","path":"a.jpg"}',
-      state: 'completed', result: '{"width":800,"height":600}', error: null, attempt: 1, worker: 'w1',
-      enqueued_at: iso(T0), started_at: iso(T0 + 1000), finished_at: iso(T0 + 1500), runtime_ms: 500,
-      errors: null, stack: null, due_at: null, progress: null,
+      state: 'completed',
+      result: '{"width":800,"height":600}',
+      error: null,
+      attempt: 1,
+      worker: 'w1',
+      enqueued_at: iso(T0),
+      started_at: iso(T0 + 1000),
+      finished_at: iso(T0 + 1500),
+      runtime_ms: 500,
+      errors: null,
+      stack: null,
+      due_at: null,
+      progress: null,
     });
     expect(JSON.parse(row.result!)).toEqual({ width: 800, height: 600 });
     expect(store.runs.count({ state: 'completed' })).toBe(1);
@@ -253,7 +319,13 @@ describe('task runs: apply', () => {
 
     it('keeps a late waiting from overwriting active', () => {
       store.runs.apply([active('a1'), enqueued('a1')]);
-      expect(store.runs.get('a1')).toMatchObject({ state: 'active', attempt: 1, enqueued_at: iso(T0), started_at: iso(T0 + 1000), payload: '{"recordId":"r1","path":"a.jpg"}' });
+      expect(store.runs.get('a1')).toMatchObject({
+        state: 'active',
+        attempt: 1,
+        enqueued_at: iso(T0),
+        started_at: iso(T0 + 1000),
+        payload: '{"recordId":"r1","path":"a.jpg"}',
+      });
     });
   });
 
@@ -282,14 +354,38 @@ describe('task runs: apply', () => {
     store.runs.apply([
       enqueued('r'),
       active('r'),
-      { type: 'retrying', jobId: 'r', ...base, at: T0 + 1100, attempt: 1, worker: 'w1', error: 'A', stack: 'Error: A\n  at x', dueAt: T0 + 3000 },
+      {
+        type: 'retrying',
+        jobId: 'r',
+        ...base,
+        at: T0 + 1100,
+        attempt: 1,
+        worker: 'w1',
+        error: 'A',
+        stack: 'Error: A\n  at x',
+        dueAt: T0 + 3000,
+      },
     ]);
-    expect(store.runs.get('r')).toMatchObject({ state: 'retrying', attempt: 1, error: 'A', stack: 'Error: A\n  at x', due_at: iso(T0 + 3000) });
+    expect(store.runs.get('r')).toMatchObject({
+      state: 'retrying',
+      attempt: 1,
+      error: 'A',
+      stack: 'Error: A\n  at x',
+      due_at: iso(T0 + 3000),
+    });
     store.runs.apply([active('r', 2, { worker: 'w2' })]);
     expect(store.runs.get('r')).toMatchObject({ state: 'active', attempt: 2, worker: 'w2', started_at: iso(T0 + 2000), due_at: null });
     store.runs.apply([{ type: 'failed', jobId: 'r', ...base, at: T0 + 2500, attempt: 2, worker: 'w2', error: 'B', runtimeMs: 480 }]);
     const row = store.runs.get('r')!;
-    expect(row).toMatchObject({ state: 'failed', attempt: 2, error: 'B', worker: 'w2', finished_at: iso(T0 + 2500), runtime_ms: 480, result: null });
+    expect(row).toMatchObject({
+      state: 'failed',
+      attempt: 2,
+      error: 'B',
+      worker: 'w2',
+      finished_at: iso(T0 + 2500),
+      runtime_ms: 480,
+      result: null,
+    });
     const errors = JSON.parse(row.errors!) as AttemptError[];
     expect(errors).toEqual([
       { attempt: 1, error: 'A', at: iso(T0 + 1100) },
@@ -305,7 +401,10 @@ describe('task runs: apply', () => {
     ]);
     const row = store.runs.get('r')!;
     expect(row).toMatchObject({ state: 'failed', attempt: 2, error: 'B' });
-    expect((JSON.parse(row.errors!) as AttemptError[]).map((e) => [e.attempt, e.error])).toEqual([[1, 'A'], [2, 'B']]);
+    expect((JSON.parse(row.errors!) as AttemptError[]).map((e) => [e.attempt, e.error])).toEqual([
+      [1, 'A'],
+      [2, 'B'],
+    ]);
   });
 
   it('moves an active run back to waiting on requeued, for the same attempt only', () => {
@@ -325,11 +424,19 @@ describe('task runs: apply', () => {
 
     // After the hand-back the next attempt runs normally.
     store.runs.apply([active('q', 2, { worker: 'w3' }), completed('q', { attempt: 2, worker: 'w3', at: T0 + 2400 })]);
-    expect(store.runs.get('q')).toMatchObject({ state: 'completed', attempt: 2, worker: 'w3', started_at: iso(T0 + 2000), finished_at: iso(T0 + 2400) });
+    expect(store.runs.get('q')).toMatchObject({
+      state: 'completed',
+      attempt: 2,
+      worker: 'w3',
+      started_at: iso(T0 + 2000),
+      finished_at: iso(T0 + 2400),
+    });
   });
 
   it('masks redacted payload keys (any depth, any case) before storing', () => {
-    store.runs.apply([enqueued('s', { payload: { user: 'ann', Password: 'hunter2', nested: [{ token: 'abc', keep: 1 }] } })], { redactKeys: ['password', 'TOKEN'] });
+    store.runs.apply([enqueued('s', { payload: { user: 'ann', Password: 'hunter2', nested: [{ token: 'abc', keep: 1 }] } })], {
+      redactKeys: ['password', 'TOKEN'],
+    });
     const row = store.runs.get('s')!;
     expect(JSON.parse(row.payload!)).toEqual({ user: 'ann', Password: '[redacted]', nested: [{ token: '[redacted]', keep: 1 }] });
     const raw = store.db.prepare('SELECT payload FROM task_runs WHERE job_id = ?').get('s') as { payload: string };
@@ -352,13 +459,21 @@ describe('task runs: apply', () => {
     const DAY = 86_400_000;
     const old = T0 - 40 * DAY;
     store.runs.apply([
-      enqueued('old-done', { at: old }), active('old-done', 1, { at: old + 1 }), completed('old-done', { at: old + 2 }),
-      enqueued('old-failed', { at: old }), { type: 'failed', jobId: 'old-failed', ...base, at: old + 5, attempt: 1, error: 'x' },
-      enqueued('old-cancelled', { at: old }), { type: 'cancelled', jobId: 'old-cancelled', ...base, at: old + 6, attempt: 0 },
+      enqueued('old-done', { at: old }),
+      active('old-done', 1, { at: old + 1 }),
+      completed('old-done', { at: old + 2 }),
+      enqueued('old-failed', { at: old }),
+      { type: 'failed', jobId: 'old-failed', ...base, at: old + 5, attempt: 1, error: 'x' },
+      enqueued('old-cancelled', { at: old }),
+      { type: 'cancelled', jobId: 'old-cancelled', ...base, at: old + 6, attempt: 0 },
       enqueued('old-waiting', { at: old }),
-      enqueued('old-active', { at: old }), active('old-active', 1, { at: old + 1 }),
-      enqueued('old-retrying', { at: old }), { type: 'retrying', jobId: 'old-retrying', ...base, at: old + 3, attempt: 1, error: 'y', dueAt: old + 9 },
-      enqueued('new-done'), active('new-done'), completed('new-done'),
+      enqueued('old-active', { at: old }),
+      active('old-active', 1, { at: old + 1 }),
+      enqueued('old-retrying', { at: old }),
+      { type: 'retrying', jobId: 'old-retrying', ...base, at: old + 3, attempt: 1, error: 'y', dueAt: old + 9 },
+      enqueued('new-done'),
+      active('new-done'),
+      completed('new-done'),
     ]);
     const cutoff = iso(T0 - 30 * DAY);
     expect(store.runs.pruneFinishedBefore(cutoff)).toBe(3);

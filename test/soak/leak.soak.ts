@@ -27,11 +27,15 @@ describe('no leaks', () => {
     );
     const worker = project.spawn(['worker', '-c', '8']);
     await worker.waitFor(/ready/);
-    const producer = await Producer.connect(await loadConfig(path.join(project.dir, 'tasks.config.ts')), { redisUrl: redis.url, prefix: project.prefix });
+    const producer = await Producer.connect(await loadConfig(path.join(project.dir, 'tasks.config.ts')), {
+      redisUrl: redis.url,
+      prefix: project.prefix,
+    });
     // The producer keeps its connection to itself: counts are read on one of the test's own.
     const raw = new Redis(redis.url);
     const queueKey = `${project.prefix}:default`;
-    const completed = async () => Number(await raw.zcard(`${queueKey}:completed`)) + Number(await raw.get(`${project.prefix}:soak:done`) ?? 0);
+    const completed = async () =>
+      Number(await raw.zcard(`${queueKey}:completed`)) + Number((await raw.get(`${project.prefix}:soak:done`)) ?? 0);
     const samples: { runs: number; rssMb: number }[] = [];
     const started = Date.now();
     const batch = 5000;

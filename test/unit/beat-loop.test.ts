@@ -15,7 +15,10 @@ class MemoryStore implements BeatStore {
   }
   async claim(c: Claim) {
     const cur = this.states.get(c.name);
-    const matches = cur === undefined ? c.expected === undefined : c.expected !== undefined && cur.cursor === c.expected.cursor && cur.spec === c.expected.spec;
+    const matches =
+      cur === undefined
+        ? c.expected === undefined
+        : c.expected !== undefined && cur.cursor === c.expected.cursor && cur.spec === c.expected.spec;
     if (!matches) return false;
     this.states.set(c.name, { cursor: c.cursor, spec: c.spec, lastFire: c.fire ? c.cursor : cur?.lastFire });
     this.names.add(c.name);
@@ -30,10 +33,12 @@ class MemoryStore implements BeatStore {
     return this.pending.get(JSON.stringify([p.name, p.fireMs])) === p.claimedAt;
   }
   async stale(before: number) {
-    return [...this.pending].filter(([, at]) => at < before).map(([key, claimedAt]) => {
-      const [name, fireMs] = JSON.parse(key) as [string, number];
-      return { name, fireMs, claimedAt };
-    });
+    return [...this.pending]
+      .filter(([, at]) => at < before)
+      .map(([key, claimedAt]) => {
+        const [name, fireMs] = JSON.parse(key) as [string, number];
+        return { name, fireMs, claimedAt };
+      });
   }
   async takeOver(p: PendingFire, now: number) {
     if (!(await this.owns(p))) return undefined;
@@ -77,7 +82,8 @@ function fakeClock(start: number): Clock & { t: number } {
 }
 
 const T0 = Date.parse('2026-01-01T12:00:00Z');
-const schedule = (def: Omit<ScheduleDefinition, 'task'>, name = 'tick'): ResolvedSchedule => resolveSchedule(name, { task: 'hello', ...def }, 'UTC');
+const schedule = (def: Omit<ScheduleDefinition, 'task'>, name = 'tick'): ResolvedSchedule =>
+  resolveSchedule(name, { task: 'hello', ...def }, 'UTC');
 
 function setup(schedules: ResolvedSchedule[], o: { store?: MemoryStore; queue?: MemoryQueue; clock?: Clock & { t: number } } = {}) {
   const store = o.store ?? new MemoryStore();
@@ -85,7 +91,11 @@ function setup(schedules: ResolvedSchedule[], o: { store?: MemoryStore; queue?: 
   const clock = o.clock ?? fakeClock(T0);
   const lines: string[] = [];
   const backend: BeatBackend = { store, enqueue: queue.enqueue, close: async () => undefined };
-  const logger = { info: (m: string) => lines.push(m), warn: (m: string) => lines.push(`warn: ${m}`), error: (m: string) => lines.push(`error: ${m}`) };
+  const logger = {
+    info: (m: string) => lines.push(m),
+    warn: (m: string) => lines.push(`warn: ${m}`),
+    error: (m: string) => lines.push(`error: ${m}`),
+  };
   const beat = new Beat({ schedules, backend, connect: async () => backend, logger, clock });
   return { beat, store, queue, clock, lines };
 }
@@ -138,7 +148,14 @@ describe('Beat.tick', () => {
     const s = schedule({ every: '1m' });
     await store.claim({ name: 'tick', expected: undefined, cursor: T0, spec: s.spec, fire: false, now: T0 });
     // The dead beat's claim: the cursor moved, the run never reached the queue.
-    await store.claim({ name: 'tick', expected: { cursor: T0, spec: s.spec, lastFire: undefined }, cursor: T0 + 60_000, spec: s.spec, fire: true, now: T0 + 60_000 });
+    await store.claim({
+      name: 'tick',
+      expected: { cursor: T0, spec: s.spec, lastFire: undefined },
+      cursor: T0 + 60_000,
+      spec: s.spec,
+      fire: true,
+      now: T0 + 60_000,
+    });
     const { beat, queue, clock, lines } = setup([s], { store });
     clock.t = T0 + 60_000 + 10_000;
     await beat.tick();
@@ -204,7 +221,9 @@ describe('Beat.start / stop', () => {
       },
     });
     await beat.start();
-    expect(lines.filter((l) => /Redis unavailable/.test(l))).toEqual(['warn: Redis unavailable (connect ECONNREFUSED); beat retries with backoff and sends what is due once it is back']);
+    expect(lines.filter((l) => /Redis unavailable/.test(l))).toEqual([
+      'warn: Redis unavailable (connect ECONNREFUSED); beat retries with backoff and sends what is due once it is back',
+    ]);
     expect(lines.filter((l) => /reachable again/.test(l))).toHaveLength(1);
     expect(lines).toContain('forgot the state of schedule(s) no longer in the config: gone');
     expect(queue.ids.length).toBeGreaterThanOrEqual(5);

@@ -120,7 +120,12 @@ describe('dueFireTimes: what is due between the cursor and now', () => {
   it('every: counts the slots in (cursor, now] and keeps the latest', () => {
     const s = schedule({ every: '1m' });
     const due = dueFireTimes(s, at('2026-01-01T12:00:00Z'), at('2026-01-01T12:03:40Z'), 2);
-    expect(due).toEqual({ times: [at('2026-01-01T12:02:00Z'), at('2026-01-01T12:03:00Z')], count: 3, exact: true, next: at('2026-01-01T12:04:00Z') });
+    expect(due).toEqual({
+      times: [at('2026-01-01T12:02:00Z'), at('2026-01-01T12:03:00Z')],
+      count: 3,
+      exact: true,
+      next: at('2026-01-01T12:04:00Z'),
+    });
     expect(dueFireTimes(s, at('2026-01-01T12:00:00Z'), at('2026-01-01T12:00:59Z'), 1)).toMatchObject({ times: [], count: 0 });
   });
 
@@ -147,7 +152,18 @@ describe('scheduleProblems: every problem names its key and the value', () => {
   const problems = (raw: unknown, name = 'nightly') => scheduleProblems(name, raw).map((p) => `${p.key}: ${p.message}`);
 
   it('accepts a good definition', () => {
-    expect(problems({ task: 't', cron: '0 3 * * *', tz: 'Europe/Paris', missed: 'all', enabled: false, priority: 3, queue: 'q', payload: { a: 1 } })).toEqual([]);
+    expect(
+      problems({
+        task: 't',
+        cron: '0 3 * * *',
+        tz: 'Europe/Paris',
+        missed: 'all',
+        enabled: false,
+        priority: 3,
+        queue: 'q',
+        payload: { a: 1 },
+      }),
+    ).toEqual([]);
     expect(problems({ task: 't', every: '90s' })).toEqual([]);
   });
 
@@ -163,21 +179,31 @@ describe('scheduleProblems: every problem names its key and the value', () => {
 
   it('wants exactly one of cron and every', () => {
     expect(problems({ task: 't' })).toEqual(["schedules.nightly: needs exactly one of cron ('0 3 * * *') or every ('30s')"]);
-    expect(problems({ task: 't', cron: '* * * * *', every: '1m' })).toEqual(['schedules.nightly: has both cron and every; give exactly one']);
+    expect(problems({ task: 't', cron: '* * * * *', every: '1m' })).toEqual([
+      'schedules.nightly: has both cron and every; give exactly one',
+    ]);
   });
 
   it('checks every, tz, missed, enabled, queue, priority, payload and unknown keys', () => {
-    expect(problems({ task: 't', every: '500ms' })[0]).toMatch(/^schedules\.nightly\.every: must be a duration of at least 1s .*\(got "500ms"\)/);
+    expect(problems({ task: 't', every: '500ms' })[0]).toMatch(
+      /^schedules\.nightly\.every: must be a duration of at least 1s .*\(got "500ms"\)/,
+    );
     expect(problems({ task: 't', every: 'often' })[0]).toMatch(/\(got "often"\)/);
     expect(problems({ task: 't', every: '1m', tz: 'Mars/Olympus' })).toEqual([
       `schedules.nightly.tz: "Mars/Olympus" is not an IANA time zone (e.g. 'Europe/Paris', 'UTC')`,
     ]);
-    expect(problems({ task: 't', every: '1m', missed: 'some' })).toEqual([`schedules.nightly.missed: must be one of 'skip', 'latest', 'all' (got "some")`]);
+    expect(problems({ task: 't', every: '1m', missed: 'some' })).toEqual([
+      `schedules.nightly.missed: must be one of 'skip', 'latest', 'all' (got "some")`,
+    ]);
     expect(problems({ task: 't', every: '1m', enabled: 'yes' })[0]).toMatch(/^schedules\.nightly\.enabled: must be true or false/);
     expect(problems({ task: 't', every: '1m', queue: '_x' })[0]).toMatch(/^schedules\.nightly\.queue:/);
     expect(problems({ task: 't', every: '1m', priority: -1 })[0]).toMatch(/^schedules\.nightly\.priority:/);
-    expect(problems({ task: 't', every: '1m', payload: { f: () => 1 } })[0]).toMatch(/^schedules\.nightly\.payload: the payload\.f is a function/);
-    expect(problems({ task: 't', every: '1m', when: 'now' })[0]).toMatch(/^schedules\.nightly\.when: unknown key \(allowed: task, cron, every/);
+    expect(problems({ task: 't', every: '1m', payload: { f: () => 1 } })[0]).toMatch(
+      /^schedules\.nightly\.payload: the payload\.f is a function/,
+    );
+    expect(problems({ task: 't', every: '1m', when: 'now' })[0]).toMatch(
+      /^schedules\.nightly\.when: unknown key \(allowed: task, cron, every/,
+    );
   });
 
   it('refuses a name too long to make run ids from', () => {

@@ -251,9 +251,9 @@ export default defineConfig({
   it('sees edits to a TypeScript config when it is loaded again (no module cache)', async () => {
     const dir = tmp();
     const file = path.join(dir, 'tasks.config.ts');
-    fs.writeFileSync(file, "export default { tasks: { one: { run: (): number => 1 } } };\n");
+    fs.writeFileSync(file, 'export default { tasks: { one: { run: (): number => 1 } } };\n');
     expect([...(await loadConfig(file)).tasks.keys()]).toEqual(['one']);
-    fs.writeFileSync(file, "export default { tasks: { two: { run: (): number => 2 } } };\n");
+    fs.writeFileSync(file, 'export default { tasks: { two: { run: (): number => 2 } } };\n');
     expect([...(await loadConfig(file)).tasks.keys()]).toEqual(['two']);
   });
 });

@@ -31,7 +31,16 @@ describe('resolveConfig: a valid config', () => {
     payloadLimit: 2048,
     worker: { concurrency: 4, shutdownTimeout: '1m', unknownTaskGrace: '90s' },
     tasks: {
-      resize: { run, queue: 'images', attempts: 3, timeout: '30s', expires: '1h', priority: 5, keep: 0, backoff: { type: 'exponential', delay: '5s', maxDelay: '10m', jitter: 0.5 } },
+      resize: {
+        run,
+        queue: 'images',
+        attempts: 3,
+        timeout: '30s',
+        expires: '1h',
+        priority: 5,
+        keep: 0,
+        backoff: { type: 'exponential', delay: '5s', maxDelay: '10m', jitter: 0.5 },
+      },
       thumbs: { run, queue: 'images' },
       hello: { run, args: ['name'], description: 'says hello' },
       zeta: { run, queue: 'alpha' },
@@ -120,15 +129,21 @@ describe('resolveConfig: invalid configs', () => {
     expect(err.problems).toContain('tasks.x.attempts: must be a positive integer (got 0)');
     expect(err.problems).toContain(`tasks.x.timeout: must be a duration such as '30s', '5m', '1h' (got "soon")`);
     expect(err.problems).toContain('tasks.noRun: must be a task definition with a run(payload, ctx) function (use defineTask)');
-    expect(err.problems.find((p) => p.startsWith('schedules.s.task'))).toBe('schedules.s.task: "missing" is not a defined task (defined: x)');
+    expect(err.problems.find((p) => p.startsWith('schedules.s.task'))).toBe(
+      'schedules.s.task: "missing" is not a defined task (defined: x)',
+    );
     expect(err.problems.find((p) => p.startsWith('colour:'))).toMatch(/^colour: unknown key \(allowed: .*tasks.*schedules/);
-    expect(err.problems.find((p) => p.startsWith('timezone'))).toBe(`timezone: "Mars/Olympus" is not an IANA time zone (e.g. 'Europe/Paris', 'UTC')`);
+    expect(err.problems.find((p) => p.startsWith('timezone'))).toBe(
+      `timezone: "Mars/Olympus" is not an IANA time zone (e.g. 'Europe/Paris', 'UTC')`,
+    );
   });
 
   it('reports a single problem on one line, prefixed by the file', () => {
     const err = configError({ tasks: { hello: { run } }, timezone: 'Nowhere/Land' });
     expect(err.problems).toHaveLength(1);
-    expect(err.message).toBe(`${path.relative(process.cwd(), FILE)}: timezone: "Nowhere/Land" is not an IANA time zone (e.g. 'Europe/Paris', 'UTC')`);
+    expect(err.message).toBe(
+      `${path.relative(process.cwd(), FILE)}: timezone: "Nowhere/Land" is not an IANA time zone (e.g. 'Europe/Paris', 'UTC')`,
+    );
     expect(err.message).not.toContain('\n');
   });
 
@@ -250,6 +265,9 @@ describe('resolveConfig: invalid configs', () => {
 
   it('names every defined task when a schedule refers to an unknown one', () => {
     const err = configError({ tasks: { b: { run }, a: { run } }, schedules: { s: { task: 'c', every: '1m' }, t: null } });
-    expect(err.problems).toEqual(['schedules.s.task: "c" is not a defined task (defined: b, a)', 'schedules.t: must be { task, cron | every }']);
+    expect(err.problems).toEqual([
+      'schedules.s.task: "c" is not a defined task (defined: b, a)',
+      'schedules.t: must be { task, cron | every }',
+    ]);
   });
 });

@@ -58,7 +58,9 @@ describe('assertJsonPayload', () => {
   it('rejects NaN and Infinity', () => {
     expect(usageError(() => assertJsonPayload({ x: Number.NaN })).message).toBe('payload.x is NaN, which JSON cannot carry');
     expect(usageError(() => assertJsonPayload([Number.POSITIVE_INFINITY])).message).toBe('payload[0] is Infinity, which JSON cannot carry');
-    expect(usageError(() => assertJsonPayload(Number.NEGATIVE_INFINITY, 'result')).message).toBe('result is -Infinity, which JSON cannot carry');
+    expect(usageError(() => assertJsonPayload(Number.NEGATIVE_INFINITY, 'result')).message).toBe(
+      'result is -Infinity, which JSON cannot carry',
+    );
   });
 
   it('rejects class instances, naming the class', () => {
@@ -98,11 +100,15 @@ describe('assertJsonPayload', () => {
 
   it('finds an oversized payload whose text is far longer than its characters (escapes, keys, numbers)', () => {
     // A control character is 6 bytes of JSON (\u0001): 200 of them are 1,202 bytes.
-    expect(usageError(() => assertJsonPayload('\u0001'.repeat(200), 'payload', 1201)).message).toBe('payload is 1202 bytes, over the 1201-byte limit');
+    expect(usageError(() => assertJsonPayload('\u0001'.repeat(200), 'payload', 1201)).message).toBe(
+      'payload is 1202 bytes, over the 1201-byte limit',
+    );
     expect(() => assertJsonPayload('\u0001'.repeat(200), 'payload', 1202)).not.toThrow();
     const wide = Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`k\u0002${i}`, -1.2345678901234567e-300]));
     const size = Buffer.byteLength(JSON.stringify(wide));
-    expect(usageError(() => assertJsonPayload(wide, 'payload', size - 1)).message).toBe(`payload is ${size} bytes, over the ${size - 1}-byte limit`);
+    expect(usageError(() => assertJsonPayload(wide, 'payload', size - 1)).message).toBe(
+      `payload is ${size} bytes, over the ${size - 1}-byte limit`,
+    );
     expect(() => assertJsonPayload(wide, 'payload', size)).not.toThrow();
   });
 });

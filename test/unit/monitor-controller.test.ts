@@ -16,7 +16,19 @@ import type { QueueStats, WorkerStatus } from '../../src/queue/index.js';
 class FakeSource implements MonitorSource {
   stream: StreamEntry[] = [];
   added = 0;
-  queues: QueueStats[] = [{ name: 'default', waiting: 0, active: 0, delayed: 0, completed: 0, failed: 0, paused: false, oldestWaitingMs: undefined, consumers: 0 }];
+  queues: QueueStats[] = [
+    {
+      name: 'default',
+      waiting: 0,
+      active: 0,
+      delayed: 0,
+      completed: 0,
+      failed: 0,
+      paused: false,
+      oldestWaitingMs: undefined,
+      consumers: 0,
+    },
+  ];
   workers: WorkerStatus[] = [];
   history: RunRow[] = [];
   calls: string[] = [];
@@ -46,7 +58,13 @@ class FakeSource implements MonitorSource {
   async streamInfo(): Promise<StreamInfo> {
     this.check();
     this.calls.push('info');
-    return { firstId: this.stream[0]?.id, lastId: this.stream.at(-1)?.id, length: this.stream.length, entriesAdded: this.added, maxDeletedId: undefined };
+    return {
+      firstId: this.stream[0]?.id,
+      lastId: this.stream.at(-1)?.id,
+      length: this.stream.length,
+      entriesAdded: this.added,
+      maxDeletedId: undefined,
+    };
   }
   async catchUp() {
     this.calls.push('catchUp');
@@ -61,7 +79,25 @@ class FakeSource implements MonitorSource {
   }
   async detail(id: string): Promise<RunDetailData | undefined> {
     const r = this.history.find((h) => h.id === id);
-    return r && { ...r, worker: null, payload: { n: 1 }, result: null, error: null, stack: null, errors: [], progress: null, logs: [], enqueuedAt: r.changedAt, startedAt: null, finishedAt: null, runtimeMs: null, dueAt: null, source: 'history' };
+    return (
+      r && {
+        ...r,
+        worker: null,
+        payload: { n: 1 },
+        result: null,
+        error: null,
+        stack: null,
+        errors: [],
+        progress: null,
+        logs: [],
+        enqueuedAt: r.changedAt,
+        startedAt: null,
+        finishedAt: null,
+        runtimeMs: null,
+        dueAt: null,
+        source: 'history',
+      }
+    );
   }
   async retry(id: string) {
     this.calls.push(`retry ${id}`);
@@ -86,8 +122,22 @@ class FakeSource implements MonitorSource {
 }
 
 const T0 = Date.now();
-const ev = (type: RunEvent['type'], jobId: string, at: number): RunEvent => ({ type, jobId, task: 'hello', queue: 'default', at, attempt: type === 'enqueued' ? 0 : 1 });
-const hist = (id: string, at: number, state: RunRow['state'] = 'completed'): RunRow => ({ id, task: 'hello', queue: 'default', state, attempt: 1, changedAt: at });
+const ev = (type: RunEvent['type'], jobId: string, at: number): RunEvent => ({
+  type,
+  jobId,
+  task: 'hello',
+  queue: 'default',
+  at,
+  attempt: type === 'enqueued' ? 0 : 1,
+});
+const hist = (id: string, at: number, state: RunRow['state'] = 'completed'): RunRow => ({
+  id,
+  task: 'hello',
+  queue: 'default',
+  state,
+  attempt: 1,
+  changedAt: at,
+});
 
 const controllers: MonitorController[] = [];
 function controllerFor(source: FakeSource, size = { columns: 100, rows: 30 }) {
@@ -150,7 +200,12 @@ describe('monitor controller', () => {
     source.calls = [];
     await c.refresh();
     const state = c.getState();
-    expect(state.status).toMatchObject({ level: 'warn', text: expect.stringMatching(/trimmed past this monitor's position: 15 batch\(es\) of run events never reached it; reloaded the runs from the SQLite history/) });
+    expect(state.status).toMatchObject({
+      level: 'warn',
+      text: expect.stringMatching(
+        /trimmed past this monitor's position: 15 batch\(es\) of run events never reached it; reloaded the runs from the SQLite history/,
+      ),
+    });
     expect(source.calls).toEqual(['reconnect', 'info', 'catchUp', 'snapshot', 'read']);
     expect(visibleRuns(state)).toHaveLength(21);
     expect(visibleRuns(state)[0]!.id).toBe('lost19');
@@ -214,7 +269,12 @@ describe('monitor app (ink)', () => {
       expect(small).toMatch(/run-000/);
       setSize(160, 50);
       await vi.waitFor(() => expect(app.lastFrame()!.split('\n')).toHaveLength(49));
-      expect(app.lastFrame()!.split('\n').filter((l) => /run-\d{3}/.test(l)).length).toBeGreaterThan(30);
+      expect(
+        app
+          .lastFrame()!
+          .split('\n')
+          .filter((l) => /run-\d{3}/.test(l)).length,
+      ).toBeGreaterThan(30);
       app.stdin.write('j');
       await vi.waitFor(() => expect(app.lastFrame()).toMatch(/paused at 2 of 100/));
       app.stdin.write('?');

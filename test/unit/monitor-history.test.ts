@@ -31,7 +31,11 @@ for (let i = 0; i < 250; i++) {
   events.push(ev('enqueued', id, T0 + i * 1000, { queue, task }));
   if (i % 5 === 0) continue;
   events.push(ev('active', id, T0 + i * 1000 + 100, { queue, task }));
-  events.push(i % 7 ? ev('completed', id, T0 + i * 1000 + 200, { queue, task, runtimeMs: 100 }) : ev('failed', id, T0 + i * 1000 + 200, { queue, task, error: 'x' }));
+  events.push(
+    i % 7
+      ? ev('completed', id, T0 + i * 1000 + 200, { queue, task, runtimeMs: 100 })
+      : ev('failed', id, T0 + i * 1000 + 200, { queue, task, error: 'x' }),
+  );
 }
 store.db.transaction(() => store.runs.apply(events))();
 const history = new HistoryQueries(store.db);

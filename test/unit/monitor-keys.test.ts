@@ -7,11 +7,28 @@ import type { TaskState } from '../../src/core/states.js';
 
 const T0 = Date.parse('2026-03-01T12:00:00Z');
 
-const row = (i: number, state: TaskState = 'completed'): RunRow => ({ id: `r${String(i).padStart(5, '0')}`, task: 'hello', queue: 'default', state, attempt: 1, changedAt: T0 - i * 1000 });
+const row = (i: number, state: TaskState = 'completed'): RunRow => ({
+  id: `r${String(i).padStart(5, '0')}`,
+  task: 'hello',
+  queue: 'default',
+  state,
+  attempt: 1,
+  changedAt: T0 - i * 1000,
+});
 
 function withRuns(n: number, rows = 30): MonitorState {
   const s = initialState({ redisUrl: 'redis://h', prefix: 'tq', intervalMs: 1000, now: T0, columns: 100, rows });
-  const queues: QueueStats[] = ['default', 'images'].map((name) => ({ name, waiting: 0, active: 0, delayed: 0, completed: 0, failed: 0, paused: false, oldestWaitingMs: undefined, consumers: 1 }));
+  const queues: QueueStats[] = ['default', 'images'].map((name) => ({
+    name,
+    waiting: 0,
+    active: 0,
+    delayed: 0,
+    completed: 0,
+    failed: 0,
+    paused: false,
+    oldestWaitingMs: undefined,
+    consumers: 1,
+  }));
   const seeded = reduce(s, { type: 'seeded', rows: Array.from({ length: n }, (_, i) => row(i)), filterText: '' });
   return reduce(seeded, { type: 'snapshot', queues, workers: [], now: T0 });
 }
@@ -38,7 +55,11 @@ describe('monitor keys: the runs list', () => {
     let { state } = press(withRuns(5), 'j', 'j');
     expect(state.runs.frozen).toBeDefined();
     expect(selectedRun(state)?.id).toBe('r00002');
-    state = reduce(state, { type: 'events', events: [{ type: 'enqueued', jobId: 'new', task: 'hello', queue: 'default', at: T0 + 1, attempt: 0 }], now: T0 + 1000 });
+    state = reduce(state, {
+      type: 'events',
+      events: [{ type: 'enqueued', jobId: 'new', task: 'hello', queue: 'default', at: T0 + 1, attempt: 0 }],
+      now: T0 + 1000,
+    });
     expect(selectedRun(state)?.id).toBe('r00002');
     expect(state.runs.newSinceFrozen).toBe(1);
     expect(state.runs.head[0]!.id).toBe('new');
@@ -53,7 +74,11 @@ describe('monitor keys: the runs list', () => {
 
   it('a frozen row still changes state in place', () => {
     let { state } = press(withRuns(3), 'j');
-    state = reduce(state, { type: 'events', events: [{ type: 'retried', jobId: 'r00001', task: 'hello', queue: 'default', at: T0 + 5, attempt: 1 }], now: T0 + 1000 });
+    state = reduce(state, {
+      type: 'events',
+      events: [{ type: 'retried', jobId: 'r00001', task: 'hello', queue: 'default', at: T0 + 5, attempt: 1 }],
+      now: T0 + 1000,
+    });
     expect(visibleRuns(state).map((r) => `${r.id}:${r.state}`)).toEqual(['r00000:completed', 'r00001:waiting', 'r00002:completed']);
     // Live, the same change moves the run to the top.
     expect(visibleRuns(press(state, 'k').state)[0]!.id).toBe('r00001');

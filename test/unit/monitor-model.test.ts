@@ -3,7 +3,15 @@ import type { RunEvent } from '../../src/core/run-events.js';
 import type { QueueStats, WorkerStatus } from '../../src/queue/index.js';
 import { parseFilter } from '../../src/monitor/filter.js';
 import { reduce, finishedRate } from '../../src/monitor/reduce.js';
-import { HEAD_CAP, initialState, OFFLINE_LINGER_MS, visibleRuns, type MonitorState, type RunDetailData, type RunRow } from '../../src/monitor/state.js';
+import {
+  HEAD_CAP,
+  initialState,
+  OFFLINE_LINGER_MS,
+  visibleRuns,
+  type MonitorState,
+  type RunDetailData,
+  type RunRow,
+} from '../../src/monitor/state.js';
 import { advance, cursorAtEnd, findGap } from '../../src/monitor/stream-cursor.js';
 import { queueFlags } from '../../src/monitor/workers.js';
 
@@ -28,7 +36,18 @@ const apply = (state: MonitorState, ...events: RunEvent[]) => reduce(state, { ty
 const ids = (state: MonitorState) => visibleRuns(state).map((r) => `${r.id}:${r.state}`);
 
 function queue(name: string, extra: Partial<QueueStats> = {}): QueueStats {
-  return { name, waiting: 0, active: 0, delayed: 0, completed: 0, failed: 0, paused: false, oldestWaitingMs: undefined, consumers: 0, ...extra };
+  return {
+    name,
+    waiting: 0,
+    active: 0,
+    delayed: 0,
+    completed: 0,
+    failed: 0,
+    paused: false,
+    oldestWaitingMs: undefined,
+    consumers: 0,
+    ...extra,
+  };
 }
 
 function worker(name: string, extra: Partial<WorkerStatus> = {}): WorkerStatus {
@@ -161,7 +180,12 @@ describe('monitor state: detail view', () => {
 
   it('updates live from the run events: progress, logs, then the result', () => {
     let s: MonitorState = { ...fresh(), mode: 'detail', detail: { id: 'a', row: undefined, data: detail(), loading: false, scroll: 0 } };
-    s = apply(s, ev('progress', 'a', T0 + 2, { progress: 40 }), ev('log', 'a', T0 + 3, { log: 'step 1' }), ev('progress', 'other', T0 + 3, { progress: 99 }));
+    s = apply(
+      s,
+      ev('progress', 'a', T0 + 2, { progress: 40 }),
+      ev('log', 'a', T0 + 3, { log: 'step 1' }),
+      ev('progress', 'other', T0 + 3, { progress: 99 }),
+    );
     expect(s.detail!.data).toMatchObject({ progress: 40, logs: ['step 1'], state: 'active' });
     s = apply(s, ev('completed', 'a', T0 + 4, { result: { ok: true }, runtimeMs: 3 }));
     expect(s.detail!.data).toMatchObject({ state: 'completed', result: { ok: true }, finishedAt: T0 + 4, runtimeMs: 3 });
@@ -169,7 +193,12 @@ describe('monitor state: detail view', () => {
 
   it('keeps every attempt error and the last stack', () => {
     let s: MonitorState = { ...fresh(), mode: 'detail', detail: { id: 'a', row: undefined, data: detail(), loading: false, scroll: 0 } };
-    s = apply(s, ev('retrying', 'a', T0 + 2, { error: 'e1', dueAt: T0 + 10 }), ev('active', 'a', T0 + 10, { attempt: 2 }), ev('failed', 'a', T0 + 11, { attempt: 2, error: 'e2', stack: 'Error: e2\n    at x' }));
+    s = apply(
+      s,
+      ev('retrying', 'a', T0 + 2, { error: 'e1', dueAt: T0 + 10 }),
+      ev('active', 'a', T0 + 10, { attempt: 2 }),
+      ev('failed', 'a', T0 + 11, { attempt: 2, error: 'e2', stack: 'Error: e2\n    at x' }),
+    );
     expect(s.detail!.data!.errors.map((e) => e.error)).toEqual(['e1', 'e2']);
     expect(s.detail!.data).toMatchObject({ state: 'failed', attempt: 2, error: 'e2', stack: 'Error: e2\n    at x', dueAt: null });
   });
@@ -241,7 +270,9 @@ describe('monitor stream cursor', () => {
   });
 
   it('without entries-added (Redis < 7) it reports a possible gap of unknown size', () => {
-    expect(findGap({ lastId: '5-0', addedUpTo: undefined }, info({ first: '9-0', last: '20-0', length: 3 }))).toEqual({ missed: undefined });
+    expect(findGap({ lastId: '5-0', addedUpTo: undefined }, info({ first: '9-0', last: '20-0', length: 3 }))).toEqual({
+      missed: undefined,
+    });
   });
 });
 

@@ -20,7 +20,18 @@ const COLOR = /\u001b\[(3[0-7]|9[0-7])m/;
 const strip = (s: string) => s.replace(/\u001b\[[0-9;]*m/g, '');
 
 function queue(name: string, extra: Partial<QueueStats> = {}): QueueStats {
-  return { name, waiting: 0, active: 0, delayed: 0, completed: 0, failed: 0, paused: false, oldestWaitingMs: undefined, consumers: 0, ...extra };
+  return {
+    name,
+    waiting: 0,
+    active: 0,
+    delayed: 0,
+    completed: 0,
+    failed: 0,
+    paused: false,
+    oldestWaitingMs: undefined,
+    consumers: 0,
+    ...extra,
+  };
 }
 
 function worker(name: string, extra: Partial<WorkerStatus> = {}): WorkerStatus {
@@ -64,18 +75,57 @@ function busy(columns: number, rows: number): MonitorState {
   const events: RunEvent[] = [];
   for (let i = 0; i < 60; i++) {
     const id = `mww${String(i).padStart(13, '0')}`;
-    events.push({ type: 'enqueued', jobId: id, task: i % 3 ? 'hello' : 'resize', queue: 'default', at: NOW - 60_000 + i * 100, attempt: 0 });
-    if (i % 2) events.push({ type: 'active', jobId: id, task: 'hello', queue: 'default', at: NOW - 50_000 + i * 100, attempt: 1, worker: 'thumbs-1' });
-    if (i % 4 === 1) events.push({ type: 'completed', jobId: id, task: 'hello', queue: 'default', at: NOW - 40_000 + i * 100, attempt: 1, runtimeMs: 210 });
-    if (i % 4 === 3) events.push({ type: 'failed', jobId: id, task: 'hello', queue: 'default', at: NOW - 40_000 + i * 100, attempt: 1, error: 'corrupt or unrecognised image: bad header' });
+    events.push({
+      type: 'enqueued',
+      jobId: id,
+      task: i % 3 ? 'hello' : 'resize',
+      queue: 'default',
+      at: NOW - 60_000 + i * 100,
+      attempt: 0,
+    });
+    if (i % 2)
+      events.push({
+        type: 'active',
+        jobId: id,
+        task: 'hello',
+        queue: 'default',
+        at: NOW - 50_000 + i * 100,
+        attempt: 1,
+        worker: 'thumbs-1',
+      });
+    if (i % 4 === 1)
+      events.push({
+        type: 'completed',
+        jobId: id,
+        task: 'hello',
+        queue: 'default',
+        at: NOW - 40_000 + i * 100,
+        attempt: 1,
+        runtimeMs: 210,
+      });
+    if (i % 4 === 3)
+      events.push({
+        type: 'failed',
+        jobId: id,
+        task: 'hello',
+        queue: 'default',
+        at: NOW - 40_000 + i * 100,
+        attempt: 1,
+        error: 'corrupt or unrecognised image: bad header',
+      });
   }
   s = reduce(s, { type: 'events', events, now: NOW });
-  const minutes = Array.from({ length: 30 }, (_, i) => ({ minute: new Date(NOW - (29 - i) * 60_000).toISOString(), completed: i * 3, failed: i % 7 === 0 ? 1 : 0 }));
+  const minutes = Array.from({ length: 30 }, (_, i) => ({
+    minute: new Date(NOW - (29 - i) * 60_000).toISOString(),
+    completed: i * 3,
+    failed: i % 7 === 0 ? 1 : 0,
+  }));
   s = reduce(s, { type: 'history', stats: { minutes, byQueue: { default: minutes }, failedLastHour: 4 } });
   return reduce(s, { type: 'status', text: 'paused queue images: workers take no new runs from it (p resumes)', level: 'info', now: NOW });
 }
 
-const draw = (state: MonitorState, color = true) => renderToString(createElement(Screen, { state, theme: { color } }), { columns: state.size.columns });
+const draw = (state: MonitorState, color = true) =>
+  renderToString(createElement(Screen, { state, theme: { color } }), { columns: state.size.columns });
 
 describe('monitor screen', () => {
   it('fits 80x24: every panel, one line shorter than the terminal, nothing wider than it', () => {
@@ -174,8 +224,16 @@ describe('monitor screen', () => {
   it('shows the help, the filter prompt and the cancel question', () => {
     const state = busy(80, 24);
     expect(strip(draw({ ...state, mode: 'help' }))).toMatch(/r +retry the selected failed run[\s\S]*q +quit/);
-    expect(strip(draw({ ...state, prompt: { kind: 'filter', text: 'failed res' } })).split('\n').at(-1)).toMatch(/^filter runs: failed res/);
-    expect(strip(draw({ ...state, prompt: { kind: 'confirm-cancel', id: 'abc', task: 'hello', state: 'active' } })).split('\n').at(-1)).toBe('cancel hello run abc (active)? y/n');
+    expect(
+      strip(draw({ ...state, prompt: { kind: 'filter', text: 'failed res' } }))
+        .split('\n')
+        .at(-1),
+    ).toMatch(/^filter runs: failed res/);
+    expect(
+      strip(draw({ ...state, prompt: { kind: 'confirm-cancel', id: 'abc', task: 'hello', state: 'active' } }))
+        .split('\n')
+        .at(-1),
+    ).toBe('cancel hello run abc (active)? y/n');
   });
 
   it('a one-shot snapshot is plain text with every queue and worker at natural height', () => {
@@ -189,7 +247,17 @@ describe('monitor screen', () => {
   it('text from outside (errors, names) cannot inject escape sequences', () => {
     const s = reduce(busy(100, 30), {
       type: 'events',
-      events: [{ type: 'failed', jobId: 'evil', task: 'hello', queue: 'default', at: NOW + 1, attempt: 1, error: 'bad\u001b[2J\u001b[31mred\nline' }],
+      events: [
+        {
+          type: 'failed',
+          jobId: 'evil',
+          task: 'hello',
+          queue: 'default',
+          at: NOW + 1,
+          attempt: 1,
+          error: 'bad\u001b[2J\u001b[31mred\nline',
+        },
+      ],
       now: NOW + 1000,
     });
     const frame = draw(reduce(s, { type: 'resize', columns: 160, rows: 50 }), false);

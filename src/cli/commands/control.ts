@@ -16,7 +16,9 @@ async function withAdmin<T>(ctx: CliContext, fn: (admin: Admin) => Promise<T>): 
     const result = await fn(admin);
     const store = openStore(settings.dbFile);
     try {
-      await catchUpHistory(store, admin.runEvents(), settings, config).catch((err: unknown) => ctx.out.warn(`history not updated yet: ${errorMessage(err)}`));
+      await catchUpHistory(store, admin.runEvents(), settings, config).catch((err: unknown) =>
+        ctx.out.warn(`history not updated yet: ${errorMessage(err)}`),
+      );
     } finally {
       store.close();
     }
@@ -44,14 +46,20 @@ export async function cancelCommand(ctx: CliContext, id: string, opts: { json?: 
     } else if (state === 'cancelled') {
       ctx.out.print(`cancelled active run ${id} in queue ${result.queue}`);
     } else {
-      ctx.out.print(`cancel requested for run ${id} (${state} in queue ${result.queue}); its worker stops it as soon as it sees the request`);
+      ctx.out.print(
+        `cancel requested for run ${id} (${state} in queue ${result.queue}); its worker stops it as soon as it sees the request`,
+      );
     }
     return result.outcome === 'finished' ? 1 : 0;
   });
 }
 
 /** `tq control retry <id>` / `retry --failed [--task NAME]`. */
-export async function retryCommand(ctx: CliContext, id: string | undefined, opts: { failed?: boolean; task?: string; json?: boolean }): Promise<number> {
+export async function retryCommand(
+  ctx: CliContext,
+  id: string | undefined,
+  opts: { failed?: boolean; task?: string; json?: boolean },
+): Promise<number> {
   if (!id && !opts.failed) throw new UsageError('give a run id, or --failed to retry every failed run');
   if (id && opts.failed) throw new UsageError('give a run id or --failed, not both');
   return withAdmin(ctx, async (admin) => {
@@ -76,17 +84,25 @@ export async function pauseCommand(ctx: CliContext, queue: string | undefined, o
     }
     const queues = await admin.setPaused(paused, queue);
     if (opts.json) ctx.out.json({ queues, paused });
-    else ctx.out.print(`${paused ? 'paused' : 'resumed'} ${queues.join(', ')}: workers ${paused ? 'take no new runs from' : 'take runs again from'} ${queues.length === 1 ? 'it' : 'them'}`);
+    else
+      ctx.out.print(
+        `${paused ? 'paused' : 'resumed'} ${queues.join(', ')}: workers ${paused ? 'take no new runs from' : 'take runs again from'} ${queues.length === 1 ? 'it' : 'them'}`,
+      );
     return 0;
   });
 }
 
-export const resumeCommand = (ctx: CliContext, queue: string | undefined, opts: { json?: boolean }) => pauseCommand(ctx, queue, opts, false);
+export const resumeCommand = (ctx: CliContext, queue: string | undefined, opts: { json?: boolean }) =>
+  pauseCommand(ctx, queue, opts, false);
 
 const PURGE_STATES: readonly PurgeState[] = ['waiting', 'delayed', 'failed', 'completed'];
 
 /** `tq control purge [queue] [--state S] [--yes]`. */
-export async function purgeCommand(ctx: CliContext, queue: string | undefined, opts: { state?: string; yes?: boolean; json?: boolean }): Promise<number> {
+export async function purgeCommand(
+  ctx: CliContext,
+  queue: string | undefined,
+  opts: { state?: string; yes?: boolean; json?: boolean },
+): Promise<number> {
   const state = (opts.state ?? 'waiting') as PurgeState;
   if (!PURGE_STATES.includes(state)) throw new UsageError(`--state must be one of ${PURGE_STATES.join(', ')} (got "${opts.state}")`);
   return withAdmin(ctx, async (admin) => {
@@ -94,7 +110,8 @@ export async function purgeCommand(ctx: CliContext, queue: string | undefined, o
     if (queue && !known.includes(queue)) throw new RuntimeError('E_NO_QUEUE', `no queue "${queue}" (known: ${known.join(', ')})`);
     const target = queue ? `queue ${queue}` : `all queues (${known.join(', ')})`;
     if (!opts.yes) {
-      if (!process.stdin.isTTY || !ctx.out.errTty) throw new UsageError(`purge removes runs for good: confirm with --yes (${state} runs of ${target})`);
+      if (!process.stdin.isTTY || !ctx.out.errTty)
+        throw new UsageError(`purge removes runs for good: confirm with --yes (${state} runs of ${target})`);
       if (!(await confirm(`Remove every ${state} run of ${target}? [y/N] `))) {
         ctx.out.info('nothing removed');
         return 1;
@@ -103,7 +120,10 @@ export async function purgeCommand(ctx: CliContext, queue: string | undefined, o
     const removed = await admin.purge(state, queue);
     const total = removed.reduce((n, r) => n + r.removed, 0);
     if (opts.json) ctx.out.json({ state, removed, total });
-    else ctx.out.print(`removed ${total} ${state} run(s)${removed.length > 1 ? ` (${removed.map((r) => `${r.queue}: ${r.removed}`).join(', ')})` : ` from ${removed[0]?.queue ?? queue}`}`);
+    else
+      ctx.out.print(
+        `removed ${total} ${state} run(s)${removed.length > 1 ? ` (${removed.map((r) => `${r.queue}: ${r.removed}`).join(', ')})` : ` from ${removed[0]?.queue ?? queue}`}`,
+      );
     return 0;
   });
 }

@@ -73,18 +73,32 @@ export async function demoCommand(ctx: CliContext, options: { concurrency?: stri
     try {
       const resize = config.tasks.get('resize')!;
       const bar = createProgress(ctx.out, 'storing', samples.length);
-      const prepared = await resize.definition.fromArgs!(samples, { cwd: ctx.cwd, media: config.mediaDir, db: worker.records, tick: () => bar.increment() });
+      const prepared = await resize.definition.fromArgs!(samples, {
+        cwd: ctx.cwd,
+        media: config.mediaDir,
+        db: worker.records,
+        tick: () => bar.increment(),
+      });
       bar.stop();
       const enqueueBar = createProgress(ctx.out, 'enqueuing', prepared.length);
-      const runs = await producer.enqueueMany(prepared.map((p) => ({ task: 'resize', payload: p.payload })), (n) => enqueueBar.update(n));
+      const runs = await producer.enqueueMany(
+        prepared.map((p) => ({ task: 'resize', payload: p.payload })),
+        (n) => enqueueBar.update(n),
+      );
       enqueueBar.stop();
       expected = runs.length;
       if (finals.size >= expected) resolveAll();
 
-      const spinner = ctx.out.errTty ? ora({ text: `resizing ${runs.length} images with ${concurrency} worker slots`, stream: process.stderr }).start() : undefined;
+      const spinner = ctx.out.errTty
+        ? ora({ text: `resizing ${runs.length} images with ${concurrency} worker slots`, stream: process.stderr }).start()
+        : undefined;
       const timedOut = !(await settlesWithin(allDone, DEMO_TIMEOUT_MS));
       spinner?.stop();
-      if (timedOut) throw new RuntimeError('E_DEMO_TIMEOUT', `the demo did not finish within ${DEMO_TIMEOUT_MS / 1000}s (${finals.size}/${runs.length} done)`);
+      if (timedOut)
+        throw new RuntimeError(
+          'E_DEMO_TIMEOUT',
+          `the demo did not finish within ${DEMO_TIMEOUT_MS / 1000}s (${finals.size}/${runs.length} done)`,
+        );
 
       const table = new Table({
         head: ['image', 'format', 'before', 'after', 'bytes', 'time', 'state'],

@@ -20,7 +20,13 @@ export async function devCommand(ctx: CliContext, options: { concurrency?: strin
     const settings = { ...base, redisUrl: redis.url };
     const logger = createWorkerLogger({ level: 'info', format: 'text', color: ctx.out.color, write: (l) => ctx.out.print(l) });
     // The beat records no history of its own: the worker does.
-    const beat = await startBeat(config, { redis: settings.redisUrl, prefix: settings.prefix, db: settings.dbFile, logger, history: false });
+    const beat = await startBeat(config, {
+      redis: settings.redisUrl,
+      prefix: settings.prefix,
+      db: settings.dbFile,
+      logger,
+      history: false,
+    });
     const schedules = resolveSchedules(config);
     if (schedules.length > 0) {
       ctx.out.print(`${ctx.out.color.bold('tq dev')} beat: ${schedules.length} schedule(s)`);

@@ -49,11 +49,19 @@ function readPayloadText(text: string, cwd: string): string {
 }
 
 /** Positionals onto the task's `args` names, merged over `--payload`. */
-export function payloadFromArgs(task: ResolvedTask, args: readonly string[], payloadText: string | undefined, cwd = process.cwd()): unknown {
+export function payloadFromArgs(
+  task: ResolvedTask,
+  args: readonly string[],
+  payloadText: string | undefined,
+  cwd = process.cwd(),
+): unknown {
   const base = payloadText !== undefined ? parseJsonArg(readPayloadText(payloadText, cwd)) : undefined;
   if (args.length === 0) return base ?? {};
   if (args.length > task.args.length) {
-    const takes = task.args.length === 0 ? 'takes no positional arguments (use --payload JSON)' : `takes ${task.args.length} argument(s): ${task.args.join(' ')}`;
+    const takes =
+      task.args.length === 0
+        ? 'takes no positional arguments (use --payload JSON)'
+        : `takes ${task.args.length} argument(s): ${task.args.join(' ')}`;
     throw new UsageError(`task "${task.name}" ${takes}; got ${args.length}`);
   }
   if (base !== undefined && (typeof base !== 'object' || base === null || Array.isArray(base))) {
@@ -88,7 +96,8 @@ export async function enqueueCommand(ctx: CliContext, taskName: string, args: st
 
   const usesFiles = typeof task.definition.fromArgs === 'function' && args.length > 0;
   if (usesFiles && opts.id !== undefined && args.length > 1) throw new UsageError('--id names one run; give one file with it');
-  if (usesFiles && opts.payload !== undefined) throw new UsageError(`task "${task.name}" takes files; --payload cannot be combined with them`);
+  if (usesFiles && opts.payload !== undefined)
+    throw new UsageError(`task "${task.name}" takes files; --payload cannot be combined with them`);
   const plainPayload = usesFiles ? undefined : payloadFromArgs(task, args, opts.payload, ctx.cwd);
 
   const producer = await Producer.connect(config, { ...settings, onWarning: (m) => ctx.out.warn(m) });
@@ -100,7 +109,12 @@ export async function enqueueCommand(ctx: CliContext, taskName: string, args: st
     if (usesFiles) {
       const bar = await createProgress(ctx.out, 'storing', args.length);
       try {
-        prepared = await task.definition.fromArgs!(args, { cwd: ctx.cwd, media: config.mediaDir, db: store.records, tick: () => bar.increment() });
+        prepared = await task.definition.fromArgs!(args, {
+          cwd: ctx.cwd,
+          media: config.mediaDir,
+          db: store.records,
+          tick: () => bar.increment(),
+        });
       } finally {
         bar.stop();
       }
@@ -139,7 +153,8 @@ export async function enqueueCommand(ctx: CliContext, taskName: string, args: st
       await Promise.all(
         runs.map(async (run) => {
           const existing = run.existed ? store.runs.get(run.id) : undefined;
-          if (existing?.state === 'completed') return outcomes.set(run.id, { state: 'completed', result: existing.result === null ? null : JSON.parse(existing.result) });
+          if (existing?.state === 'completed')
+            return outcomes.set(run.id, { state: 'completed', result: existing.result === null ? null : JSON.parse(existing.result) });
           if (existing?.state === 'failed') return outcomes.set(run.id, { state: 'failed', error: existing.error ?? 'failed' });
           const bar = runs.length === 1 ? await createProgress(ctx.out, 'progress', 100) : undefined;
           try {
@@ -201,7 +216,10 @@ function report(
     if (outcome && outcome.state !== 'completed' && outcome.state !== 'timeout') {
       throw new RuntimeError('E_TASK_FAILED', `run ${run.id} ${outcome.state}: ${outcome.error}`);
     }
-    if (outcome?.state === 'timeout') throw new RuntimeError('E_TIMEOUT', `run ${run.id} is still ${outcome.lastState} after ${opts.timeout}`, { hint: 'it keeps going; check it later with tq inspect' });
+    if (outcome?.state === 'timeout')
+      throw new RuntimeError('E_TIMEOUT', `run ${run.id} is still ${outcome.lastState} after ${opts.timeout}`, {
+        hint: 'it keeps going; check it later with tq inspect',
+      });
     if (!outcome) out.print(run.id);
     return 0;
   }

@@ -2,7 +2,17 @@ import { parseDuration, formatDuration, formatBytes } from '../../core/duration.
 import { RuntimeError, UsageError } from '../../core/errors.js';
 import { isTaskState, type TaskState } from '../../core/states.js';
 import type { ResolvedConfig, Settings } from '../../config/index.js';
-import { Admin, listRuns, pingWorkers, queueStats, runDetail, workerStatuses, type QueueStats, type RunDetail, type WorkerStatus } from '../../queue/index.js';
+import {
+  Admin,
+  listRuns,
+  pingWorkers,
+  queueStats,
+  runDetail,
+  workerStatuses,
+  type QueueStats,
+  type RunDetail,
+  type WorkerStatus,
+} from '../../queue/index.js';
 import { HistoryQueries, openStore, type Store, type TaskRunRow } from '../../store/index.js';
 import { scheduleRows, type ScheduleRow } from '../../beat/index.js';
 import { catchUpHistory } from '../../runtime/history.js';
@@ -25,7 +35,9 @@ async function session<T>(ctx: CliContext, fn: (s: Session) => Promise<T>): Prom
   const admin = await Admin.connect(config, { ...settings, onWarning: (m) => ctx.out.warn(m) });
   const store = openStore(settings.dbFile);
   try {
-    await catchUpHistory(store, admin.runEvents(), settings, config).catch((err: unknown) => ctx.out.warn(`history may be behind: ${String(err)}`));
+    await catchUpHistory(store, admin.runEvents(), settings, config).catch((err: unknown) =>
+      ctx.out.warn(`history may be behind: ${String(err)}`),
+    );
     return await fn({ config, settings, admin, store, history: new HistoryQueries(store.db) });
   } finally {
     store.close();
@@ -45,10 +57,13 @@ export interface FilterOptions {
 
 function parseFilters(o: FilterOptions) {
   if (o.state !== undefined && !isTaskState(o.state)) {
-    throw new UsageError(`--state "${o.state}" is not a state (one of waiting, delayed, active, retrying, completed, failed, cancelled, expired)`);
+    throw new UsageError(
+      `--state "${o.state}" is not a state (one of waiting, delayed, active, retrying, completed, failed, cancelled, expired)`,
+    );
   }
   const limit = o.limit === undefined ? 20 : Number(o.limit);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new UsageError(`--limit must be an integer from 1 to 10000 (got "${o.limit}")`);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 10_000)
+    throw new UsageError(`--limit must be an integer from 1 to 10000 (got "${o.limit}")`);
   const since = o.since !== undefined ? new Date(Date.now() - parseDuration(o.since, '--since')).toISOString() : undefined;
   return {
     ...(o.state ? { state: o.state as TaskState } : {}),
@@ -125,7 +140,9 @@ function workersTable(ctx: CliContext, workers: WorkerStatus[], ping?: Map<strin
       age(Date.now() - w.startedAt),
       age(w.heartbeatAgeMs),
       ...(ping ? [ping.has(w.name) ? `${ping.get(w.name)} ms` : ctx.out.color.red('no answer')] : []),
-      [w.stuck ? ctx.out.color.red('stuck') : '', w.zombies ? ctx.out.color.yellow(`${w.zombies} zombie(s)`) : ''].filter(Boolean).join(' '),
+      [w.stuck ? ctx.out.color.red('stuck') : '', w.zombies ? ctx.out.color.yellow(`${w.zombies} zombie(s)`) : '']
+        .filter(Boolean)
+        .join(' '),
     ]),
   );
 }
@@ -153,12 +170,33 @@ const historyJson = (r: TaskRunRow) => ({
   error: r.error,
 });
 
-function runsTable(ctx: CliContext, rows: { id: string; task: string; queue: string; state: string; attempt: number; enqueuedAt: string | null; runtimeMs?: number | null; worker?: string | null }[]): string {
+function runsTable(
+  ctx: CliContext,
+  rows: {
+    id: string;
+    task: string;
+    queue: string;
+    state: string;
+    attempt: number;
+    enqueuedAt: string | null;
+    runtimeMs?: number | null;
+    worker?: string | null;
+  }[],
+): string {
   if (rows.length === 0) return '(no runs)';
   return table(
     ctx.out,
     ['enqueued', 'id', 'task', 'queue', 'state', 'attempt', 'runtime', 'worker'],
-    rows.map((r) => [when(r.enqueuedAt), r.id, r.task, r.queue, colorState(ctx.out.color, r.state), r.attempt, r.runtimeMs != null ? formatDuration(r.runtimeMs) : '-', r.worker ?? '-']),
+    rows.map((r) => [
+      when(r.enqueuedAt),
+      r.id,
+      r.task,
+      r.queue,
+      colorState(ctx.out.color, r.state),
+      r.attempt,
+      r.runtimeMs != null ? formatDuration(r.runtimeMs) : '-',
+      r.worker ?? '-',
+    ]),
   );
 }
 
@@ -197,7 +235,11 @@ export async function inspectOverview(ctx: CliContext, opts: { json?: boolean })
     out.print(
       failures.length === 0
         ? '(none)'
-        : table(out, ['finished', 'id', 'task', 'error'], failures.map((f) => [when(f.finished_at), f.job_id, f.task, (f.error ?? '').slice(0, 80)])),
+        : table(
+            out,
+            ['finished', 'id', 'task', 'error'],
+            failures.map((f) => [when(f.finished_at), f.job_id, f.task, (f.error ?? '').slice(0, 80)]),
+          ),
     );
     return 0;
   });
@@ -221,7 +263,10 @@ export async function inspectWorkers(ctx: CliContext, opts: { json?: boolean; pi
     if (opts.json) ctx.out.json({ workers: workers.map((w) => workerJson(w, ping)) });
     else ctx.out.print(workersTable(ctx, workers, ping));
     if (opts.ping && (ping?.size ?? 0) === 0) {
-      throw new RuntimeError('E_NO_WORKER', workers.length === 0 ? 'no live workers' : `none of ${workers.length} worker(s) answered the ping`);
+      throw new RuntimeError(
+        'E_NO_WORKER',
+        workers.length === 0 ? 'no live workers' : `none of ${workers.length} worker(s) answered the ping`,
+      );
     }
     return 0;
   });
@@ -269,7 +314,12 @@ export async function inspectTask(ctx: CliContext, id: string, opts: { json?: bo
     if (!live && !row) throw new RuntimeError('E_NO_RUN', `no run ${id} in Redis or in the history (${s.settings.dbFile})`);
     const fromHistory = row ? detailFromHistory(row) : undefined;
     const detail = live
-      ? { ...live, errors: fromHistory?.errors ?? [], logs: live.logs.length ? live.logs : (fromHistory?.logs ?? []), source: 'redis' as const }
+      ? {
+          ...live,
+          errors: fromHistory?.errors ?? [],
+          logs: live.logs.length ? live.logs : (fromHistory?.logs ?? []),
+          source: 'redis' as const,
+        }
       : { ...fromHistory!, source: 'history' as const };
     if (opts.json) {
       ctx.out.json(detail);
@@ -279,14 +329,22 @@ export async function inspectTask(ctx: CliContext, id: string, opts: { json?: bo
     const field = (k: string, v: string) => out.print(`${out.color.bold(k.padEnd(10))} ${v}`);
     field('run', `${detail.id}  (${detail.source === 'redis' ? 'live in Redis' : 'from history; Redis no longer has it'})`);
     field('task', `${detail.task} on queue ${detail.queue}`);
-    field('state', `${colorState(out.color, detail.state)}  attempt ${detail.attempt}${detail.dueAt ? `, next at ${when(detail.dueAt)}` : ''}`);
+    field(
+      'state',
+      `${colorState(out.color, detail.state)}  attempt ${detail.attempt}${detail.dueAt ? `, next at ${when(detail.dueAt)}` : ''}`,
+    );
     field('worker', detail.worker ?? '-');
-    field('times', `enqueued ${when(detail.enqueuedAt)}, started ${when(detail.startedAt)}, finished ${when(detail.finishedAt)}${detail.runtimeMs != null ? `, ran ${formatDuration(detail.runtimeMs)}` : ''}`);
-    if (detail.progress !== null && detail.progress !== undefined && detail.progress !== 0) field('progress', JSON.stringify(detail.progress));
+    field(
+      'times',
+      `enqueued ${when(detail.enqueuedAt)}, started ${when(detail.startedAt)}, finished ${when(detail.finishedAt)}${detail.runtimeMs != null ? `, ran ${formatDuration(detail.runtimeMs)}` : ''}`,
+    );
+    if (detail.progress !== null && detail.progress !== undefined && detail.progress !== 0)
+      field('progress', JSON.stringify(detail.progress));
     field('payload', JSON.stringify(detail.payload));
     if (detail.state === 'completed') field('result', JSON.stringify(detail.result));
     if (detail.error) field('error', out.color.red(detail.error));
-    for (const e of detail.errors as { attempt: number; error: string }[]) if (e.error !== detail.error || detail.errors.length > 1) field(`  #${e.attempt}`, e.error);
+    for (const e of detail.errors as { attempt: number; error: string }[])
+      if (e.error !== detail.error || detail.errors.length > 1) field(`  #${e.attempt}`, e.error);
     if (detail.stack) out.print(out.color.dim(detail.stack));
     if (detail.children.length) field('children', detail.children.join(', '));
     if (detail.logs.length) {
@@ -346,18 +404,34 @@ export async function inspectHistory(ctx: CliContext, opts: FilterOptions): Prom
       ctx.out.json({ runs: runs.map(historyJson), totals, tasks });
       return 0;
     }
-    ctx.out.print(runsTable(ctx, runs.map((r) => ({ ...historyJson(r), enqueuedAt: r.enqueued_at }))));
+    ctx.out.print(
+      runsTable(
+        ctx,
+        runs.map((r) => ({ ...historyJson(r), enqueuedAt: r.enqueued_at })),
+      ),
+    );
     ctx.out.print('');
     ctx.out.print(
       table(
         ctx.out,
         ['task', 'runs', 'completed', 'failed', 'p50', 'p95'],
-        tasks.map((t) => [t.task, t.count, t.completed, t.failed, t.p50Ms != null ? formatDuration(t.p50Ms) : '-', t.p95Ms != null ? formatDuration(t.p95Ms) : '-']),
+        tasks.map((t) => [
+          t.task,
+          t.count,
+          t.completed,
+          t.failed,
+          t.p50Ms != null ? formatDuration(t.p50Ms) : '-',
+          t.p95Ms != null ? formatDuration(t.p95Ms) : '-',
+        ]),
       ),
     );
     ctx.out.print(
       `${totals.total} run(s) match` +
-        (totals.total ? `: ${Object.entries(totals.byState).map(([k, v]) => `${v} ${k}`).join(', ')}` : '') +
+        (totals.total
+          ? `: ${Object.entries(totals.byState)
+              .map(([k, v]) => `${v} ${k}`)
+              .join(', ')}`
+          : '') +
         (runs.length < totals.total ? ` (showing ${runs.length}; --limit for more)` : ''),
     );
     return 0;

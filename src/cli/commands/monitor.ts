@@ -39,7 +39,13 @@ export async function monitorCommand(ctx: CliContext, opts: MonitorCommandOption
     throw err;
   }
   const history = store;
-  const source = createMonitorSource({ config, settings, store, admin, catchUp: (events) => catchUpHistory(history, events, settings, config) });
+  const source = createMonitorSource({
+    config,
+    settings,
+    store,
+    admin,
+    catchUp: (events) => catchUpHistory(history, events, settings, config),
+  });
   const controller = new MonitorController(source, {
     redisUrl: maskRedisUrl(settings.redisUrl),
     prefix: settings.prefix,
@@ -56,7 +62,10 @@ export async function monitorCommand(ctx: CliContext, opts: MonitorCommandOption
     }
     // Like every long-running tq process, keep this host's history current (the monitor pages
     // through it); its warnings go to the status line, not over the screen.
-    recorder = await startRecorder(store, settings, config, { info: (m) => controller.status(m), warn: (m) => controller.status(m, 'warn') });
+    recorder = await startRecorder(store, settings, config, {
+      info: (m) => controller.status(m),
+      warn: (m) => controller.status(m, 'warn'),
+    });
     ctx.signals.onStop(() => void controller.run({ type: 'quit' }));
     await controller.start();
     await runLive(controller, { stdout, stdin: process.stdin, color: ctx.out.color.level > 0 });

@@ -16,7 +16,13 @@ export function DetailView(props: { state: MonitorState; detail: DetailState; th
     : [
         [{ text: detail.id, tone: 'heading' }],
         ...(detail.row
-          ? [[{ text: `${detail.row.task} on ${detail.row.queue}  ` }, { text: detail.row.state, tone: stateTone(detail.row.state) }, { text: `  at ${clockText(detail.row.changedAt)}` }]]
+          ? [
+              [
+                { text: `${detail.row.task} on ${detail.row.queue}  ` },
+                { text: detail.row.state, tone: stateTone(detail.row.state) },
+                { text: `  at ${clockText(detail.row.changedAt)}` },
+              ],
+            ]
           : []),
         [{ text: detail.loading ? 'loading…' : (detail.error ?? 'not found'), tone: detail.error ? 'error' : 'dim' }],
       ];

@@ -33,7 +33,9 @@ export function Header(props: { state: MonitorState; theme: Theme; width: number
         <Text {...toneStyle(online === 0 ? 'warn' : undefined, theme)}>{`${online} worker${online === 1 ? '' : 's'} online`}</Text>
         <Text dimColor>{`  ${clockText(state.now)}`}</Text>
         {down ? (
-          <Text {...toneStyle('error', theme)} bold>{'  ● Redis unreachable'}</Text>
+          <Text {...toneStyle('error', theme)} bold>
+            {'  ● Redis unreachable'}
+          </Text>
         ) : null}
       </Text>
       <Text wrap="truncate">

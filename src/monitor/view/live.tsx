@@ -47,7 +47,10 @@ export async function runLive(controller: MonitorController, o: LiveOptions): Pr
  */
 function consoleToStatus(controller: MonitorController): () => void {
   const saved = { log: console.log, info: console.info, warn: console.warn, error: console.error };
-  const to = (level: 'info' | 'warn' | 'error') => (...args: unknown[]) => controller.status(format(...args).split('\n')[0] ?? '', level);
+  const to =
+    (level: 'info' | 'warn' | 'error') =>
+    (...args: unknown[]) =>
+      controller.status(format(...args).split('\n')[0] ?? '', level);
   console.log = to('info');
   console.info = to('info');
   console.warn = to('warn');

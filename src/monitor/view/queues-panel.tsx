@@ -40,11 +40,23 @@ export function QueuesPanel(props: { state: MonitorState; theme: Theme; width: n
   const more = state.queues.length > rows ? `${state.queueOffset + 1}-${state.queueOffset + visible.length} of ${state.queues.length}` : '';
   return (
     <Box flexDirection="column">
-      <PanelTitle title="Queues" detail={[`${state.queues.length}`, more, 'p pause/resume  Enter show runs'].filter(Boolean).join('  ')} focused={focused} theme={theme} />
+      <PanelTitle
+        title="Queues"
+        detail={[`${state.queues.length}`, more, 'p pause/resume  Enter show runs'].filter(Boolean).join('  ')}
+        focused={focused}
+        theme={theme}
+      />
       <TableHeader table={table} />
       {visible.length === 0 ? <EmptyRow text="(no queues yet)" /> : null}
       {visible.map((q) => (
-        <TableRow key={q.name} table={table} cells={queueCells(q, state, chartWidth, theme)} selected={q.name === selected} focused={focused} theme={theme} />
+        <TableRow
+          key={q.name}
+          table={table}
+          cells={queueCells(q, state, chartWidth, theme)}
+          selected={q.name === selected}
+          focused={focused}
+          theme={theme}
+        />
       ))}
     </Box>
   );

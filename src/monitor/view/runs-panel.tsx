@@ -48,7 +48,9 @@ export function RunsPanel(props: { state: MonitorState; theme: Theme; width: num
     <Box flexDirection="column">
       <PanelTitle title="Runs" detail={detail} focused={focused} theme={theme} />
       <TableHeader table={table} />
-      {visible.length === 0 ? <EmptyRow text={isFiltering(runs.filter) ? `(no runs match "${runs.filter.text}"; Esc clears the filter)` : '(no runs yet)'} /> : null}
+      {visible.length === 0 ? (
+        <EmptyRow text={isFiltering(runs.filter) ? `(no runs match "${runs.filter.text}"; Esc clears the filter)` : '(no runs yet)'} />
+      ) : null}
       {visible.map((r, i) => (
         <TableRow key={r.id} table={table} cells={runCells(r)} selected={runs.offset + i === runs.cursor} focused={focused} theme={theme} />
       ))}

@@ -42,7 +42,12 @@ export function StatusLine(props: { state: MonitorState; theme: Theme; width: nu
   const text = status ? `${clockText(status.at)} ${status.text}` : stale ? `no update for ${ageText(state.now - state.refreshedAt!)}` : '';
   const tone = status?.level === 'error' ? 'error' : status?.level === 'warn' || (!status && stale) ? 'warn' : undefined;
   const room = Math.max(0, width - hint.length - 2);
-  const shown = Array.from(text).length > room ? `${Array.from(text).slice(0, Math.max(0, room - 1)).join('')}…` : text;
+  const shown =
+    Array.from(text).length > room
+      ? `${Array.from(text)
+          .slice(0, Math.max(0, room - 1))
+          .join('')}…`
+      : text;
   return (
     <Text wrap="truncate">
       <Text {...toneStyle(tone, theme)}>{shown.padEnd(room)}</Text>

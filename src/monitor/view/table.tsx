@@ -45,7 +45,13 @@ export function TableHeader(props: { table: FittedTable }) {
   );
 }
 
-export function TableRow(props: { table: FittedTable; cells: Readonly<Record<string, Cell>>; selected: boolean; focused: boolean; theme: Theme }) {
+export function TableRow(props: {
+  table: FittedTable;
+  cells: Readonly<Record<string, Cell>>;
+  selected: boolean;
+  focused: boolean;
+  theme: Theme;
+}) {
   const gap = ' '.repeat(props.table.gap);
   const selected = props.selected && props.theme.selection !== false;
   return (

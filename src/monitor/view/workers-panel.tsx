@@ -35,14 +35,22 @@ export function WorkersPanel(props: { state: MonitorState; theme: Theme; width: 
   const focused = state.focus === 'workers' && state.mode === 'main';
   const visible = state.workers.slice(state.workerOffset, state.workerOffset + rows);
   const online = state.workers.filter((w) => w.offlineSince === undefined).length;
-  const more = state.workers.length > rows ? `${state.workerOffset + 1}-${state.workerOffset + visible.length} of ${state.workers.length}` : '';
+  const more =
+    state.workers.length > rows ? `${state.workerOffset + 1}-${state.workerOffset + visible.length} of ${state.workers.length}` : '';
   return (
     <Box flexDirection="column">
       <PanelTitle title="Workers" detail={[`${online} online`, more].filter(Boolean).join('  ')} focused={focused} theme={theme} />
       <TableHeader table={table} />
       {visible.length === 0 ? <EmptyRow text="(no live workers: start one with tq worker)" /> : null}
       {visible.map((w) => (
-        <TableRow key={w.name} table={table} cells={workerCells(w, state.now)} selected={w.name === selected} focused={focused} theme={theme} />
+        <TableRow
+          key={w.name}
+          table={table}
+          cells={workerCells(w, state.now)}
+          selected={w.name === selected}
+          focused={focused}
+          theme={theme}
+        />
       ))}
     </Box>
   );
@@ -51,7 +59,11 @@ export function WorkersPanel(props: { state: MonitorState; theme: Theme; width: 
 function workerCells(w: WorkerRow, now: number): Record<string, Cell> {
   const offline = w.offlineSince !== undefined;
   const late = isLate(w, now);
-  const flags = [offline ? 'offline' : late ? 'late' : '', w.stuck && !offline ? 'stuck' : '', w.zombies ? `${w.zombies} zombie(s)` : ''].filter(Boolean);
+  const flags = [
+    offline ? 'offline' : late ? 'late' : '',
+    w.stuck && !offline ? 'stuck' : '',
+    w.zombies ? `${w.zombies} zombie(s)` : '',
+  ].filter(Boolean);
   const dim = offline ? ('dim' as const) : undefined;
   const slots = w.concurrency * w.queues.length;
   return {
