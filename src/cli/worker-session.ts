@@ -39,6 +39,7 @@ export async function serveUntilStopped(ctx: CliContext, o: WorkerSessionOptions
     concurrency: o.concurrency,
     shutdownTimeout: o.shutdownTimeoutMs,
     logger: o.logger,
+    guardProcess: true,
     onEvent: (event) => o.logger.event(event),
     ...(o.name ? { name: o.name } : {}),
     onZombieLimit: (n) => stop({ reason: `${n} zombie handlers (over worker.maxZombies); restart me`, code: 1 }),

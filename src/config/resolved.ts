@@ -40,6 +40,7 @@ export interface ResolvedConfig {
     lockDurationMs: number;
     stalledIntervalMs: number;
     maxStalledCount: number;
+    maxBlockedMs: number;
   };
   /** Every queue some task uses, sorted. */
   readonly queues: readonly string[];

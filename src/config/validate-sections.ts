@@ -86,5 +86,6 @@ export function resolveWorker(raw: TqConfig['worker'], problems: Problems): Reso
     lockDurationMs: problems.duration('worker.lockDuration', worker.lockDuration) ?? 20_000,
     stalledIntervalMs: problems.duration('worker.stalledInterval', worker.stalledInterval) ?? 10_000,
     maxStalledCount: problems.positiveInt('worker.maxStalledCount', worker.maxStalledCount) ?? 20,
+    maxBlockedMs: problems.duration('worker.maxBlocked', worker.maxBlocked) ?? 5 * 60_000,
   };
 }

@@ -90,6 +90,30 @@ export function errorMessage(err: unknown): string {
   }
 }
 
+/**
+ * `err` as an Error whose `message`, `name` and `stack` can be read: itself when they can (so
+ * `instanceof` checks in `retryOn` still work), else a plain Error with the message
+ * `errorMessage` makes of it. What reports a failure (BullMQ included) reads those fields, and a
+ * getter that throws there would leave the run neither failed nor retried.
+ */
+export function readableError(err: unknown): Error {
+  if (err instanceof Error) {
+    try {
+      const { message, name, stack } = err;
+      if (typeof message === 'string' && typeof name === 'string' && (stack === undefined || typeof stack === 'string')) return err;
+    } catch {
+      // A field could not be read: the copy below is made from what can be.
+    }
+  }
+  const copy = new Error(errorMessage(err));
+  try {
+    if (err instanceof Error && typeof err.name === 'string') copy.name = err.name;
+  } catch {
+    // The name getter throws too: the copy keeps "Error".
+  }
+  return copy;
+}
+
 /** `String(value)`, or its type tag when even that throws (a Symbol is fine; a hostile `toString` is not). */
 function describeThrown(value: unknown): string {
   try {

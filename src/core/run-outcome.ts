@@ -5,7 +5,7 @@
  * Workers, inspect and history all read the state back from the reason's prefix.
  */
 import { formatDuration } from './duration.js';
-import { errorMessage } from './errors.js';
+import { errorMessage, readableError } from './errors.js';
 
 export const TIME_LIMIT = 'TimeLimitExceeded';
 export const CANCELLED = 'Cancelled';
@@ -79,7 +79,7 @@ export function judgeFailure(
   task: { name: string; retryOn?: ((err: unknown) => boolean) | undefined },
   warn: (line: string) => void,
 ): FailureVerdict {
-  const error = err instanceof Error ? err : new Error(String(err));
+  const error = readableError(err);
   if (err instanceof RunAborted || FINAL_ERRORS.has(error.name)) return { final: true, error };
   if (!task.retryOn) return { final: false, error };
   try {

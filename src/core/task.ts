@@ -187,6 +187,12 @@ export interface WorkerDefaults {
   stalledInterval?: string | number;
   /** How many times a run may be recovered from a dead worker before it fails. Default 20. */
   maxStalledCount?: number;
+  /**
+   * How long a handler may block the event loop (never yield) before the worker process is
+   * ended so its runs are recovered elsewhere (a run whose time limit passes while it blocks
+   * ends its worker at the limit). Until then the runs' locks are kept. Default 5m.
+   */
+  maxBlocked?: string | number;
 }
 
 export type TaskMap = Record<string, TaskDefinition<any, any>>;

@@ -3,6 +3,8 @@ export interface RuntimeLogger {
   info(message: string): void;
   warn(message: string): void;
   error(message: string): void;
+  /** Writes out anything buffered (called before the process ends on a crash). */
+  flush?(): void;
 }
 
 /** The default: `console` (info on stdout, warnings and errors on stderr), tagged so they are recognisable. */

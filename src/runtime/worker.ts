@@ -1,5 +1,5 @@
 import { parseDuration } from '../core/duration.js';
-import { UsageError } from '../core/errors.js';
+import { errorMessage, UsageError } from '../core/errors.js';
 import { isQueueName, QUEUE_NAME_RULE } from '../core/names.js';
 import type { RecordsStore } from '../core/records.js';
 import type { RunEvent } from '../core/run-events.js';
@@ -9,6 +9,7 @@ import { startRecorder, type RunningRecorder } from './history.js';
 import { isolatedRunner } from './isolate.js';
 import { consoleLogger, type RuntimeLogger } from './logger.js';
 import { resolveProcess, type ConfigInput, type ConnectionOptions } from './resolve.js';
+import { installProcessGuard } from './process-guard.js';
 import { TQ_VERSION } from './version.js';
 
 /** Options of `startWorker`: what `tq worker` takes as flags, plus hooks for a host program. */
@@ -31,6 +32,14 @@ export interface StartWorkerOptions extends ConnectionOptions {
   onShutdownRequest?: () => void;
   /** Whether to log Redis server settings that put runs at risk (persistence, eviction); default true. */
   serverWarnings?: boolean;
+  /**
+   * Own the process (what `tq worker` does; default false, a host program keeps its own rules):
+   * a handler's `process.exit()` fails its run instead of ending the process, an uncaught
+   * exception hands the runs in progress back (each marked with the reason: a run that crashes
+   * two workers fails), flushes history, logs one line and exits 1, and an unhandled rejection
+   * is one warning line. See `installProcessGuard`.
+   */
+  guardProcess?: boolean;
 }
 
 /** A snapshot of a worker's counters (the worker runtime's own). */
@@ -141,6 +150,7 @@ export async function startWorker(configInput: ConfigInput, options: StartWorker
     throw err;
   }
   const recorder = history;
+  const unguard = options.guardProcess ? guardWorkerProcess(runtime, logger) : undefined;
   let closing: Promise<WorkerShutdownReport> | undefined;
   handle = {
     name: runtime.name,
@@ -155,6 +165,7 @@ export async function startWorker(configInput: ConfigInput, options: StartWorker
           const report = await runtime.shutdown(timeout !== undefined ? timeoutMs(timeout, 'timeout') : defaultTimeoutMs);
           return { handedBack: report.handedBack, forced: report.forced };
         } finally {
+          unguard?.();
           await recorder.close();
           store.close();
         }
@@ -163,4 +174,21 @@ export async function startWorker(configInput: ConfigInput, options: StartWorker
     },
   };
   return handle;
+}
+
+/** The process guard of a worker that owns its process (see `StartWorkerOptions.guardProcess`). */
+function guardWorkerProcess(runtime: WorkerRuntime, logger: RuntimeLogger): () => void {
+  return installProcessGuard({
+    warn: (line) => logger.warn(line),
+    onFatal: async (err) => {
+      const reason = `its worker crashed: uncaught exception from handler code (${errorMessage(err)})`;
+      const active = runtime.activeRuns().map((r) => `${r.task}[${r.id}]`);
+      logger.error(
+        `uncaught exception (${errorMessage(err)}); ending this worker (exit 1) after handing back ${active.length} run(s)${active.length ? `: ${active.join(', ')}` : ''}`,
+      );
+      if (err instanceof Error && err.stack) logger.error(err.stack);
+      await runtime.abandon(reason);
+      logger.flush?.();
+    },
+  });
 }

@@ -1,3 +1,5 @@
+import { errorMessage } from '../../core/errors.js';
+import type { TaskLogger } from '../../core/task.js';
 import type { ConnectionOptions, Job } from 'bullmq';
 import { redisOptions } from '../connection.js';
 import { Worker } from '../engine.js';
@@ -36,4 +38,19 @@ export function createConsumer(
     removeOnComplete: { count: DEFAULT_KEEP.completed },
     removeOnFail: { count: DEFAULT_KEEP.failed },
   });
+}
+
+/** A consumer error listener that says each distinct problem once a minute (not per retry). */
+export function consumerErrorReporter(logger: TaskLogger, stopping: () => boolean): (err: Error) => void {
+  let lastLine = '';
+  let lastAt = 0;
+  return (err) => {
+    const line = errorMessage(err);
+    const now = Date.now();
+    if (line === lastLine && now - lastAt < 60_000) return;
+    lastLine = line;
+    lastAt = now;
+    if (stopping() && /Connection is closed/i.test(line)) return;
+    logger.warn(`worker: ${line}`);
+  };
 }

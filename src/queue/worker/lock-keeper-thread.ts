@@ -11,6 +11,8 @@
  * why on each run (a mark the next execution's gate reads), writes one line and ends the
  * process with SIGKILL: signal handlers need the main thread, which is the one that is stuck.
  */
+import { MARK_SCRIPT } from '../run-marks.js';
+
 export const LOCK_KEEPER_THREAD = String.raw`
 'use strict';
 const { workerData, parentPort } = require('node:worker_threads');
@@ -23,7 +25,7 @@ let warnedAt = 0;
 let ending = false;
 
 const EXTEND = "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]); redis.call('SREM', KEYS[2], ARGV[3]); return 1 end return 0";
-const MARK = "local cur = redis.call('HGET', KEYS[1], ARGV[1]); local n = 0; if cur then n = tonumber(string.match(cur, '^(%d+)')) or 0 end; n = n + 1; redis.call('HSET', KEYS[1], ARGV[1], n .. '|' .. ARGV[3] .. '|' .. ARGV[2]); return n";
+const MARK = ${JSON.stringify(MARK_SCRIPT)};
 
 function line(text) {
   try { fs.writeSync(workerData.logFd, '[' + new Date().toISOString().slice(11, 19) + '] ' + text + '\n'); } catch (err) { if (err && err.code !== 'EAGAIN') throw err; }

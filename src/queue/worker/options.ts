@@ -32,6 +32,10 @@ export interface WorkerRuntimeOptions {
   stalledIntervalMs?: number;
   /** How often heartbeats are written (default every 5 s). */
   heartbeatIntervalMs?: number;
+  /** Past this long blocking the event loop, the process is ended (default `worker.maxBlocked`). */
+  maxBlockedMs?: number;
+  /** Keep run locks from a helper thread while a handler blocks the event loop (default true). */
+  lockKeeper?: boolean;
 }
 
 /** A read-only snapshot of what a worker has done so far. */

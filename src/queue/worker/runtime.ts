@@ -5,7 +5,7 @@ import { settlesWithin } from '../../core/async.js';
 import { errorMessage } from '../../core/errors.js';
 import { RunControl } from '../../core/run-control.js';
 import type { RunEvent } from '../../core/run-events.js';
-import { cancelReason, RunAborted, timeLimitReason, TIME_LIMIT, CANCELLED } from '../../core/run-outcome.js';
+import { RunAborted, timeLimitReason, TIME_LIMIT } from '../../core/run-outcome.js';
 import { validateWithSchema } from '../../core/schema.js';
 import type { ResolvedTask } from '../../config/resolved.js';
 import { backoffDelay, TQ_BACKOFF } from '../backoff.js';
@@ -19,13 +19,15 @@ import { HeartbeatPublisher } from '../heartbeat.js';
 import { Producer } from '../producer.js';
 import { RateLimiter } from '../rate-limit.js';
 import { RunEventWriter } from '../run-stream.js';
-import { createConsumer } from './consumer.js';
+import { consumerErrorReporter, createConsumer } from './consumer.js';
+import { answerControl, rereadCancels, type ControlDeps } from './control-requests.js';
 import { workerContext } from './context.js';
 import { completedEvent, failureEvent, isFinalFailure } from './events.js';
 import { awaitOutcome, startHandler, ZombieTracker, type IsolatedRun } from './execute.js';
 import { passGates } from './gates.js';
 import { handBack, type ShutdownReport } from './shutdown.js';
 import type { ActiveRun, WorkerRuntimeOptions, WorkerStats } from './options.js';
+import { RunWatch } from './run-watch.js';
 import { UnknownTaskGrace } from './unknown-task.js';
 import { warmUp } from './warmup.js';
 
@@ -36,7 +38,6 @@ export type { IsolatedRun, ShutdownReport, WorkerRuntimeOptions, WorkerStats };
  * also how often the recorders reading the stream are woken by this worker at most.
  */
 const EVENT_BATCH_MS = 20;
-const ONE_MINUTE = 60_000;
 
 /**
  * A worker process's runtime: one BullMQ `Worker` per queue and the run lifecycle around each
@@ -59,10 +60,9 @@ export class WorkerRuntime {
   private readonly started = new WeakMap<Job, number>();
   private control: ControlSubscriber | undefined;
   private heartbeat: HeartbeatPublisher | undefined;
+  private watch: RunWatch | undefined;
   private producer: Promise<Producer> | undefined;
   private stopping = false;
-  private lastErrorLine = '';
-  private lastErrorAt = 0;
   private readonly warnings = { lastBackgroundWarnAt: 0 };
   /** Completions whose event is not made yet (see `defer`). */
   private completions: { job: Job; result: unknown }[] = [];
@@ -114,12 +114,14 @@ export class WorkerRuntime {
         () => void rt.afterReconnect(),
       );
       await warmUp(options.config, options.queues, options.isolated !== undefined, options.logger);
+      runtime.watch = RunWatch.forWorker(options, redis, runtime.name);
       runtime.startWorkers();
       await Promise.all(runtime.workers.map((w) => w.waitUntilReady()));
       runtime.lastFetchAt = Date.now();
       runtime.startHeartbeat();
     } catch (err) {
       runtime.control?.close();
+      await runtime.watch?.close();
       // The start already failed with `err`: closing what did start is best effort.
       await Promise.allSettled(runtime.workers.map((w) => w.close(true)));
       redis.disconnect();
@@ -154,25 +156,15 @@ export class WorkerRuntime {
   }
 
   private startHeartbeat(): void {
-    const { options } = this;
-    this.heartbeat = new HeartbeatPublisher(
-      this.redis,
-      options.prefix,
-      () => ({
-        ...this.stats(),
-        name: this.name,
-        queues: [...options.queues],
-        concurrency: options.concurrency,
-        active: this.activeRuns(),
-        version: options.version ?? 'unknown',
-      }),
-      options.logger,
-      options.heartbeatIntervalMs,
-    );
+    const { prefix, queues, concurrency, version = 'unknown', logger, heartbeatIntervalMs } = this.options;
+    const snapshot = () => ({ ...this.stats(), name: this.name, queues: [...queues], concurrency, active: this.activeRuns(), version });
+    this.heartbeat = new HeartbeatPublisher(this.redis, prefix, snapshot, logger, heartbeatIntervalMs);
     this.heartbeat.start();
   }
 
   private startWorkers(): void {
+    // BullMQ reports every failed reconnect attempt; each distinct problem is said once a minute.
+    const reportErrors = consumerErrorReporter(this.options.logger, () => this.stopping);
     for (const queue of this.options.queues) {
       const worker = createConsumer(queue, this.name, this.options, {
         process: (job, token) => this.process(job, token),
@@ -183,7 +175,7 @@ export class WorkerRuntime {
         this.defer(job, result);
       });
       worker.on('failed', (job, err) => this.onFailed(job, err));
-      worker.on('error', (err) => this.onWorkerError(err));
+      worker.on('error', reportErrors);
       // Finding the queue empty also proves the fetch loop is alive (see "stuck" in inspect).
       worker.on('drained', () => {
         this.lastFetchAt = Date.now();
@@ -206,31 +198,24 @@ export class WorkerRuntime {
   }
 
   private onControl(message: ControlMessage): void {
-    if (message.type === 'cancel') {
-      this.cancels.add(message.id, message.reason ?? 'cancelled');
-      this.active.get(message.id)?.control.abort(new RunAborted(CANCELLED, cancelReason(message.reason)));
-    } else if (message.type === 'shutdown') {
-      if (!message.worker || message.worker === this.name) this.options.onShutdownRequest?.();
-    } else if (message.type === 'ping') {
-      const reply = JSON.stringify({ name: this.name, sentAt: message.sentAt, at: Date.now() });
-      // The pinger counts who answered within its timeout: a reply lost to a blip is an absent worker.
-      void this.redis
-        .publish(message.replyTo, reply)
-        .catch((err: unknown) => this.options.logger.warn(`ping not answered (${errorMessage(err)})`));
-    }
+    answerControl(message, this.controlDeps());
   }
 
   /** Pub/sub dropped whatever was sent while disconnected: re-read the durable requests. */
-  private async afterReconnect(): Promise<void> {
-    try {
-      await this.cancels.sync();
-      for (const [id, run] of this.active) {
-        const reason = this.cancels.get(id);
-        if (reason) run.control.abort(new RunAborted(CANCELLED, cancelReason(reason)));
-      }
-    } catch (err) {
-      this.options.logger.warn(`could not re-read cancel requests after reconnecting (${errorMessage(err)})`);
-    }
+  private afterReconnect(): Promise<void> {
+    return rereadCancels(this.controlDeps());
+  }
+
+  private controlDeps(): ControlDeps {
+    const { logger, onShutdownRequest: onShutdown } = this.options;
+    return {
+      name: this.name,
+      redis: this.redis,
+      cancels: this.cancels,
+      active: this.active,
+      logger,
+      ...(onShutdown ? { onShutdownRequest: onShutdown } : {}),
+    };
   }
 
   /** Puts a run back as delayed until `dueAt` without spending an attempt. */
@@ -253,6 +238,10 @@ export class WorkerRuntime {
       if (verdict.kind === 'park') return this.park(job, token!, verdict.dueAt, attempt);
       throw new UnrecoverableError(verdict.reason);
     }
+
+    const watched = await this.watch!.admit(job);
+    if (watched.kind === 'fail') throw new UnrecoverableError(watched.reason);
+    if (watched.note) this.note(job, attempt, `${task.name}[${job.id}]: ${watched.note}`);
 
     const gate = await passGates(
       {
@@ -291,6 +280,8 @@ export class WorkerRuntime {
     this.started.set(job, startedAt);
     this.emit({ type: 'active', jobId: job.id!, task: task.name, queue: job.queueName, attempt, worker: this.name, at: startedAt });
     const { ctx, end } = this.context(job, task, attempt, control);
+    const label = `${task.name}[${job.id}]`;
+    this.watch!.started(job, token, label, timeLimitMs !== undefined ? startedAt + timeLimitMs : undefined);
     const done = startHandler(task, payload, ctx, control, this.options.isolated);
     this.active.set(job.id!, { job, token, task: task.name, control, done, startedAt });
     try {
@@ -305,7 +296,31 @@ export class WorkerRuntime {
       control.end();
       end();
       this.active.delete(job.id!);
+      const blocked = this.watch!.ended(job, label, startedAt);
+      if (blocked) this.note(job, attempt, blocked);
     }
+  }
+
+  /** A warning about one run: in the worker log and in the run's own log lines (history). */
+  private note(job: Job, attempt: number, line: string): void {
+    this.options.logger.warn(line);
+    this.writer.append({ type: 'log', jobId: job.id!, task: job.name, queue: job.queueName, at: Date.now(), attempt, log: `tq: ${line}` });
+  }
+
+  /**
+   * The process must end now (an uncaught exception in handler code): each run in progress gets
+   * a mark saying why (its next execution's gate reads it) and goes back to its queue, and the
+   * history events written so far are flushed. Returns the ids handed back.
+   */
+  async abandon(reason: string): Promise<string[]> {
+    this.stopping = true;
+    const { logger } = this.options;
+    const runs = [...this.active.values()].map((r) => ({ id: r.job.id!, queue: r.job.queueName }));
+    await this.watch?.mark(runs, reason).catch((err: unknown) => logger.warn(`could not record why runs end (${errorMessage(err)})`));
+    const handedBack = await handBack(this.active, { worker: this.name, logger, emit: (e) => this.emit(e) });
+    this.flushCompletions();
+    await settlesWithin(this.writer.flush(), 2000);
+    return handedBack;
   }
 
   private context(job: Job, task: ResolvedTask, attempt: number, control: RunControl) {
@@ -334,8 +349,10 @@ export class WorkerRuntime {
   private flushCompletions(): void {
     const done = this.completions;
     this.completions = [];
-    for (const { job, result } of done)
+    for (const { job, result } of done) {
+      this.watch?.finished(job.id!);
       this.emit(completedEvent(job, result, { worker: this.name, startedAt: this.started.get(job), now: Date.now() }));
+    }
   }
 
   private onFailed(job: Job | undefined, err: Error): void {
@@ -344,19 +361,9 @@ export class WorkerRuntime {
     this.retryAt.delete(job.id!);
     const event = failureEvent(job, err, { worker: this.name, startedAt: this.started.get(job), dueAt, now: Date.now() });
     if (!event) return;
+    this.watch?.finished(job.id!);
     if (isFinalFailure(event)) this.failed += 1;
     this.emit(event);
-  }
-
-  private onWorkerError(err: Error): void {
-    // BullMQ reports every failed reconnect attempt; say each distinct problem once a minute.
-    const line = errorMessage(err);
-    const now = Date.now();
-    if (line === this.lastErrorLine && now - this.lastErrorAt < ONE_MINUTE) return;
-    this.lastErrorLine = line;
-    this.lastErrorAt = now;
-    if (this.stopping && /Connection is closed/i.test(line)) return;
-    this.options.logger.warn(`worker: ${line}`);
   }
 
   private getProducer(): Promise<Producer> {
@@ -376,6 +383,7 @@ export class WorkerRuntime {
     const drained = await settlesWithin(Promise.allSettled([...this.active.values()].map((a) => a.done)), timeoutMs);
     const handedBack = drained ? [] : await handBack(this.active, { worker: this.name, logger, emit: (e) => this.emit(e) });
     this.control?.close();
+    await this.watch?.close();
     await this.heartbeat?.stop(this.name).catch(quietly('heartbeat not removed'));
     await Promise.all(this.workers.map((w) => w.close(!drained).catch(quietly('a queue consumer did not close'))));
     this.flushCompletions();
