@@ -3,6 +3,7 @@ import { TqError, errorMessage } from '../core/errors.js';
 import { MAX_PRIORITY } from '../core/names.js';
 import { scrubSecret } from '../core/url.js';
 import { createContext, type CliContext, type SignalHub } from './context.js';
+import { exitProcess } from '../runtime/process-guard.js';
 import { TQ_VERSION } from '../runtime/version.js';
 
 const version = TQ_VERSION;
@@ -29,7 +30,7 @@ function createSignalHub(): SignalHub {
       return;
     }
     rejectForced(new ForcedExit(signal));
-    if (handlers.length === 0) process.exit(130);
+    if (handlers.length === 0) exitProcess(130);
   };
   let installed = false;
   return {
@@ -388,5 +389,5 @@ export async function main(argv: string[]): Promise<void> {
   }
   await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
   await new Promise<void>((resolve) => process.stderr.write('', () => resolve()));
-  process.exit(code);
+  exitProcess(code);
 }

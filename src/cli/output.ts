@@ -49,6 +49,7 @@ export function colorState(color: ChalkInstance, state: TaskState | string): str
     case 'retrying':
     case 'expired':
     case 'cancelled':
+    case 'lost':
       return color.yellow(state);
     case 'active':
       return color.cyan(state);

@@ -30,7 +30,7 @@ export interface ResolvedConfig {
   readonly schedules: Readonly<Record<string, ScheduleDefinition>>;
   readonly timezone: string;
   readonly mediaDir: string;
-  readonly history: { keepMs: number | undefined; redact: readonly string[]; streamMaxLen: number };
+  readonly history: { keepMs: number | undefined; redact: readonly string[]; streamMaxLen: number; reconcileAfterMs: number };
   readonly payloadLimit: number;
   readonly worker: {
     concurrency: number;

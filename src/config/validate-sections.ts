@@ -67,6 +67,7 @@ export function resolveHistory(raw: TqConfig['history'], problems: Problems): Re
     keepMs: problems.duration('history.keep', history.keep),
     redact: Array.isArray(redactKeys) ? redactKeys : [],
     streamMaxLen: problems.positiveInt('history.streamMaxLen', history.streamMaxLen) ?? 100_000,
+    reconcileAfterMs: problems.duration('history.reconcileAfter', history.reconcileAfter) ?? 60_000,
   };
 }
 

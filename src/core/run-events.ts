@@ -78,7 +78,7 @@ export interface RunEventSource {
   read(afterId: string, count: number, blockMs: number): Promise<StreamEntry[]>;
   info(): Promise<StreamInfo>;
   /** What Redis knows of these runs now (for repairing history); absent: no repair possible. */
-  lookup?(runs: readonly { id: string; queue: string }[]): Promise<Map<string, RunSnapshot>>;
+  lookup?(runs: readonly { id: string; queue: string; since?: number }[]): Promise<Map<string, RunSnapshot>>;
 }
 
 /**

@@ -9,8 +9,11 @@
  * - failed    attempts exhausted, or an unrecoverable error
  * - cancelled cancelled by a user (final)
  * - expired   not started before its expiry (final)
+ * - lost      Redis no longer has the run and history never saw it end (removed by another
+ *             client, evicted, trimmed after its end events died with a killed process, or Redis
+ *             lost data); a real end that arrives later still replaces it
  */
-export const TASK_STATES = ['waiting', 'delayed', 'active', 'retrying', 'completed', 'failed', 'cancelled', 'expired'] as const;
+export const TASK_STATES = ['waiting', 'delayed', 'active', 'retrying', 'completed', 'failed', 'cancelled', 'expired', 'lost'] as const;
 export type TaskState = (typeof TASK_STATES)[number];
 
 export const FINAL_STATES: ReadonlySet<TaskState> = new Set(['completed', 'failed', 'cancelled', 'expired']);

@@ -166,6 +166,12 @@ export interface HistoryOptions {
   redact?: string[];
   /** Approximate length cap of the run-event stream in Redis, default 100000. */
   streamMaxLen?: number;
+  /**
+   * A run whose history row has not moved for this long is checked against Redis (its end
+   * events may have died with a killed process); default 60s. Bounds how long history can be
+   * wrong after a crash.
+   */
+  reconcileAfter?: string | number;
 }
 
 export interface WorkerDefaults {

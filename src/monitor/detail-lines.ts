@@ -28,6 +28,7 @@ export function stateTone(state: string): Tone | undefined {
     case 'retrying':
     case 'cancelled':
     case 'expired':
+    case 'lost':
       return 'warn';
     case 'active':
       return 'accent';

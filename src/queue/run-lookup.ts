@@ -55,7 +55,52 @@ export async function lookupRuns(
       found.set(run.id, { state: failureState(error), at, attempt, error, ...(startedAt !== undefined ? { startedAt } : {}) });
     }
   });
+  const missing = runs.filter((r) => found.get(r.id)?.state === 'missing');
+  if (missing.length > 0) await endsFromQueueEvents(redis, prefix, missing, found);
   return found;
+}
+
+/** Entries of a queue's event stream read at most per lookup (BullMQ keeps about 10,000). */
+const EVENTS_READ = 20_000;
+
+/**
+ * A run gone from Redis (trimmed by `removeOnComplete`/`removeOnFail`, or removed) may still have
+ * its end in BullMQ's own event stream of its queue, which BullMQ's scripts write in the same
+ * step as the state change: read it from a little before the run was last seen.
+ */
+async function endsFromQueueEvents(
+  redis: Redis,
+  prefix: string,
+  runs: readonly { id: string; queue: string; since?: number }[],
+  found: Map<string, RunSnapshot>,
+): Promise<void> {
+  const byQueue = new Map<string, { ids: Set<string>; since: number }>();
+  for (const run of runs) {
+    const entry = byQueue.get(run.queue) ?? { ids: new Set<string>(), since: Number.MAX_SAFE_INTEGER };
+    entry.ids.add(run.id);
+    entry.since = Math.min(entry.since, Math.max(0, (run.since ?? 0) - 60_000));
+    byQueue.set(run.queue, entry);
+  }
+  for (const [queue, { ids, since }] of byQueue) {
+    const entries = await redis.xrange(`${prefix}:${queue}:events`, String(since), '+', 'COUNT', EVENTS_READ);
+    for (const [entryId, fields] of entries) {
+      const field = (name: string) => {
+        const i = fields.indexOf(name);
+        return i >= 0 && i % 2 === 0 ? fields[i + 1] : undefined;
+      };
+      const event = field('event');
+      const jobId = field('jobId');
+      if ((event !== 'completed' && event !== 'failed') || jobId === undefined || !ids.has(jobId)) continue;
+      const at = Number(entryId.split('-')[0]);
+      if (event === 'completed') {
+        const value = field('returnvalue');
+        found.set(jobId, { state: 'completed', at, attempt: 1, ...(value !== undefined ? { result: parseJson(value) } : {}) });
+      } else {
+        const error = field('failedReason') ?? 'failed (no reason stored)';
+        found.set(jobId, { state: failureState(error), at, attempt: 1, error });
+      }
+    }
+  }
 }
 
 function parseJson(text: string): unknown {

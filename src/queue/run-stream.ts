@@ -1,5 +1,13 @@
+import { lookupRuns } from './run-lookup.js';
 import type { Redis } from 'ioredis';
-import { coalesceAttempts, type RunEvent, type RunEventSource, type StreamEntry, type StreamInfo } from '../core/run-events.js';
+import {
+  coalesceAttempts,
+  type RunEvent,
+  type RunEventSource,
+  type RunSnapshot,
+  type StreamEntry,
+  type StreamInfo,
+} from '../core/run-events.js';
 import { tqKeys } from './keys.js';
 
 /** What closing a history writer's owner (producer, admin) could not do. */
@@ -162,11 +170,16 @@ function isNoSuchKey(err: unknown): boolean {
 
 /** Reads the run-event stream for the recorder (its own connection: XREAD BLOCK holds it). */
 export class RunEventReader implements RunEventSource {
+  /** What Redis knows of these runs now (history repair, see `lookupRuns`). */
+  lookup(runs: readonly { id: string; queue: string; since?: number }[]): Promise<Map<string, RunSnapshot>> {
+    return lookupRuns(this.redis, this.prefix, runs);
+  }
+
   private readonly key: string;
 
   constructor(
     private readonly redis: Redis,
-    prefix: string,
+    private readonly prefix: string,
   ) {
     this.key = tqKeys(prefix).events;
   }

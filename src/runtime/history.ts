@@ -4,15 +4,16 @@ import type { RunEventSource } from '../core/run-events.js';
 import { FINAL_STATES } from '../core/states.js';
 import type { TaskLogger } from '../core/task.js';
 import { connect, RunEventReader } from '../queue/index.js';
-import { Recorder, type Store } from '../store/index.js';
+import { openDatabase, Recorder, type SqliteDatabase, type Store } from '../store/index.js';
 
 /** What the recorder needs of the settings: the stream it follows is the prefix's. */
 type HistorySettings = Pick<Settings, 'redisUrl' | 'prefix'>;
 
-function recorderFor(store: Store, events: RunEventSource, config: ResolvedConfig, prefix: string, logger?: TaskLogger): Recorder {
-  return new Recorder(store.db, events, {
+function recorderFor(db: SqliteDatabase, events: RunEventSource, config: ResolvedConfig, prefix: string, logger?: TaskLogger): Recorder {
+  return new Recorder(db, events, {
     stream: prefix,
     redactKeys: config.history.redact,
+    reconcileAfterMs: config.history.reconcileAfterMs,
     ...(config.history.keepMs !== undefined ? { keepMs: config.history.keepMs } : {}),
     ...(logger ? { logger } : {}),
   });
@@ -32,12 +33,18 @@ export async function startRecorder(
   logger: TaskLogger,
 ): Promise<RunningRecorder> {
   const redis = await connect(settings.redisUrl, { role: 'worker', name: 'tq-recorder' });
-  const recorder = recorderFor(store, new RunEventReader(redis, settings.prefix), config, settings.prefix, logger);
+  // A connection of its own that never waits for a lock: a long-running process must not block
+  // its event loop on another process's write lock (heartbeats and run locks would lapse); the
+  // recorder tries again shortly instead (see Recorder.run).
+  const db = store.file === ':memory:' ? store.db : openDatabase(store.file);
+  if (db !== store.db) db.pragma('busy_timeout = 0');
+  const recorder = recorderFor(db, new RunEventReader(redis, settings.prefix), config, settings.prefix, logger);
   recorder.start();
   return {
     recorder,
     async close() {
       await recorder.close();
+      if (db !== store.db) db.close();
       redis.disconnect();
     },
   };
@@ -54,7 +61,7 @@ export async function catchUpHistory(
   config: ResolvedConfig,
   logger?: TaskLogger,
 ): Promise<void> {
-  await recorderFor(store, events, config, settings.prefix, logger).catchUp();
+  await recorderFor(store.db, events, config, settings.prefix, logger).catchUp();
 }
 
 /**

@@ -34,8 +34,15 @@ export interface ProcessGuardOptions {
   warn: (line: string) => void;
 }
 
+/** The process's own exit, as it was before any guard: for the CLI's entry point, which alone may end the process. */
+const realExit = process.exit.bind(process);
+
+/** Ends the process with `code`, guard or no guard (only `cli/main` calls it). */
+export function exitProcess(code: number): never {
+  return realExit(code);
+}
+
 export function installProcessGuard(options: ProcessGuardOptions): () => void {
-  const realExit = process.exit.bind(process);
   let fatal = false;
   const exit = ((code?: number | string | null) => {
     throw new HandlerExitError(code);

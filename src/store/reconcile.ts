@@ -32,7 +32,8 @@ export interface ReconcileReport {
   lost: number;
 }
 
-export type RunLookup = (runs: readonly { id: string; queue: string }[]) => Promise<Map<string, RunSnapshot>>;
+/** `since`: when history last saw the run move (epoch ms), where to look for its end. */
+export type RunLookup = (runs: readonly { id: string; queue: string; since?: number }[]) => Promise<Map<string, RunSnapshot>>;
 
 const OPEN_STATES = `('waiting', 'delayed', 'active', 'retrying')`;
 
@@ -42,6 +43,7 @@ interface Candidate {
   queue: string;
   state: string;
   attempt: number;
+  updated_at: string;
 }
 
 export async function reconcileRuns(
@@ -53,14 +55,14 @@ export async function reconcileRuns(
   const now = options.now ?? Date.now();
   const candidates = db
     .prepare(
-      `SELECT job_id, task, queue, state, attempt FROM task_runs
+      `SELECT job_id, task, queue, state, attempt, updated_at FROM task_runs
        WHERE state IN ${OPEN_STATES} AND updated_at < ? AND (checked_at IS NULL OR checked_at < ?)
        ORDER BY checked_at IS NOT NULL, checked_at LIMIT ?`,
     )
     .all(new Date(now - options.staleMs).toISOString(), now - options.recheckMs, options.limit) as Candidate[];
   if (candidates.length === 0) return { checked: 0, repaired: 0, lost: 0 };
   // Redis is asked outside any transaction: the file stays free while the answer travels.
-  const found = await lookup(candidates.map((c) => ({ id: c.job_id, queue: c.queue })));
+  const found = await lookup(candidates.map((c) => ({ id: c.job_id, queue: c.queue, since: Date.parse(c.updated_at) })));
   const ends: RunEvent[] = [];
   const lost: Candidate[] = [];
   for (const row of candidates) {

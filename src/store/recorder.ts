@@ -6,6 +6,7 @@ import { errorMessage } from '../core/errors.js';
 import type { TaskLogger } from '../core/task.js';
 import type Database from 'better-sqlite3';
 import type { SqliteDatabase } from './database.js';
+import { reconcileRuns } from './reconcile.js';
 import { createTaskRunsRepository, type TaskRunsRepository } from './task-runs.js';
 
 const LAST_ID = 'recorder_last_id';
@@ -20,6 +21,8 @@ const GAP = 'recorder_missed_total';
  * current within this much; `catchUp` (inspect, enqueue --wait) does not wait for it.
  */
 const PAUSE_MS = 50;
+/** A file locked this long by another process is worth a warning (shorter is ordinary contention). */
+const REFUSAL_WARN_MS = 2000;
 
 type Statement = Database.Statement<unknown[], unknown>;
 const metaStatements = new WeakMap<SqliteDatabase, { get: Statement; set: Statement }>();
@@ -55,6 +58,12 @@ export interface RecorderOptions {
   redactKeys?: readonly string[];
   /** Finished runs older than this (ms) are pruned; undefined keeps everything. */
   keepMs?: number;
+  /**
+   * Rows that have not moved for this long are checked against Redis (see `reconcileRuns`);
+   * default 60 s. Only the background loop (`start()`) reconciles, and only with a source
+   * that can look runs up.
+   */
+  reconcileAfterMs?: number;
   batchSize?: number;
   /** How long a lease lasts without renewal, ms. */
   leaseMs?: number;
@@ -92,6 +101,10 @@ export class Recorder {
   private lastPrune = 0;
   private readonly keys: { lastId: string; applied: string; lease: string; missed: string };
   private lastGapCheck = 0;
+  private lastReconcile = Date.now();
+  /** Since when the file has refused writes (locked or full), for one warning per episode. */
+  private refusedSince: number | undefined;
+  private refusalWarned = false;
   /** The last stream id this recorder stored (see `step`). */
   private lastWritten: string | undefined;
   /** Run events applied by this recorder (for catchUp's report). */
@@ -106,7 +119,8 @@ export class Recorder {
     const suffix = options.stream ? `:${options.stream}` : '';
     this.keys = { lastId: LAST_ID + suffix, applied: APPLIED + suffix, lease: LEASE + suffix, missed: GAP + suffix };
     this.batchSize = options.batchSize ?? 1000;
-    this.leaseMs = options.leaseMs ?? 15_000;
+    // Short: a holder killed mid-burst leaves the file unrecorded until its lease lapses.
+    this.leaseMs = options.leaseMs ?? 6_000;
   }
 
   get lastId(): string {
@@ -214,11 +228,28 @@ export class Recorder {
         await this.checkGap(false);
         const read = await this.step(1000);
         this.maybePrune(false);
-        if (failures > 0) this.options.logger?.info('history recorder: recovered');
+        await this.maybeReconcile();
+        if (failures > 0 || this.refusalWarned) this.options.logger?.info('history recorder: recovered; history is current again');
         failures = 0;
+        this.refusedSince = undefined;
+        this.refusalWarned = false;
         // Let the next batch gather for a moment (see PAUSE_MS); a full read goes on at once.
         if (read > 0 && read < this.batchSize) await sleep(PAUSE_MS, signal);
       } catch (err) {
+        const refusal = fileRefusal(err);
+        if (refusal) {
+          // Another process holds a write lock, or the disk is full: never wait for it on this
+          // thread (the busy timeout would stop heartbeats and lock renewals). Try again soon,
+          // and say so once it has lasted (brief contention with a CLI command is normal).
+          const now = Date.now();
+          this.refusedSince ??= now;
+          if (!this.refusalWarned && (refusal.code !== 'SQLITE_BUSY' || now - this.refusedSince >= REFUSAL_WARN_MS)) {
+            this.refusalWarned = true;
+            this.options.logger?.warn(`history recorder: ${refusal.text}; runs go on, and history catches up once it is free`);
+          }
+          await sleep(refusal.code === 'SQLITE_BUSY' ? 100 : 2000, signal);
+          continue;
+        }
         failures += 1;
         // One line per state change, not one per retry.
         if (failures === 1) this.options.logger?.warn(`history recorder: ${errorMessage(err)} (retrying)`);
@@ -300,6 +331,26 @@ export class Recorder {
     return missed;
   }
 
+  /**
+   * Every so often (half of `reconcileAfterMs`), rows that stopped moving are checked against
+   * Redis: an end that died with a killed process is applied, a run Redis no longer has is
+   * marked `lost`. Bounded per pass (see `reconcileRuns`).
+   */
+  private async maybeReconcile(): Promise<void> {
+    const lookup = this.source.lookup?.bind(this.source);
+    if (!lookup) return;
+    const after = this.options.reconcileAfterMs ?? 60_000;
+    const now = Date.now();
+    if (now - this.lastReconcile < Math.max(1000, after / 2)) return;
+    this.lastReconcile = now;
+    const report = await reconcileRuns(this.db, this.runs, lookup, { staleMs: after, recheckMs: after * 2, limit: 500, now });
+    if (report.repaired > 0 || report.lost > 0) {
+      this.options.logger?.info(
+        `history: ${report.repaired} run(s) brought up to date from Redis (their end events never arrived), ${report.lost} marked lost (Redis no longer has them)`,
+      );
+    }
+  }
+
   private maybePrune(force: boolean): void {
     if (this.options.keepMs === undefined) return;
     const now = Date.now();
@@ -316,7 +367,9 @@ export class Recorder {
       this.db.exec('COMMIT');
       return out;
     } catch (err) {
-      this.db.exec('ROLLBACK');
+      // SQLite has already rolled back after some errors (SQLITE_FULL, SQLITE_IOERR): a second
+      // ROLLBACK would fail with "no transaction is active" and hide the real cause.
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
       // Rows remembered from the rolled-back writes are not what the file holds.
       this.runs.forget();
       throw err;
@@ -330,4 +383,19 @@ function firstBefore(id: string): string {
   if (seq !== '0') return `${ms}-${BigInt(seq) - 1n}`;
   const m = BigInt(ms);
   return m === 0n ? '0-0' : `${m - 1n}-18446744073709551615`;
+}
+
+/**
+ * The file refuses writes for a reason outside tq (a lock held by another process, a full disk,
+ * a read-only file): named for people, with SQLite's code. Undefined for anything else.
+ */
+export function fileRefusal(err: unknown): { code: string; text: string } | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return undefined;
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'))
+    return { code: 'SQLITE_BUSY', text: `the history database is locked by another process (${code})` };
+  if (code === 'SQLITE_FULL') return { code, text: 'the disk holding the history database is full (SQLITE_FULL)' };
+  if (code.startsWith('SQLITE_READONLY')) return { code, text: `the history database cannot be written (${code}: check its permissions)` };
+  if (code.startsWith('SQLITE_IOERR')) return { code, text: `the history database could not be written (${code}: ${errorMessage(err)})` };
+  return undefined;
 }

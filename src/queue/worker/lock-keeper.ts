@@ -60,6 +60,10 @@ export class LockKeeper {
       eval: true,
       // Not the process's flags: `--input-type=module` would make the CommonJS source a module.
       execArgv: [],
+      // Its lines go straight to the file descriptor (fs.writeSync): no stdio streams to pipe
+      // through this thread (piping would open the process's own stdout and stderr handles).
+      stdout: true,
+      stderr: true,
       workerData: {
         ioredis: require.resolve('ioredis'),
         redis: { host, port, username, password, db, tls, connectionName: 'tq-lock-keeper' },
