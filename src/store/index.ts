@@ -1,5 +1,6 @@
 export { openStore, type Store } from './store.js';
 export { Recorder, type RecorderOptions, type CatchUpResult } from './recorder.js';
+export { fileRefusal } from './file-refusal.js';
 export { openDatabase, getMeta, setMeta, type SqliteDatabase } from './database.js';
 export type { TaskRunRow, AttemptError, TaskRunsRepository } from './task-runs.js';
 export { LAYOUT_VERSION } from './migrations.js';

@@ -3,8 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { RunEvent, RunEventSource, StreamEntry } from '../../src/core/run-events.js';
-import { fileRefusal } from '../../src/store/recorder.js';
-import { openStore, Recorder } from '../../src/store/index.js';
+import { fileRefusal, openStore, Recorder } from '../../src/store/index.js';
 
 /** A stream of `count` entries of one big event each (enough to fill a capped file). */
 function bigStream(count: number): RunEventSource {
