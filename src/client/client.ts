@@ -153,40 +153,7 @@ class RemoteClient<T extends TaskMap> implements TqClient<T> {
         const { runDetail } = await import('../queue/index.js');
         const detail = await runDetail(admin, id);
         if (!detail) return undefined;
-        const {
-          id: runId,
-          task,
-          queue,
-          state,
-          payload,
-          result,
-          error,
-          attempt,
-          progress,
-          logs,
-          worker,
-          enqueuedAt,
-          startedAt,
-          finishedAt,
-          runtimeMs,
-        } = detail;
-        return {
-          id: runId,
-          task,
-          queue,
-          state,
-          payload,
-          result,
-          error,
-          attempt,
-          progress,
-          logs,
-          worker,
-          enqueuedAt,
-          startedAt,
-          finishedAt,
-          runtimeMs,
-        };
+        return runInfoOf(detail);
       },
     };
   }
@@ -200,4 +167,27 @@ class RemoteClient<T extends TaskMap> implements TqClient<T> {
     }
     this.store?.close();
   }
+}
+
+/** The fields of a run's detail that `run(id).info()` promises (the `inspect task --json` shape). */
+const RUN_INFO_KEYS = [
+  'id',
+  'task',
+  'queue',
+  'state',
+  'payload',
+  'result',
+  'error',
+  'attempt',
+  'progress',
+  'logs',
+  'worker',
+  'enqueuedAt',
+  'startedAt',
+  'finishedAt',
+  'runtimeMs',
+] as const satisfies readonly (keyof RunInfo)[];
+
+function runInfoOf(detail: Pick<RunInfo, (typeof RUN_INFO_KEYS)[number]>): RunInfo {
+  return Object.fromEntries(RUN_INFO_KEYS.map((key) => [key, detail[key]])) as unknown as RunInfo;
 }
