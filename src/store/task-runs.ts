@@ -144,7 +144,7 @@ export function createTaskRunsRepository(db: SqliteDatabase, repoOptions: TaskRu
     stmt.run(row);
   };
   const pruneStmt = db.prepare(
-    `DELETE FROM task_runs WHERE finished_at IS NOT NULL AND finished_at < ? AND state IN (${[...FINAL_STATES].map((s) => `'${s}'`).join(',')})`,
+    `DELETE FROM task_runs WHERE finished_at IS NOT NULL AND finished_at < ? AND state IN (${[...FINAL_STATES, 'lost'].map((s) => `'${s}'`).join(',')})`,
   );
 
   return {

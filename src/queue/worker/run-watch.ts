@@ -94,7 +94,13 @@ export class RunWatch {
     if (!restartedAfterLoss(job)) return { kind: 'run' };
     const mark = await readMark(this.options.redis, this.options.prefix, job.queueName, job.id!);
     if (mark) this.marked.set(job.id!, job.queueName);
-    return markVerdict(mark);
+    const verdict = markVerdict(mark);
+    if (verdict.kind === 'fail' || verdict.note) return verdict;
+    // Said in the log and in the run's history, so a second execution never passes unseen.
+    return {
+      kind: 'run',
+      note: `started again (execution ${job.attemptsStarted} of attempt ${job.attemptsMade + 1}): an earlier execution ended without an outcome (its worker stopped or was killed)`,
+    };
   }
 
   /** A handler is about to be called: its lock is kept even if it blocks at once. */
