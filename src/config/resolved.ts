@@ -41,6 +41,8 @@ export interface ResolvedConfig {
     stalledIntervalMs: number;
     maxStalledCount: number;
     maxBlockedMs: number;
+    /** A worker or beat whose clock is further than this from Redis's refuses to start (Infinity: never). */
+    maxClockOffsetMs: number;
   };
   /** Every queue some task uses, sorted. */
   readonly queues: readonly string[];

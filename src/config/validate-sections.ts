@@ -1,6 +1,7 @@
 // The checks beat resolves with, so validation and dispatch can never disagree.
 import { scheduleProblems } from '../beat/schedule.js';
 import { DEFAULT_PAYLOAD_LIMIT } from '../core/json.js';
+import { DEFAULT_MAX_CLOCK_OFFSET_MS } from '../core/clock-offset.js';
 import { isTimeZone } from '../core/names.js';
 import type { TqConfig } from '../core/task.js';
 import type { Problems } from './problems.js';
@@ -88,5 +89,9 @@ export function resolveWorker(raw: TqConfig['worker'], problems: Problems): Reso
     stalledIntervalMs: problems.duration('worker.stalledInterval', worker.stalledInterval) ?? 10_000,
     maxStalledCount: problems.positiveInt('worker.maxStalledCount', worker.maxStalledCount) ?? 20,
     maxBlockedMs: problems.duration('worker.maxBlocked', worker.maxBlocked) ?? 5 * 60_000,
+    maxClockOffsetMs:
+      worker.maxClockOffset === false
+        ? Number.POSITIVE_INFINITY
+        : (problems.duration('worker.maxClockOffset', worker.maxClockOffset) ?? DEFAULT_MAX_CLOCK_OFFSET_MS),
   };
 }

@@ -199,6 +199,12 @@ export interface WorkerDefaults {
    * ends its worker at the limit). Until then the runs' locks are kept. Default 5m.
    */
   maxBlocked?: string | number;
+  /**
+   * How far this host's clock may be from the Redis server's before a worker or beat refuses to
+   * start (exit 2): delayed runs and retries are promoted on workers' clocks. `false` turns the
+   * check off (the offset is still warned about past 1 s). Default 30s.
+   */
+  maxClockOffset?: string | number | false;
 }
 
 export type TaskMap = Record<string, TaskDefinition<any, any>>;

@@ -149,10 +149,18 @@ export class RedisBeatStore implements BeatStore {
  * connection fails fast, so a lost Redis surfaces as an error the beat loop answers by building
  * a new backend (with backoff) rather than hanging.
  */
-export async function connectBeatBackend(config: ResolvedConfig, settings: ProducerSettings): Promise<BeatBackend> {
-  const producer = await Producer.connect(config, settings);
+/** A beat backend on Redis, with what the connection found about this host's clock. */
+export interface RedisBeatBackend extends BeatBackend {
+  /** The Redis server's clock minus this host's, ms (negative: this host runs ahead). */
+  readonly clockOffsetMs: number;
+}
+
+export async function connectBeatBackend(config: ResolvedConfig, settings: ProducerSettings): Promise<RedisBeatBackend> {
+  // The beat judges its clock itself (it may refuse to start), through its own logger.
+  const producer = await Producer.connect(config, { ...settings, clockWarning: false });
   const watched = new Set<string>();
   return {
+    clockOffsetMs: producer.clockOffsetMs,
     store: new RedisBeatStore(producerConnection(producer), settings.prefix),
     enqueue: async (task, payload, options) => {
       const queueName = options.queue ?? config.tasks.get(task)?.queue;

@@ -20,8 +20,21 @@ export interface WorkerHeartbeat {
   lastFetchAt: number;
   rssBytes: number;
   version: string;
-  /** When this heartbeat was written (worker clock). */
+  /**
+   * The Redis server's clock minus this worker's, ms (negative: the worker's runs ahead), as last
+   * measured. Absent from workers of older versions.
+   */
+  clockOffsetMs?: number;
+  /** When this heartbeat was written (Redis server clock, like every time in the heartbeat). */
   at: number;
+}
+
+/** How a publisher reads the time, and what it does before each beat. */
+export interface HeartbeatClock {
+  /** Now, on the clock the heartbeat's times are on; default `Date.now`. */
+  now?: () => number;
+  /** Runs before each beat (a clock re-sync); a rejection fails that beat. */
+  beforeBeat?: () => Promise<void>;
 }
 
 export const HEARTBEAT_INTERVAL_MS = 5000;
@@ -45,6 +58,7 @@ export class HeartbeatPublisher {
     private readonly snapshot: () => Omit<WorkerHeartbeat, 'host' | 'pid' | 'rssBytes' | 'at'>,
     private readonly logger: TaskLogger,
     private readonly intervalMs = HEARTBEAT_INTERVAL_MS,
+    private readonly clock: HeartbeatClock = {},
   ) {}
 
   start(): void {
@@ -56,12 +70,13 @@ export class HeartbeatPublisher {
   /** Writes one heartbeat; rejects when Redis did not take it. */
   async beat(): Promise<void> {
     const keys = tqKeys(this.prefix);
+    await this.clock.beforeBeat?.();
     const beat: WorkerHeartbeat = {
       ...this.snapshot(),
       host: os.hostname(),
       pid: process.pid,
       rssBytes: process.memoryUsage.rss(),
-      at: Date.now(),
+      at: (this.clock.now ?? Date.now)(),
     };
     let replies: [Error | null, unknown][] | null;
     try {

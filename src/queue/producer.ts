@@ -25,9 +25,12 @@ export interface ProducerSettings {
   eventBatchMs?: number;
   /**
    * Hears what goes wrong with history writes (a failed write of run events, events dropped at
-   * `close()`). Default: a Node process warning on stderr.
+   * `close()`) and a host clock more than a second off Redis's. Default: a Node process warning
+   * on stderr.
    */
   onWarning?: (message: string) => void;
+  /** Whether `connect` warns about this host's clock (default true; a worker already did). */
+  clockWarning?: boolean;
 }
 
 export type { EnqueuedRun, EnqueueRequest } from './run-shape.js';
@@ -106,6 +109,11 @@ export class Producer {
     return this.clock.now();
   }
 
+  /** The Redis server's clock minus this host's, ms, as measured at connect. */
+  get clockOffsetMs(): number {
+    return this.clock.offset;
+  }
+
   /** Writes the history events of every run added so far to the run-event stream. */
   async flush(): Promise<void> {
     await this.writer.flush();
@@ -122,6 +130,8 @@ export class Producer {
       await ensureLayout(redis, settings.prefix);
       const producer = new Producer(redis, config, settings);
       await producer.clock.sync();
+      const skew = settings.clockWarning === false ? undefined : producer.clock.skewWarning();
+      if (skew) (settings.onWarning ?? ((m: string) => process.emitWarning(m, 'TqClockWarning')))(skew);
       return producer;
     } catch (err) {
       redis.disconnect();

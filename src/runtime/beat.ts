@@ -1,4 +1,5 @@
 import { Beat, resolveSchedules } from '../beat/index.js';
+import { clockRefusal, clockWarning } from '../core/clock-offset.js';
 import { connectBeatBackend } from '../queue/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { startRecorder, type RunningRecorder } from './history.js';
@@ -57,6 +58,11 @@ export async function startBeat(configInput: ConfigInput, options: StartBeatOpti
   let store: Store | undefined;
   let recorder: RunningRecorder | undefined;
   try {
+    // Fire times are this host's; the runs they enqueue are judged on Redis's clock.
+    const refusal = clockRefusal(backend.clockOffsetMs, config.worker.maxClockOffsetMs, 'beat');
+    if (refusal) throw refusal;
+    const skew = clockWarning(backend.clockOffsetMs);
+    if (skew) logger.warn(skew);
     if (options.history !== false) {
       store = openStore(settings.dbFile);
       recorder = await startRecorder(store, settings, config, logger);

@@ -27,6 +27,7 @@ describe('tq inspect', () => {
     expect(Object.keys(alpha).sort()).toEqual(
       [
         'active',
+        'clockOffsetMs',
         'concurrency',
         'failed',
         'heartbeatAgeMs',
@@ -45,6 +46,8 @@ describe('tq inspect', () => {
       ].sort(),
     );
     for (const w of workers) expect(typeof w.pingMs).toBe('number');
+    // Same host as Redis: the measured offset is a few ms at most.
+    for (const w of workers) expect(Math.abs(w.clockOffsetMs as number)).toBeLessThan(1000);
 
     a.kill('SIGKILL');
     await eventually(

@@ -1,4 +1,5 @@
 import { parseDuration, formatDuration, formatBytes } from '../../core/duration.js';
+import { clockWarning, describeOffset } from '../../core/clock-offset.js';
 import { RuntimeError, UsageError } from '../../core/errors.js';
 import { isTaskState, type TaskState } from '../../core/states.js';
 import type { ResolvedConfig, Settings } from '../../config/index.js';
@@ -118,16 +119,35 @@ const workerJson = (w: WorkerStatus, ping?: Map<string, number>) => ({
   rssBytes: w.rssBytes,
   version: w.version,
   heartbeatAgeMs: w.heartbeatAgeMs,
+  clockOffsetMs: w.clockOffsetMs ?? null,
   lastFetchAt: new Date(w.lastFetchAt).toISOString(),
   stuck: w.stuck,
   ...(ping ? { pingMs: ping.get(w.name) ?? null } : {}),
 });
 
+/** A worker's clock against Redis's: `3 ms behind`, yellow past a second (see README, Clocks). */
+const clockCell = (ctx: CliContext, offsetMs: number) =>
+  clockWarning(offsetMs) ? ctx.out.color.yellow(describeOffset(offsetMs)) : describeOffset(offsetMs);
+
 function workersTable(ctx: CliContext, workers: WorkerStatus[], ping?: Map<string, number>): string {
   if (workers.length === 0) return '(no live workers)';
   return table(
     ctx.out,
-    ['worker', 'host', 'pid', 'queues', 'active', 'processed', 'failed', 'memory', 'uptime', 'beat', ...(ping ? ['ping'] : []), 'flags'],
+    [
+      'worker',
+      'host',
+      'pid',
+      'queues',
+      'active',
+      'processed',
+      'failed',
+      'memory',
+      'uptime',
+      'beat',
+      'clock',
+      ...(ping ? ['ping'] : []),
+      'flags',
+    ],
     workers.map((w) => [
       w.name,
       w.host,
@@ -139,6 +159,7 @@ function workersTable(ctx: CliContext, workers: WorkerStatus[], ping?: Map<strin
       formatBytes(w.rssBytes),
       age(Date.now() - w.startedAt),
       age(w.heartbeatAgeMs),
+      w.clockOffsetMs === undefined ? '-' : clockCell(ctx, w.clockOffsetMs),
       ...(ping ? [ping.has(w.name) ? `${ping.get(w.name)} ms` : ctx.out.color.red('no answer')] : []),
       [w.stuck ? ctx.out.color.red('stuck') : '', w.zombies ? ctx.out.color.yellow(`${w.zombies} zombie(s)`) : '']
         .filter(Boolean)

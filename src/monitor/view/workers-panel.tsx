@@ -1,4 +1,5 @@
 import { Box } from 'ink';
+import { clockWarning, describeOffset } from '../../core/clock-offset.js';
 import { ageText, bytesText, countText } from '../format.js';
 import type { Column } from '../layout.js';
 import { selectedWorker, type MonitorState, type WorkerRow } from '../state.js';
@@ -63,6 +64,8 @@ function workerCells(w: WorkerRow, now: number): Record<string, Cell> {
     offline ? 'offline' : late ? 'late' : '',
     w.stuck && !offline ? 'stuck' : '',
     w.zombies ? `${w.zombies} zombie(s)` : '',
+    // A worker's clock off Redis's promotes delayed runs early or late (README, Clocks).
+    w.clockOffsetMs !== undefined && clockWarning(w.clockOffsetMs) ? `clock ${describeOffset(w.clockOffsetMs)}` : '',
   ].filter(Boolean);
   const dim = offline ? ('dim' as const) : undefined;
   const slots = w.concurrency * w.queues.length;
@@ -77,6 +80,6 @@ function workerCells(w: WorkerRow, now: number): Record<string, Cell> {
     beat: { text: ageText(heartbeatAge(w, now)), tone: offline ? 'error' : late ? 'warn' : undefined },
     queues: { text: w.queues.join(','), tone: dim },
     uptime: { text: ageText(now - w.startedAt), tone: dim },
-    flags: { text: flags.join(' '), tone: offline || w.stuck ? 'error' : late || w.zombies ? 'warn' : undefined },
+    flags: { text: flags.join(' '), tone: offline || w.stuck ? 'error' : flags.length > 0 ? 'warn' : undefined },
   };
 }

@@ -1,6 +1,6 @@
 import { errorMessage } from '../../core/errors.js';
 import type { TaskLogger } from '../../core/task.js';
-import type { ConnectionOptions, Job } from 'bullmq';
+import type { BackendFactory, ConnectionOptions, Job, RedisQueueBackend } from 'bullmq';
 import { redisOptions } from '../connection.js';
 import { Worker } from '../engine.js';
 import { DEFAULT_KEEP } from '../producer.js';
@@ -17,27 +17,34 @@ export function createConsumer(
   handlers: {
     process: (job: Job, token: string | undefined) => Promise<unknown>;
     backoff: (attemptsMade: number, type: string | undefined, job: Job | undefined) => number;
+    /** How the consumer reaches Redis (BullMQ's Redis backend, or one wrapping it). */
+    backend: BackendFactory<RedisQueueBackend>;
   },
 ): Worker {
   const { worker: defaults } = options.config;
   // Two parameters, not three: BullMQ creates an AbortController per run only for processors
   // that take its signal, which it aborts only on `worker.cancelJob()`; tq never calls that
   // (cancels travel over tq's control channel), so it would cost every run for nothing.
-  return new Worker(queue, (job, token) => handlers.process(job, token), {
-    connection: redisOptions(options.redisUrl, { role: 'worker', name: `tq-worker:${queue}` }) as ConnectionOptions,
-    prefix: options.prefix,
-    concurrency: options.concurrency,
-    name,
-    // A worker killed mid-run must not cost the run its life: recover it many times.
-    maxStalledCount: options.maxStalledCount ?? defaults.maxStalledCount,
-    lockDuration: options.lockDurationMs ?? defaults.lockDurationMs,
-    stalledInterval: options.stalledIntervalMs ?? defaults.stalledIntervalMs,
-    settings: { backoffStrategy: (attemptsMade, type, _err, job) => handlers.backoff(attemptsMade, type, job as Job | undefined) },
-    autorun: true,
-    // Retention of runs whose task sets no `keep` (those that do carry it in their options).
-    removeOnComplete: { count: DEFAULT_KEEP.completed },
-    removeOnFail: { count: DEFAULT_KEEP.failed },
-  });
+  return new Worker(
+    queue,
+    (job, token) => handlers.process(job, token),
+    {
+      connection: redisOptions(options.redisUrl, { role: 'worker', name: `tq-worker:${queue}` }) as ConnectionOptions,
+      prefix: options.prefix,
+      concurrency: options.concurrency,
+      name,
+      // A worker killed mid-run must not cost the run its life: recover it many times.
+      maxStalledCount: options.maxStalledCount ?? defaults.maxStalledCount,
+      lockDuration: options.lockDurationMs ?? defaults.lockDurationMs,
+      stalledInterval: options.stalledIntervalMs ?? defaults.stalledIntervalMs,
+      settings: { backoffStrategy: (attemptsMade, type, _err, job) => handlers.backoff(attemptsMade, type, job as Job | undefined) },
+      autorun: true,
+      // Retention of runs whose task sets no `keep` (those that do carry it in their options).
+      removeOnComplete: { count: DEFAULT_KEEP.completed },
+      removeOnFail: { count: DEFAULT_KEEP.failed },
+    },
+    handlers.backend,
+  );
 }
 
 /** A consumer error listener that says each distinct problem once a minute (not per retry). */

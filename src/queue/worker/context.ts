@@ -20,6 +20,8 @@ export interface WorkerContextDeps {
   emit: (event: RunEvent) => void;
   /** A run event for history only (log lines). */
   append: (event: RunEvent) => void;
+  /** Now by the Redis server's clock: the time of the events above. */
+  now: () => number;
   producer: () => Promise<Producer>;
   /** Shared by the worker's runs, so a Redis outage is reported once a minute, not per run. */
   warnings: { lastBackgroundWarnAt: number };
@@ -61,11 +63,11 @@ export function workerContext(
     sinks: {
       progress: (value, final) => {
         if (!final) background(job.updateProgress(value));
-        deps.emit({ type: 'progress', ...base, at: Date.now(), progress: value });
+        deps.emit({ type: 'progress', ...base, at: deps.now(), progress: value });
       },
       log: (line) => {
         background(job.log(line));
-        deps.append({ type: 'log', ...base, at: Date.now(), log: line });
+        deps.append({ type: 'log', ...base, at: deps.now(), log: line });
       },
       enqueue: async (name, payload, options) => {
         const run = await (await deps.producer()).enqueue(name, payload, options);

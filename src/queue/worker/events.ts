@@ -1,6 +1,7 @@
 /**
  * What a worker tells history about a run whose attempt ended: a pure mapping from the few Job
- * fields BullMQ hands back with the outcome onto a run event. No Redis, no clock of its own.
+ * fields BullMQ hands back with the outcome onto a run event. No Redis, no clock of its own: event
+ * times are on the Redis server's clock (`now`, and BullMQ's worker-clock times moved by `offsetMs`).
  */
 import type { RunEvent } from '../../core/run-events.js';
 import { failureState } from '../../core/run-outcome.js';
@@ -24,7 +25,10 @@ export interface AttemptFacts {
   startedAt?: number | undefined;
   /** For a retry: when the next attempt is due (from the backoff). */
   dueAt?: number | undefined;
+  /** Now by the server clock. */
   now: number;
+  /** Server clock minus this host's: BullMQ stamps `finishedOn` with the worker's `Date.now()`. */
+  offsetMs?: number | undefined;
 }
 
 const isNamed = (err: { name?: string }, name: string) => err.name === name;
@@ -37,7 +41,7 @@ export function completedEvent(job: JobFacts, result: unknown, facts: AttemptFac
     jobId: job.id!,
     task: job.name,
     queue: job.queueName,
-    at: job.finishedOn ?? facts.now,
+    at: job.finishedOn !== undefined ? job.finishedOn + (facts.offsetMs ?? 0) : facts.now,
     attempt: Math.max(1, job.attemptsMade),
     worker: facts.worker,
     result,
@@ -76,6 +80,16 @@ export function failureEvent(
     ...(facts.startedAt !== undefined ? { startedAt: facts.startedAt } : {}),
     ...(state === 'retrying' && facts.dueAt !== undefined ? { dueAt: facts.dueAt } : {}),
   };
+}
+
+/** A line of a run's log, for history only. */
+export function logEvent(
+  job: { id?: string | undefined; name: string; queueName: string },
+  attempt: number,
+  log: string,
+  at: number,
+): RunEvent {
+  return { type: 'log', jobId: job.id!, task: job.name, queue: job.queueName, at, attempt, log };
 }
 
 /** True when a failure event ends the run for good (counted as failed by the worker). */

@@ -15,21 +15,24 @@ import { connect } from '../connection.js';
 import { ControlSubscriber, type ControlMessage } from '../control.js';
 import { DelayedError, UnrecoverableError, type Worker } from '../engine.js';
 import { unwrap, withRateSlot } from '../envelope.js';
-import { HeartbeatPublisher } from '../heartbeat.js';
+import type { HeartbeatPublisher } from '../heartbeat.js';
 import { Producer } from '../producer.js';
 import { RateLimiter } from '../rate-limit.js';
 import { RunEventWriter } from '../run-stream.js';
 import { consumerErrorReporter, createConsumer } from './consumer.js';
 import { answerControl, rereadCancels, type ControlDeps } from './control-requests.js';
 import { workerContext } from './context.js';
-import { completedEvent, failureEvent, isFinalFailure } from './events.js';
+import { logEvent } from './events.js';
+import { RunOutcomes } from './outcomes.js';
 import { awaitOutcome, startHandler, ZombieTracker, type IsolatedRun } from './execute.js';
 import { passGates } from './gates.js';
+import { serverTimeBackend } from './server-time-backend.js';
 import { handBack, type ShutdownReport } from './shutdown.js';
 import type { ActiveRun, WorkerRuntimeOptions, WorkerStats } from './options.js';
 import { RunWatch } from './run-watch.js';
 import { UnknownTaskGrace } from './unknown-task.js';
 import { warmUp } from './warmup.js';
+import { checkWorkerClock, serverClockHeartbeat } from './worker-clock.js';
 
 export type { IsolatedRun, ShutdownReport, WorkerRuntimeOptions, WorkerStats };
 
@@ -55,19 +58,13 @@ export class WorkerRuntime {
   private readonly rate: RateLimiter;
   private readonly unknown: UnknownTaskGrace;
   private readonly zombies: ZombieTracker;
-  private readonly retryAt = new Map<string, number>();
-  /** When each run's handler started (the job objects BullMQ hands back with its outcome). */
-  private readonly started = new WeakMap<Job, number>();
+  private readonly outcomes: RunOutcomes;
   private control: ControlSubscriber | undefined;
   private heartbeat: HeartbeatPublisher | undefined;
   private watch: RunWatch | undefined;
   private producer: Promise<Producer> | undefined;
   private stopping = false;
   private readonly warnings = { lastBackgroundWarnAt: 0 };
-  /** Completions whose event is not made yet (see `defer`). */
-  private completions: { job: Job; result: unknown }[] = [];
-  private processed = 0;
-  private failed = 0;
   private lastFetchAt = 0;
 
   private constructor(
@@ -88,6 +85,8 @@ export class WorkerRuntime {
     this.rate = new RateLimiter(redis, options.prefix);
     this.unknown = new UnknownTaskGrace(config.worker.unknownTaskGraceMs, () => config.tasks.keys(), logger);
     this.zombies = new ZombieTracker(config.worker.maxZombies, logger, options.onZombieLimit);
+    const ended = (id: string) => this.watch?.finished(id);
+    this.outcomes = new RunOutcomes({ worker: this.name, clock: this.clock, emit: (e) => this.emit(e), ended });
   }
 
   /** Connects (failing fast when Redis is unreachable at start) and starts consuming. */
@@ -105,6 +104,7 @@ export class WorkerRuntime {
     runtime = new WorkerRuntime(options, redis);
     try {
       await runtime.clock.sync();
+      checkWorkerClock(runtime.clock, options.config.worker.maxClockOffsetMs, options.logger);
       await runtime.cancels.sync();
       const rt = runtime;
       runtime.control = await ControlSubscriber.open(
@@ -146,8 +146,8 @@ export class WorkerRuntime {
   /** What this worker has done so far (a copy: later runs do not change it). */
   stats(): WorkerStats {
     return {
-      processed: this.processed,
-      failed: this.failed,
+      processed: this.outcomes.processed,
+      failed: this.outcomes.failed,
       zombies: this.zombies.count,
       active: this.active.size,
       lastFetchAt: this.lastFetchAt,
@@ -157,8 +157,11 @@ export class WorkerRuntime {
 
   private startHeartbeat(): void {
     const { prefix, queues, concurrency, version = 'unknown', logger, heartbeatIntervalMs } = this.options;
-    const snapshot = () => ({ ...this.stats(), name: this.name, queues: [...queues], concurrency, active: this.activeRuns(), version });
-    this.heartbeat = new HeartbeatPublisher(this.redis, prefix, snapshot, logger, heartbeatIntervalMs);
+    const state = () => ({
+      stats: this.stats(),
+      identity: { name: this.name, queues: [...queues], concurrency, active: this.activeRuns(), version },
+    });
+    this.heartbeat = serverClockHeartbeat(this.redis, prefix, this.clock, state, logger, heartbeatIntervalMs);
     this.heartbeat.start();
   }
 
@@ -166,15 +169,14 @@ export class WorkerRuntime {
     // BullMQ reports every failed reconnect attempt; each distinct problem is said once a minute.
     const reportErrors = consumerErrorReporter(this.options.logger, () => this.stopping);
     for (const queue of this.options.queues) {
+      // Delayed moves (backoff retries, parked runs) are due at server-now + delay.
       const worker = createConsumer(queue, this.name, this.options, {
         process: (job, token) => this.process(job, token),
         backoff: (attemptsMade, type, job) => this.backoff(attemptsMade, type, job),
+        backend: serverTimeBackend(this.clock),
       });
-      worker.on('completed', (job, result) => {
-        this.processed += 1;
-        this.defer(job, result);
-      });
-      worker.on('failed', (job, err) => this.onFailed(job, err));
+      worker.on('completed', (job, result) => this.outcomes.completed(job, result));
+      worker.on('failed', (job, err) => this.outcomes.failedAttempt(job, err));
       worker.on('error', reportErrors);
       // Finding the queue empty also proves the fetch loop is alive (see "stuck" in inspect).
       worker.on('drained', () => {
@@ -188,7 +190,7 @@ export class WorkerRuntime {
     const task = job ? this.options.config.tasks.get(job.name) : undefined;
     if (type !== TQ_BACKOFF || !task?.backoff) return 0;
     const delay = backoffDelay(task.backoff, attemptsMade);
-    if (job?.id) this.retryAt.set(job.id, Date.now() + delay);
+    if (job?.id) this.outcomes.retryIn(job.id, delay);
     return delay;
   }
 
@@ -218,10 +220,11 @@ export class WorkerRuntime {
     };
   }
 
-  /** Puts a run back as delayed until `dueAt` without spending an attempt. */
+  /** Puts a run back as delayed until `dueAt` (server clock) without spending an attempt. */
   private async park(job: Job, token: string, dueAt: number, attempt: number): Promise<never> {
-    await job.moveToDelayed(dueAt, token);
-    this.emit({ type: 'delayed', jobId: job.id!, task: job.name, queue: job.queueName, at: Date.now(), attempt, dueAt });
+    // BullMQ takes a time on this host's clock and turns it into a delay from its Date.now().
+    await job.moveToDelayed(Date.now() + (dueAt - this.clock.now()), token);
+    this.emit({ type: 'delayed', jobId: job.id!, task: job.name, queue: job.queueName, at: this.clock.now(), attempt, dueAt });
     throw new DelayedError();
   }
 
@@ -233,7 +236,7 @@ export class WorkerRuntime {
     if (!task) {
       const verdict = this.unknown.verdict(
         { task: job.name, queue: job.queueName, enqueuedAt: env.enqueuedAt ?? job.timestamp, canPark: token !== undefined },
-        Date.now(),
+        this.clock.now(),
       );
       if (verdict.kind === 'park') return this.park(job, token!, verdict.dueAt, attempt);
       throw new UnrecoverableError(verdict.reason);
@@ -258,7 +261,7 @@ export class WorkerRuntime {
     if (gate.kind === 'park') {
       // Park the run until its reserved slot; this spends no attempt and blocks nothing else.
       await job.updateData(withRateSlot(job.data, gate.slot, job.timestamp));
-      return this.park(job, token!, Date.now() + gate.waitMs, attempt);
+      return this.park(job, token!, gate.slot, attempt);
     }
 
     let payload = env.payload;
@@ -276,12 +279,14 @@ export class WorkerRuntime {
   ): Promise<unknown> {
     const control = new RunControl();
     if (timeLimitMs !== undefined) control.abortAfter(timeLimitMs, () => new RunAborted(TIME_LIMIT, timeLimitReason(timeLimitMs)));
-    const startedAt = Date.now();
-    this.started.set(job, startedAt);
+    // History's times are on the server clock; the watch measures blocking on this host's.
+    const startedLocal = Date.now();
+    const startedAt = this.clock.toServer(startedLocal);
+    this.outcomes.startedAt(job, startedAt);
     this.emit({ type: 'active', jobId: job.id!, task: task.name, queue: job.queueName, attempt, worker: this.name, at: startedAt });
     const { ctx, end } = this.context(job, task, attempt, control);
     const label = `${task.name}[${job.id}]`;
-    this.watch!.started(job, token, label, timeLimitMs !== undefined ? startedAt + timeLimitMs : undefined);
+    this.watch!.started(job, token, label, timeLimitMs !== undefined ? startedLocal + timeLimitMs : undefined);
     const done = startHandler(task, payload, ctx, control, this.options.isolated);
     this.active.set(job.id!, { job, token, task: task.name, control, done, startedAt });
     try {
@@ -296,7 +301,7 @@ export class WorkerRuntime {
       control.end();
       end();
       this.active.delete(job.id!);
-      const blocked = this.watch!.ended(job, label, startedAt);
+      const blocked = this.watch!.ended(job, label, startedLocal);
       if (blocked) this.note(job, attempt, blocked);
     }
   }
@@ -304,7 +309,7 @@ export class WorkerRuntime {
   /** A warning about one run: in the worker log and in the run's own log lines (history). */
   private note(job: Job, attempt: number, line: string): void {
     this.options.logger.warn(line);
-    this.writer.append({ type: 'log', jobId: job.id!, task: job.name, queue: job.queueName, at: Date.now(), attempt, log: `tq: ${line}` });
+    this.writer.append(logEvent(job, attempt, `tq: ${line}`, this.clock.now()));
   }
 
   /**
@@ -317,10 +322,14 @@ export class WorkerRuntime {
     const { logger } = this.options;
     const runs = [...this.active.values()].map((r) => ({ id: r.job.id!, queue: r.job.queueName }));
     await this.watch?.mark(runs, reason).catch((err: unknown) => logger.warn(`could not record why runs end (${errorMessage(err)})`));
-    const handedBack = await handBack(this.active, { worker: this.name, logger, emit: (e) => this.emit(e) });
-    this.flushCompletions();
+    const handedBack = await handBack(this.active, this.handBackDeps());
+    this.outcomes.flush();
     await settlesWithin(this.writer.flush(), 2000);
     return handedBack;
+  }
+
+  private handBackDeps() {
+    return { worker: this.name, logger: this.options.logger, emit: (e: RunEvent) => this.emit(e), now: () => this.clock.now() };
   }
 
   private context(job: Job, task: ResolvedTask, attempt: number, control: RunControl) {
@@ -331,43 +340,16 @@ export class WorkerRuntime {
       logger: this.options.logger,
       emit: (event) => this.emit(event),
       append: (event) => this.writer.append(event),
+      now: () => this.clock.now(),
       producer: () => this.getProducer(),
       warnings: this.warnings,
     });
   }
 
-  /**
-   * BullMQ reports a completion before it starts the next run it fetched along with it: the
-   * completion's event and log line are made after this turn's runs have started instead
-   * (setImmediate), off the path from one run to the next.
-   */
-  private defer(job: Job, result: unknown): void {
-    this.completions.push({ job, result });
-    if (this.completions.length === 1) setImmediate(() => this.flushCompletions());
-  }
-
-  private flushCompletions(): void {
-    const done = this.completions;
-    this.completions = [];
-    for (const { job, result } of done) {
-      this.watch?.finished(job.id!);
-      this.emit(completedEvent(job, result, { worker: this.name, startedAt: this.started.get(job), now: Date.now() }));
-    }
-  }
-
-  private onFailed(job: Job | undefined, err: Error): void {
-    if (!job || err instanceof DelayedError) return;
-    const dueAt = this.retryAt.get(job.id!);
-    this.retryAt.delete(job.id!);
-    const event = failureEvent(job, err, { worker: this.name, startedAt: this.started.get(job), dueAt, now: Date.now() });
-    if (!event) return;
-    this.watch?.finished(job.id!);
-    if (isFinalFailure(event)) this.failed += 1;
-    this.emit(event);
-  }
-
   private getProducer(): Promise<Producer> {
-    this.producer ??= Producer.connect(this.options.config, { redisUrl: this.options.redisUrl, prefix: this.options.prefix });
+    const { config, redisUrl, prefix } = this.options;
+    // This worker already said how its clock stands.
+    this.producer ??= Producer.connect(config, { redisUrl, prefix, clockWarning: false });
     return this.producer;
   }
 
@@ -381,12 +363,12 @@ export class WorkerRuntime {
     const quietly = (what: string) => (err: unknown) => logger.warn(`${what} during shutdown (${errorMessage(err)})`);
     await Promise.all(this.workers.map((w) => w.pause(true).catch(quietly('could not stop fetching'))));
     const drained = await settlesWithin(Promise.allSettled([...this.active.values()].map((a) => a.done)), timeoutMs);
-    const handedBack = drained ? [] : await handBack(this.active, { worker: this.name, logger, emit: (e) => this.emit(e) });
+    const handedBack = drained ? [] : await handBack(this.active, this.handBackDeps());
     this.control?.close();
     await this.watch?.close();
     await this.heartbeat?.stop(this.name).catch(quietly('heartbeat not removed'));
     await Promise.all(this.workers.map((w) => w.close(!drained).catch(quietly('a queue consumer did not close'))));
-    this.flushCompletions();
+    this.outcomes.flush();
     await settlesWithin(this.writer.flush(), 5000);
     // A producer that never connected failed the ctx.enqueue that wanted it: nothing to close.
     if (this.producer) await (await this.producer.catch(() => undefined))?.close();

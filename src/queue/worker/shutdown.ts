@@ -19,7 +19,7 @@ export interface ShutdownReport {
 /** Returns the ids handed back; a run that could not be is left for stall recovery (and logged). */
 export async function handBack(
   active: ReadonlyMap<string, { job: Job; token: string | undefined; control: RunControl }>,
-  deps: { worker: string; logger: TaskLogger; emit: (event: RunEvent) => void },
+  deps: { worker: string; logger: TaskLogger; emit: (event: RunEvent) => void; now: () => number },
 ): Promise<string[]> {
   const handedBack: string[] = [];
   for (const [id, run] of active) {
@@ -37,7 +37,7 @@ export async function handBack(
       jobId: id,
       task: job.name,
       queue: job.queueName,
-      at: Date.now(),
+      at: deps.now(),
       attempt: job.attemptsMade + 1,
       worker: deps.worker,
     });
