@@ -47,10 +47,14 @@ export function resolveTimezone(raw: unknown, problems: Problems): string {
   return system;
 }
 
-/** `media`, `db`, `prefix`: non-empty strings (paths are resolved later). */
+/** `media`, `redis`, `db`, `prefix`: non-empty strings (paths and URLs are resolved later); `redis` may be a section. */
 export function resolveLocations(config: TqConfig & Record<string, unknown>, problems: Problems) {
+  const media = problems.nonEmptyString('media', config.media) ?? 'media';
+  const { url: redis, allowEviction } = resolveRedis(config.redis, problems);
   return {
-    media: problems.nonEmptyString('media', config.media) ?? 'media',
+    media,
+    redis,
+    allowEviction,
     db: problems.nonEmptyString('db', config.db),
     prefix: problems.nonEmptyString('prefix', config.prefix),
   };
@@ -72,12 +76,8 @@ export function resolveHistory(raw: TqConfig['history'], problems: Problems): Re
 const REDIS_KEYS = new Set(['url', 'allowEviction']);
 
 /** `redis`: the URL, or `{ url?, allowEviction? }`. */
-export function resolveRedis(raw: unknown, problems: Problems): { url: string | undefined; allowEviction: boolean } {
-  if (raw === undefined || typeof raw === 'string') return { url: problems.nonEmptyString('redis', raw), allowEviction: false };
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
-    problems.add('redis', "must be a URL ('redis://host:6379') or { url?, allowEviction? }");
-    return { url: undefined, allowEviction: false };
-  }
+function resolveRedis(raw: unknown, problems: Problems): { url: string | undefined; allowEviction: boolean } {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return { url: problems.nonEmptyString('redis', raw), allowEviction: false };
   const section = raw as Record<string, unknown>;
   for (const key of Object.keys(section)) {
     if (!REDIS_KEYS.has(key)) problems.add(`redis.${key}`, `unknown key (allowed: ${[...REDIS_KEYS].join(', ')})`);

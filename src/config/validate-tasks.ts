@@ -27,18 +27,18 @@ const TASK_KEYS = new Set([
   'warmup',
 ]);
 
-/**
- * The `tasks` section: every well-formed task resolved, every problem recorded. `resultLimit` is
- * the config's, carried by each task.
- */
-export function resolveTasks(raw: unknown, resultLimit: number, problems: Problems): Map<string, ResolvedTask> {
-  const tasks = new Map<string, ResolvedTask>();
+/** A task's own options resolved; the config-wide values it carries are added by the caller. */
+export type ResolvedTaskOptions = Omit<ResolvedTask, 'resultLimit'>;
+
+/** The `tasks` section: every well-formed task resolved, every problem recorded. */
+export function resolveTasks(raw: unknown, problems: Problems): Map<string, ResolvedTaskOptions> {
+  const tasks = new Map<string, ResolvedTaskOptions>();
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
     problems.add('tasks', 'required: an object of task definitions, e.g. { hello: defineTask({ run }) }');
     return tasks;
   }
   for (const [name, value] of Object.entries(raw)) {
-    const task = resolveTask(name, value, resultLimit, problems);
+    const task = resolveTask(name, value, problems);
     if (task) tasks.set(name, task);
   }
   if (Object.keys(raw).length === 0) problems.add('tasks', 'define at least one task');
@@ -46,7 +46,7 @@ export function resolveTasks(raw: unknown, resultLimit: number, problems: Proble
 }
 
 /** One task; undefined when it is not a task definition at all (its other options are not checked then). */
-function resolveTask(name: string, value: unknown, resultLimit: number, problems: Problems): ResolvedTask | undefined {
+function resolveTask(name: string, value: unknown, problems: Problems): ResolvedTaskOptions | undefined {
   const key = `tasks.${name}`;
   if (!TASK_NAME.test(name)) {
     problems.add(key, 'task names start with a letter and use letters, digits, _ . - (at most 100)');
@@ -94,7 +94,6 @@ function resolveTask(name: string, value: unknown, resultLimit: number, problems
     dedupe,
     schema: isStandardSchema(def.schema) ? def.schema : undefined,
     isolate: def.isolate === true,
-    resultLimit,
   };
 }
 

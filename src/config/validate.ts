@@ -7,7 +7,6 @@ import {
   resolveHistory,
   resolveLocations,
   resolvePayloadLimit,
-  resolveRedis,
   resolveResultLimit,
   resolveSchedulesSection,
   resolveTimezone,
@@ -46,12 +45,14 @@ export function resolveConfig(raw: unknown, file: string | undefined, dir: strin
   for (const key of Object.keys(config)) {
     if (!TOP_KEYS.has(key)) problems.add(key, `unknown key (allowed: ${[...TOP_KEYS].join(', ')})`);
   }
-  const resultLimit = resolveResultLimit(config.resultLimit, problems);
-  const tasks = resolveTasks(config.tasks, resultLimit, problems);
-  const schedules = resolveSchedulesSection(config.schedules, [...tasks.keys()], config.payloadLimit, problems);
+  const taskOptions = resolveTasks(config.tasks, problems);
+  const schedules = resolveSchedulesSection(config.schedules, [...taskOptions.keys()], config.payloadLimit, problems);
   const timezone = resolveTimezone(config.timezone, problems);
-  const { media, db, prefix } = resolveLocations(config, problems);
-  const { url: redis, allowEviction } = resolveRedis(config.redis, problems);
+  const { media, redis, allowEviction, db, prefix } = resolveLocations(config, problems);
+  const history = resolveHistory(config.history, problems);
+  const payloadLimit = resolvePayloadLimit(config.payloadLimit, problems);
+  const resultLimit = resolveResultLimit(config.resultLimit, problems);
+  const tasks = new Map([...taskOptions].map(([name, task]) => [name, { ...task, resultLimit }]));
   const resolved: ResolvedConfig = {
     file,
     dir,
@@ -59,8 +60,8 @@ export function resolveConfig(raw: unknown, file: string | undefined, dir: strin
     schedules,
     timezone,
     mediaDir: path.resolve(dir, media),
-    history: resolveHistory(config.history, problems),
-    payloadLimit: resolvePayloadLimit(config.payloadLimit, problems),
+    history,
+    payloadLimit,
     resultLimit,
     worker: resolveWorker(config.worker, problems),
     queues: [...new Set([...tasks.values()].map((t) => t.queue))].sort(),
