@@ -125,7 +125,7 @@ describe('assertJsonResult', () => {
     expect(() => assertJsonResult({ text: 'x'.repeat(80) }, 100)).not.toThrow();
     const err = usageError(() => assertJsonResult({ text: 'x'.repeat(100) }, 100));
     expect(err.message).toBe(
-      'result is 113 bytes, over the 100-byte resultLimit: return a reference (a record id, a path) instead of the data, or raise resultLimit in the config',
+      'result is 111 bytes, over the 100-byte resultLimit: return a reference (a record id, a path) instead of the data, or raise resultLimit in the config',
     );
   });
 
