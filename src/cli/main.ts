@@ -5,6 +5,7 @@ import { scrubSecret } from '../core/url.js';
 import { createContext, type CliContext, type SignalHub } from './context.js';
 import { exitProcess } from '../runtime/process-guard.js';
 import { TQ_VERSION } from '../runtime/version.js';
+import { asOutOfMemory } from '../queue/memory.js';
 
 const version = TQ_VERSION;
 
@@ -347,7 +348,10 @@ Examples:
   return program;
 }
 
-function report(err: unknown, debug: boolean, argv: readonly string[]): number {
+function report(failure: unknown, debug: boolean, argv: readonly string[]): number {
+  // Redis refusing a write for memory is one line that names maxmemory, whichever command (or
+  // BullMQ script) met it first.
+  const err = asOutOfMemory(failure);
   const stderr = process.stderr;
   // Never print a Redis password, even inside messages from libraries.
   const redisArg = argv[argv.indexOf('--redis') + 1] ?? process.env.TQ_REDIS_URL;

@@ -2,7 +2,7 @@ import type { ResolvedConfig } from '../config/index.js';
 import { configFromObject } from '../config/index.js';
 import { parseDuration } from '../core/duration.js';
 import { UsageError } from '../core/errors.js';
-import { assertJsonPayload } from '../core/json.js';
+import { assertJsonPayload, assertJsonResult } from '../core/json.js';
 import { callHandler, RunControl } from '../core/run-control.js';
 import { createRunContext } from '../core/run-context.js';
 import { failureState, judgeFailure, RunAborted, timeLimitReason, TIME_LIMIT } from '../core/run-outcome.js';
@@ -88,7 +88,7 @@ export function runInline(config: TqConfig, options: ClientOptions): TqClient<Ta
     });
     try {
       const result = await control.race(callHandler(() => task.definition.run(payload, ctx)));
-      assertJsonPayload(result ?? null, 'result', Number.MAX_SAFE_INTEGER);
+      assertJsonResult(result ?? null, task.resultLimit);
       run.result = JSON.parse(JSON.stringify(result ?? null));
       return { ok: true };
     } catch (err) {

@@ -19,6 +19,8 @@ export interface ResolvedTask {
   readonly dedupe: { key: (payload: any) => string; ttlMs: number | undefined } | undefined;
   readonly schema: StandardSchemaV1 | undefined;
   readonly isolate: boolean;
+  /** The config's `resultLimit`, carried by each task so every executor finds it with the task. */
+  readonly resultLimit: number;
 }
 
 export interface ResolvedConfig {
@@ -32,6 +34,8 @@ export interface ResolvedConfig {
   readonly mediaDir: string;
   readonly history: { keepMs: number | undefined; redact: readonly string[]; streamMaxLen: number; reconcileAfterMs: number };
   readonly payloadLimit: number;
+  /** Largest result a handler may return, bytes (JSON). */
+  readonly resultLimit: number;
   readonly worker: {
     concurrency: number;
     shutdownTimeoutMs: number;
@@ -48,6 +52,8 @@ export interface ResolvedConfig {
   readonly queues: readonly string[];
   /** Values from the file, used when no flag or environment variable sets them. */
   readonly redis: string | undefined;
+  /** `redis.allowEviction`: workers and producers accept an evicting `maxmemory-policy`. */
+  readonly allowEviction: boolean;
   readonly db: string | undefined;
   readonly prefix: string | undefined;
 }

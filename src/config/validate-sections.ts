@@ -1,6 +1,6 @@
 // The checks beat resolves with, so validation and dispatch can never disagree.
 import { scheduleProblems } from '../beat/schedule.js';
-import { DEFAULT_PAYLOAD_LIMIT } from '../core/json.js';
+import { DEFAULT_PAYLOAD_LIMIT, DEFAULT_RESULT_LIMIT } from '../core/json.js';
 import { DEFAULT_MAX_CLOCK_OFFSET_MS } from '../core/clock-offset.js';
 import { isTimeZone } from '../core/names.js';
 import type { TqConfig } from '../core/task.js';
@@ -48,11 +48,14 @@ export function resolveTimezone(raw: unknown, problems: Problems): string {
   return system;
 }
 
-/** `media`, `redis`, `db`, `prefix`: non-empty strings (paths and URLs are resolved later). */
+/** `media`, `redis`, `db`, `prefix`: non-empty strings (paths and URLs are resolved later); `redis` may be a section. */
 export function resolveLocations(config: TqConfig & Record<string, unknown>, problems: Problems) {
+  const media = problems.nonEmptyString('media', config.media) ?? 'media';
+  const { url: redis, allowEviction } = resolveRedis(config.redis, problems);
   return {
-    media: problems.nonEmptyString('media', config.media) ?? 'media',
-    redis: problems.nonEmptyString('redis', config.redis),
+    media,
+    redis,
+    allowEviction,
     db: problems.nonEmptyString('db', config.db),
     prefix: problems.nonEmptyString('prefix', config.prefix),
   };
@@ -72,9 +75,28 @@ export function resolveHistory(raw: TqConfig['history'], problems: Problems): Re
   };
 }
 
+const REDIS_KEYS = new Set(['url', 'allowEviction']);
+
+/** `redis`: the URL, or `{ url?, allowEviction? }`. */
+function resolveRedis(raw: unknown, problems: Problems): { url: string | undefined; allowEviction: boolean } {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return { url: problems.nonEmptyString('redis', raw), allowEviction: false };
+  const section = raw as Record<string, unknown>;
+  for (const key of Object.keys(section)) {
+    if (!REDIS_KEYS.has(key)) problems.add(`redis.${key}`, `unknown key (allowed: ${[...REDIS_KEYS].join(', ')})`);
+  }
+  const allow = section.allowEviction;
+  if (allow !== undefined && typeof allow !== 'boolean') problems.add('redis.allowEviction', 'must be true or false');
+  return { url: problems.nonEmptyString('redis.url', section.url), allowEviction: allow === true };
+}
+
 /** `payloadLimit`: the most bytes of JSON a payload may take. */
 export function resolvePayloadLimit(raw: unknown, problems: Problems): number {
   return problems.positiveInt('payloadLimit', raw) ?? DEFAULT_PAYLOAD_LIMIT;
+}
+
+/** `resultLimit`: the most bytes of JSON a handler's result may take. */
+export function resolveResultLimit(raw: unknown, problems: Problems): number {
+  return problems.positiveInt('resultLimit', raw) ?? DEFAULT_RESULT_LIMIT;
 }
 
 /** `worker`: the defaults of every worker process of this app. */

@@ -27,9 +27,12 @@ const TASK_KEYS = new Set([
   'warmup',
 ]);
 
+/** A task's own options resolved; the config-wide values it carries are added by the caller. */
+export type ResolvedTaskOptions = Omit<ResolvedTask, 'resultLimit'>;
+
 /** The `tasks` section: every well-formed task resolved, every problem recorded. */
-export function resolveTasks(raw: unknown, problems: Problems): Map<string, ResolvedTask> {
-  const tasks = new Map<string, ResolvedTask>();
+export function resolveTasks(raw: unknown, problems: Problems): Map<string, ResolvedTaskOptions> {
+  const tasks = new Map<string, ResolvedTaskOptions>();
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
     problems.add('tasks', 'required: an object of task definitions, e.g. { hello: defineTask({ run }) }');
     return tasks;
@@ -43,7 +46,7 @@ export function resolveTasks(raw: unknown, problems: Problems): Map<string, Reso
 }
 
 /** One task; undefined when it is not a task definition at all (its other options are not checked then). */
-function resolveTask(name: string, value: unknown, problems: Problems): ResolvedTask | undefined {
+function resolveTask(name: string, value: unknown, problems: Problems): ResolvedTaskOptions | undefined {
   const key = `tasks.${name}`;
   if (!TASK_NAME.test(name)) {
     problems.add(key, 'task names start with a letter and use letters, digits, _ . - (at most 100)');

@@ -7,13 +7,26 @@ import {
   resolveHistory,
   resolveLocations,
   resolvePayloadLimit,
+  resolveResultLimit,
   resolveSchedulesSection,
   resolveTimezone,
   resolveWorker,
 } from './validate-sections.js';
 import { resolveTasks } from './validate-tasks.js';
 
-const TOP_KEYS = new Set(['tasks', 'schedules', 'timezone', 'media', 'redis', 'db', 'prefix', 'history', 'payloadLimit', 'worker']);
+const TOP_KEYS = new Set([
+  'tasks',
+  'schedules',
+  'timezone',
+  'media',
+  'redis',
+  'db',
+  'prefix',
+  'history',
+  'payloadLimit',
+  'resultLimit',
+  'worker',
+]);
 
 /**
  * Validates a loaded config and resolves it (durations to ms, paths to absolute, defaults).
@@ -32,10 +45,14 @@ export function resolveConfig(raw: unknown, file: string | undefined, dir: strin
   for (const key of Object.keys(config)) {
     if (!TOP_KEYS.has(key)) problems.add(key, `unknown key (allowed: ${[...TOP_KEYS].join(', ')})`);
   }
-  const tasks = resolveTasks(config.tasks, problems);
-  const schedules = resolveSchedulesSection(config.schedules, [...tasks.keys()], config.payloadLimit, problems);
+  const taskOptions = resolveTasks(config.tasks, problems);
+  const schedules = resolveSchedulesSection(config.schedules, [...taskOptions.keys()], config.payloadLimit, problems);
   const timezone = resolveTimezone(config.timezone, problems);
-  const { media, redis, db, prefix } = resolveLocations(config, problems);
+  const { media, redis, allowEviction, db, prefix } = resolveLocations(config, problems);
+  const history = resolveHistory(config.history, problems);
+  const payloadLimit = resolvePayloadLimit(config.payloadLimit, problems);
+  const resultLimit = resolveResultLimit(config.resultLimit, problems);
+  const tasks = new Map([...taskOptions].map(([name, task]) => [name, { ...task, resultLimit }]));
   const resolved: ResolvedConfig = {
     file,
     dir,
@@ -43,11 +60,13 @@ export function resolveConfig(raw: unknown, file: string | undefined, dir: strin
     schedules,
     timezone,
     mediaDir: path.resolve(dir, media),
-    history: resolveHistory(config.history, problems),
-    payloadLimit: resolvePayloadLimit(config.payloadLimit, problems),
+    history,
+    payloadLimit,
+    resultLimit,
     worker: resolveWorker(config.worker, problems),
     queues: [...new Set([...tasks.values()].map((t) => t.queue))].sort(),
     redis,
+    allowEviction,
     db,
     prefix,
   };

@@ -1,6 +1,8 @@
 import { UsageError } from './errors.js';
 
 export const DEFAULT_PAYLOAD_LIMIT = 1024 * 1024;
+/** Results are stored in Redis (three times over: the job, its event, history's stream) like payloads. */
+export const DEFAULT_RESULT_LIMIT = DEFAULT_PAYLOAD_LIMIT;
 const MAX_DEPTH = 64;
 
 /**
@@ -9,18 +11,38 @@ const MAX_DEPTH = 64;
  * fits `limitBytes` once serialised.
  */
 export function assertJsonPayload(value: unknown, what = 'payload', limitBytes = DEFAULT_PAYLOAD_LIMIT): void {
+  const size = jsonSizeOver(value, what, limitBytes);
+  if (size !== undefined) {
+    throw new UsageError(`${what} is ${size} bytes, over the ${limitBytes}-byte limit`, {
+      hint: 'pass a reference (a record id, a path) instead of the data, or raise payloadLimit in the config',
+    });
+  }
+}
+
+/**
+ * The same checks for a handler's result against `resultLimit`. The failure is a `UsageError`,
+ * final like every bad input (the same handler returns the same size again), and its message
+ * carries the fix because a run's error is all its owner sees.
+ */
+export function assertJsonResult(value: unknown, limitBytes = DEFAULT_RESULT_LIMIT): void {
+  const size = jsonSizeOver(value, 'result', limitBytes);
+  if (size !== undefined) {
+    throw new UsageError(
+      `result is ${size} bytes, over the ${limitBytes}-byte resultLimit: return a reference (a record id, a path) instead of the data, or raise resultLimit in the config`,
+    );
+  }
+}
+
+/** Checks `value` is plain JSON (throws naming where it is not); its size in bytes when over `limitBytes`. */
+function jsonSizeOver(value: unknown, what: string, limitBytes: number): number | undefined {
   const walk = { units: 0 };
   checkJson(value, { root: what, keys: [] }, 0, new Set(), walk);
   // One UTF-16 unit of a string is at most 6 bytes of JSON (`\u001f`), anything else one byte
   // per character: a value whose bound is under the limit need not be serialised to be sure
   // (the engine serialises it anyway; doing it twice per run costs every enqueue).
-  if (walk.units * 6 <= limitBytes) return;
+  if (walk.units * 6 <= limitBytes) return undefined;
   const size = Buffer.byteLength(JSON.stringify(value ?? null));
-  if (size > limitBytes) {
-    throw new UsageError(`${what} is ${size} bytes, over the ${limitBytes}-byte limit`, {
-      hint: 'pass a reference (a record id, a path) instead of the data, or raise payloadLimit in the config',
-    });
-  }
+  return size > limitBytes ? size : undefined;
 }
 
 /**

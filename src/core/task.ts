@@ -207,6 +207,18 @@ export interface WorkerDefaults {
   maxClockOffset?: string | number | false;
 }
 
+/** The `redis` section of the config when it says more than the URL. */
+export interface RedisConfig {
+  /** The Redis URL (a flag or `TQ_REDIS_URL` wins over it). */
+  url?: string;
+  /**
+   * Let workers and producers run on a Redis whose `maxmemory-policy` may evict keys (anything
+   * but `noeviction` with a `maxmemory`). Default false: they refuse to start, because an
+   * evicted run is lost and an evicted lock runs a run twice.
+   */
+  allowEviction?: boolean;
+}
+
 export type TaskMap = Record<string, TaskDefinition<any, any>>;
 
 export interface TqConfig<T extends TaskMap = TaskMap> {
@@ -216,12 +228,15 @@ export interface TqConfig<T extends TaskMap = TaskMap> {
   timezone?: string;
   /** Directory for originals and thumbnails, default `media`. */
   media?: string;
-  redis?: string;
+  /** The Redis URL, or `{ url, allowEviction }` (see `RedisConfig`). */
+  redis?: string | RedisConfig;
   db?: string;
   prefix?: string;
   history?: HistoryOptions;
   /** Largest payload accepted at enqueue, bytes; default 1 MiB. */
   payloadLimit?: number;
+  /** Largest result a handler may return, bytes (a bigger one fails its run); default 1 MiB. */
+  resultLimit?: number;
   worker?: WorkerDefaults;
 }
 

@@ -5,6 +5,7 @@ import { Redis } from './redis-client.js';
 import { RedisUnavailableError, errorMessage } from '../core/errors.js';
 import { maskRedisUrl, scrubSecret } from '../core/url.js';
 import { REDIS_LAYOUT_VERSION, tqKeys } from './keys.js';
+import { isOutOfMemoryError } from './memory.js';
 
 export type { Redis };
 
@@ -119,14 +120,27 @@ function safePassword(url: string): string | undefined {
 /**
  * Records (or checks) the layout version of tq's data under `prefix`, so a future tq can
  * migrate keys; refuses to run against data written by a newer layout.
+ *
+ * Reads first and writes only when the key is missing: every command (inspect and purge too)
+ * comes through here, and Redis at `maxmemory` with `noeviction` refuses any write, even a
+ * `SET NX` that would change nothing. A missing key that cannot be written for lack of memory is
+ * left to the next process that can write: nothing newer wrote there either.
  */
 export async function ensureLayout(redis: Redis, prefix: string): Promise<void> {
   const key = tqKeys(prefix).layout;
-  await redis.set(key, String(REDIS_LAYOUT_VERSION), 'NX');
-  const stored = Number(await redis.get(key));
-  if (stored > REDIS_LAYOUT_VERSION) {
+  let stored = await redis.get(key);
+  if (stored === null) {
+    try {
+      await redis.set(key, String(REDIS_LAYOUT_VERSION), 'NX');
+      stored = await redis.get(key);
+    } catch (err) {
+      if (!isOutOfMemoryError(err)) throw err;
+    }
+  }
+  const version = Number(stored ?? REDIS_LAYOUT_VERSION);
+  if (version > REDIS_LAYOUT_VERSION) {
     throw new RedisUnavailableError(
-      `the data under prefix "${prefix}" has layout version ${stored}, newer than this tq understands (${REDIS_LAYOUT_VERSION})`,
+      `the data under prefix "${prefix}" has layout version ${version}, newer than this tq understands (${REDIS_LAYOUT_VERSION})`,
       { hint: 'upgrade tq, or use another --prefix' },
     );
   }

@@ -1,4 +1,6 @@
 export { connect, checkServer, ensureLayout, deletePrefix, type Redis } from './connection.js';
+export { assertWritable, asOutOfMemory, EvictionPolicyError, readMemory, RedisOutOfMemoryError, type RedisMemory } from './memory.js';
+export { MemoryWatch } from './memory-watch.js';
 export { Producer, type EnqueuedRun, type EnqueueRequest, type RunOutcome } from './producer.js';
 export { WorkerRuntime, type WorkerRuntimeOptions, type WorkerStats, type ShutdownReport, type IsolatedRun } from './worker/runtime.js';
 export { RunEventReader, RunEventWriter } from './run-stream.js';

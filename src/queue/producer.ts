@@ -7,6 +7,7 @@ import type { RunEventSource } from '../core/run-events.js';
 import type { EnqueueOptions } from '../core/task.js';
 import type { ResolvedConfig, ResolvedTask } from '../config/resolved.js';
 import { connect, ensureLayout, redisOptions } from './connection.js';
+import { assertEvictionAllowed } from './memory.js';
 import { failureState } from '../core/run-outcome.js';
 import { ServerClock } from './clock.js';
 import { validateWithSchema } from '../core/schema.js';
@@ -128,6 +129,7 @@ export class Producer {
     const redis = await connect(settings.redisUrl, { role: 'producer', name: 'tq-producer' });
     try {
       await ensureLayout(redis, settings.prefix);
+      await assertEvictionAllowed(redis, config.allowEviction);
       const producer = new Producer(redis, config, settings);
       await producer.clock.sync();
       const skew = settings.clockWarning === false ? undefined : producer.clock.skewWarning();

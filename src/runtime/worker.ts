@@ -3,7 +3,17 @@ import { errorMessage, UsageError } from '../core/errors.js';
 import { isQueueName, QUEUE_NAME_RULE } from '../core/names.js';
 import type { RecordsStore } from '../core/records.js';
 import type { RunEvent } from '../core/run-events.js';
-import { checkServer, connect, ensureLayout, WorkerRuntime, type WorkerStats } from '../queue/index.js';
+import {
+  assertWritable,
+  checkServer,
+  connect,
+  ensureLayout,
+  MemoryWatch,
+  WorkerRuntime,
+  type Redis,
+  type RedisMemory,
+  type WorkerStats,
+} from '../queue/index.js';
 import { openStore } from '../store/index.js';
 import { startRecorder, type RunningRecorder } from './history.js';
 import { isolatedRunner } from './isolate.js';
@@ -108,11 +118,14 @@ export async function startWorker(configInput: ConfigInput, options: StartWorker
     options.shutdownTimeout !== undefined ? timeoutMs(options.shutdownTimeout, 'shutdownTimeout') : config.worker.shutdownTimeoutMs;
   const logger = options.logger ?? consoleLogger;
 
-  // Check Redis first: fail fast with one clear line before anything else is set up.
+  // Check Redis first: fail fast with one clear line before anything else is set up. A Redis
+  // that may evict runs (unless the config allows it) or refuses writes is refused here too.
   const probe = await connect(settings.redisUrl, { role: 'producer', name: 'tq-probe' });
   let redisVersion = 'unknown';
+  let memory: RedisMemory;
   try {
     await ensureLayout(probe, settings.prefix);
+    memory = await assertWritable(probe, { allowEviction: config.allowEviction });
     const server = await checkServer(probe);
     redisVersion = server.version;
     if (options.serverWarnings !== false) for (const w of server.warnings) logger.warn(w);
@@ -120,7 +133,14 @@ export async function startWorker(configInput: ConfigInput, options: StartWorker
     probe.disconnect();
   }
 
-  const store = openStore(settings.dbFile);
+  const watch = await watchMemory(settings.redisUrl, memory, config.allowEviction, logger);
+  let store: ReturnType<typeof openStore>;
+  try {
+    store = openStore(settings.dbFile);
+  } catch (err) {
+    await watch.close();
+    throw err;
+  }
   let history: RunningRecorder | undefined;
   let runtime: WorkerRuntime;
   // Set below; the runtime may ask for a shutdown as soon as it listens.
@@ -147,6 +167,7 @@ export async function startWorker(configInput: ConfigInput, options: StartWorker
   } catch (err) {
     await history?.close();
     store.close();
+    await watch.close();
     throw err;
   }
   const recorder = history;
@@ -166,6 +187,7 @@ export async function startWorker(configInput: ConfigInput, options: StartWorker
           return { handedBack: report.handedBack, forced: report.forced };
         } finally {
           unguard?.();
+          await watch.close();
           await recorder.close();
           store.close();
         }
@@ -174,6 +196,28 @@ export async function startWorker(configInput: ConfigInput, options: StartWorker
     },
   };
   return handle;
+}
+
+/**
+ * Looks at Redis's memory once a minute on a connection of its own (one pipelined `INFO memory`
+ * + `INFO stats`, a few KB): says once when Redis starts or stops refusing writes and whenever it
+ * evicted keys, which the worker's own commands cannot tell.
+ */
+async function watchMemory(
+  redisUrl: string,
+  initial: RedisMemory,
+  allowEviction: boolean,
+  logger: RuntimeLogger,
+): Promise<{ close(): Promise<void> }> {
+  const redis: Redis = await connect(redisUrl, { role: 'worker', name: 'tq-memory-watch' });
+  const watch = new MemoryWatch(redis, { allowEviction, warn: (m) => logger.warn(m), info: (m) => logger.info(m) }, initial);
+  watch.start();
+  return {
+    async close() {
+      await watch.close();
+      redis.disconnect();
+    },
+  };
 }
 
 /** The process guard of a worker that owns its process (see `StartWorkerOptions.guardProcess`). */

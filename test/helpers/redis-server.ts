@@ -21,9 +21,12 @@ const answers = (port: number) => redisAnswers(`redis://127.0.0.1:${port}`, 500)
 
 /**
  * Starts a redis-server of the test's own on a free port (never the shared 6379), in a temp
- * dir; `appendonly` for tests that restart it and expect the data back.
+ * dir; `appendonly` for tests that restart it and expect the data back; `args` for more
+ * settings (`['--maxmemory', '8mb', '--maxmemory-policy', 'allkeys-lru']`).
  */
-export async function startRedis(options: { appendonly?: boolean; port?: number; dir?: string } = {}): Promise<TestRedis> {
+export async function startRedis(
+  options: { appendonly?: boolean; port?: number; dir?: string; args?: readonly string[] } = {},
+): Promise<TestRedis> {
   const port = options.port ?? (await freePort());
   const dir = options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'tq-redis-'));
   let child: ChildProcess | undefined;
@@ -45,6 +48,7 @@ export async function startRedis(options: { appendonly?: boolean; port?: number;
         'always',
         '--logfile',
         'redis.log',
+        ...(options.args ?? []),
       ],
       { stdio: 'ignore' },
     );

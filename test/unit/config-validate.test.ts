@@ -270,4 +270,26 @@ describe('resolveConfig: invalid configs', () => {
       'schedules.t: must be { task, cron | every }',
     ]);
   });
+
+  it('takes redis as a URL or as { url, allowEviction }, and checks resultLimit', () => {
+    const ok = resolveConfig(
+      { tasks: { t: { run } }, redis: { url: 'redis://cache:6379', allowEviction: true }, resultLimit: 2048 },
+      FILE,
+      DIR,
+    );
+    expect(ok.redis).toBe('redis://cache:6379');
+    expect(ok.allowEviction).toBe(true);
+    expect(ok.resultLimit).toBe(2048);
+    expect(ok.tasks.get('t')?.resultLimit).toBe(2048);
+    const plain = resolveConfig({ tasks: { t: { run } }, redis: 'redis://cache:6379' }, FILE, DIR);
+    expect(plain.allowEviction).toBe(false);
+    expect(plain.resultLimit).toBe(1024 * 1024);
+    const err = configError({ tasks: { t: { run } }, redis: { url: '', allowEviction: 'yes', evict: true }, resultLimit: 0 });
+    expect(err.problems).toEqual([
+      'redis.evict: unknown key (allowed: url, allowEviction)',
+      'redis.allowEviction: must be true or false',
+      'redis.url: must be a non-empty string (got "")',
+      'resultLimit: must be a positive integer (got 0)',
+    ]);
+  });
 });

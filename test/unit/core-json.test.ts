@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/core/errors.js';
-import { DEFAULT_PAYLOAD_LIMIT, assertJsonPayload, parseJsonArg, redact } from '../../src/core/json.js';
+import {
+  DEFAULT_PAYLOAD_LIMIT,
+  DEFAULT_RESULT_LIMIT,
+  assertJsonPayload,
+  assertJsonResult,
+  parseJsonArg,
+  redact,
+} from '../../src/core/json.js';
 import { maskRedisUrl, scrubSecret } from '../../src/core/url.js';
 
 function usageError(fn: () => unknown): UsageError {
@@ -110,6 +117,22 @@ describe('assertJsonPayload', () => {
       `payload is ${size} bytes, over the ${size - 1}-byte limit`,
     );
     expect(() => assertJsonPayload(wide, 'payload', size)).not.toThrow();
+  });
+});
+
+describe('assertJsonResult', () => {
+  it('refuses a result over the limit with a reason that names resultLimit and the fix (a final UsageError)', () => {
+    expect(() => assertJsonResult({ text: 'x'.repeat(80) }, 100)).not.toThrow();
+    const err = usageError(() => assertJsonResult({ text: 'x'.repeat(100) }, 100));
+    expect(err.message).toBe(
+      'result is 111 bytes, over the 100-byte resultLimit: return a reference (a record id, a path) instead of the data, or raise resultLimit in the config',
+    );
+  });
+
+  it('checks results are JSON like payloads, and defaults to the payload limit', () => {
+    expect(usageError(() => assertJsonResult({ f: () => 1 })).message).toBe('result.f is a function, which is not JSON-serialisable');
+    expect(DEFAULT_RESULT_LIMIT).toBe(DEFAULT_PAYLOAD_LIMIT);
+    expect(() => assertJsonResult('x'.repeat(DEFAULT_RESULT_LIMIT))).toThrow(/resultLimit/);
   });
 });
 

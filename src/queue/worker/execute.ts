@@ -5,7 +5,7 @@
  * of a failure onto BullMQ's retry decision through the shared outcome rules.
  */
 import { settlesWithin } from '../../core/async.js';
-import { assertJsonPayload } from '../../core/json.js';
+import { assertJsonResult } from '../../core/json.js';
 import { callHandler, type RunControl } from '../../core/run-control.js';
 import { judgeFailure, RunAborted } from '../../core/run-outcome.js';
 import type { TaskContext, TaskLogger } from '../../core/task.js';
@@ -89,7 +89,7 @@ export async function awaitOutcome(done: Promise<unknown>, control: RunControl, 
   try {
     const result = await control.race(done);
     const value = result === undefined ? null : result;
-    assertJsonPayload(value, 'result', Number.MAX_SAFE_INTEGER);
+    assertJsonResult(value, options.task.resultLimit);
     return value;
   } catch (err) {
     if (err instanceof RunAborted) {
