@@ -49,7 +49,10 @@ export function printRunDetail(out: Output, detail: RunDetailView): void {
   const field = (k: string, v: string) => out.print(`${out.color.bold(k.padEnd(10))} ${v}`);
   field('run', `${detail.id}  (${detail.source === 'redis' ? 'live in Redis' : 'from history; Redis no longer has it'})`);
   field('task', `${detail.task} on queue ${detail.queue}`);
-  field('state', `${colorState(out.color, detail.state)}  attempt ${detail.attempt}${detail.dueAt ? `, next at ${when(detail.dueAt)}` : ''}`);
+  field(
+    'state',
+    `${colorState(out.color, detail.state)}  attempt ${detail.attempt}${detail.dueAt ? `, next at ${when(detail.dueAt)}` : ''}`,
+  );
   field('worker', detail.worker ?? '-');
   field(
     'times',
