@@ -75,6 +75,13 @@ export interface BeatOptions {
   /** `missed: 'all'` cap (default `MISSED_ALL_CAP`). */
   cap?: number;
   onDispatch?: (dispatch: Dispatch) => void;
+  /**
+   * The state history records for a run id (undefined: history has no such run). A fire time
+   * claimed before (by a beat that died, or by this one before Redis went away) is enqueued only
+   * when history has no run for it: Redis may have trimmed a run that did go through and ran,
+   * and the same id would then run again.
+   */
+  recorded?: (id: string) => string | undefined;
 }
 
 /** Raised by a Redis-side operation: the loop rebuilds the connection instead of crashing. */
@@ -247,7 +254,7 @@ export class Beat {
         }
         if (expected === state) this.reportMissed(s, selection);
         expected = { cursor: fireMs, spec: s.spec, lastFire: fireMs };
-        await this.dispatch(s, { name: s.name, fireMs, claimedAt: now }, false);
+        await this.dispatch(s, { name: s.name, fireMs, claimedAt: now }, 'fresh');
         // Stopping mid catch-up: the cursor marks what was sent; the next beat sends the rest.
         if (this.stopping) return due.next;
       }
@@ -283,13 +290,22 @@ export class Beat {
   }
 
   /**
-   * Enqueues a claimed fire time and confirms it. With `check`, first makes sure the claim is
-   * still ours (a retry after an outage: another beat may have taken it over meanwhile).
+   * Enqueues a claimed fire time and confirms it. An `owed` one (a retry after an outage) is
+   * first checked to be still ours (another beat may have taken it over meanwhile); an owed or
+   * `recovered` one is not enqueued when history already has its run (see `recorded`).
    */
-  private async dispatch(s: ResolvedSchedule, pending: PendingFire, check: boolean): Promise<void> {
+  private async dispatch(s: ResolvedSchedule, pending: PendingFire, how: 'fresh' | 'owed' | 'recovered'): Promise<void> {
     const id = scheduleRunId(s.name, pending.fireMs);
     try {
-      if (check && !(await this.io((b) => b.store.owns(pending)))) return;
+      if (how === 'owed' && !(await this.io((b) => b.store.owns(pending)))) return;
+      const recorded = how === 'fresh' ? undefined : this.options.recorded?.(id);
+      if (recorded !== undefined) {
+        await this.io((b) => b.store.confirm(pending));
+        this.options.logger.info(
+          `${s.name}: run ${id} (due ${formatInZone(pending.fireMs, s.zone)}) is already in history (${recorded}); not enqueueing it again`,
+        );
+        return;
+      }
       let run: { id: string; queue: string; existed: boolean };
       try {
         run = await this.io((b) =>
@@ -332,7 +348,7 @@ export class Beat {
     while (this.owed.length > 0 && !this.stopping) {
       const pending = this.owed.shift()!;
       const s = this.byName.get(pending.name);
-      if (s) await this.dispatch(s, pending, true);
+      if (s) await this.dispatch(s, pending, 'owed');
     }
   }
 
@@ -355,7 +371,7 @@ export class Beat {
       this.options.logger.warn(
         `${s.name}: the beat that claimed the fire time ${formatInZone(old.fireMs, s.zone)} stopped before confirming it; enqueueing it now`,
       );
-      await this.dispatch(s, mine, false);
+      await this.dispatch(s, mine, 'recovered');
     }
   }
 

@@ -34,7 +34,7 @@ export function createOutput(env: Readonly<Record<string, string | undefined>> =
     errTty,
     color,
     print: (line = '') => stdout.write(`${line}\n`),
-    json: (value) => stdout.write(`${JSON.stringify(value, null, 2)}\n`),
+    json: (value) => stdout.write(`${jsonText(value, 2)}\n`),
     info: (line) => stderr.write(`${line}\n`),
     warn: (line) => stderr.write(`${errColor.yellow('warning:')} ${line}\n`),
   };
@@ -65,10 +65,37 @@ export function shortId(id: string): string {
 
 /** A value squeezed onto one line for logs. */
 export function oneLine(value: unknown, max = 120): string {
-  const text = typeof value === 'string' ? JSON.stringify(value) : (JSON.stringify(value) ?? 'null');
+  const text = jsonText(value) ?? 'null';
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
 export function clock(date = new Date()): string {
   return date.toTimeString().slice(0, 8);
+}
+
+/** How deep a value is shown when it is too deep to print whole. */
+export const SHOWN_DEPTH = 64;
+
+/**
+ * `JSON.stringify` for values read from Redis or history, which any producer may have nested
+ * deeper than `JSON.stringify` can recurse (it throws `Maximum call stack size exceeded`): such
+ * a value is shown to `SHOWN_DEPTH` levels, with a note where it was cut.
+ */
+export function jsonText(value: unknown, space?: number): string {
+  try {
+    return JSON.stringify(value, null, space);
+  } catch (err) {
+    // Only the stack overflow of a deep value is expected; a cycle or a BigInt is a bug.
+    if (!(err instanceof RangeError)) throw err;
+    return JSON.stringify(cutAt(value, SHOWN_DEPTH), null, space);
+  }
+}
+
+function cutAt(value: unknown, depth: number): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (depth === 0) return `… (nested more than ${SHOWN_DEPTH} levels deep: not shown)`;
+  if (Array.isArray(value)) return value.map((v) => cutAt(v, depth - 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = cutAt(v, depth - 1);
+  return out;
 }

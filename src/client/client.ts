@@ -78,6 +78,12 @@ class RemoteClient<T extends TaskMap> implements TqClient<T> {
 
   async enqueue<K extends keyof T & string>(task: K, payload: PayloadOf<T[K]>, options: EnqueueOptions = {}) {
     const { producer } = this.connected ?? (await this.connect());
+    if (options.id !== undefined) {
+      // The same rule as `tq enqueue --id`: a run history still knows is not run again.
+      const { runKnownToHistory } = await import('../runtime/known-run.js');
+      const known = runKnownToHistory(await this.records(), options.id);
+      if (known) return this.handle(known.id, known.queue, true) as RunHandle<ResultOf<T[K]>>;
+    }
     const run = await producer.enqueue(task, payload, options);
     return this.handle(run.id, run.queue, run.existed) as RunHandle<ResultOf<T[K]>>;
   }

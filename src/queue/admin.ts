@@ -1,5 +1,6 @@
 import type { Job } from 'bullmq';
-import { Queue } from './engine.js';
+import type { Queue } from './engine.js';
+import { TolerantQueue } from './unparseable-jobs.js';
 import type { Redis } from 'ioredis';
 import { RuntimeError, errorMessage } from '../core/errors.js';
 import type { ResolvedConfig } from '../config/resolved.js';
@@ -15,6 +16,15 @@ import { CANCELLED, failureState, reasonMessage } from '../core/run-outcome.js';
 import { historyWarnings, RunEventReader, RunEventWriter, type HistoryCloseReport } from './run-stream.js';
 
 export type PurgeState = 'waiting' | 'delayed' | 'failed' | 'completed';
+
+/** What `retryFailed` did: runs retried, and runs found failed that were gone or retried meanwhile. */
+export interface RetryFailedReport {
+  retried: number;
+  skipped: number;
+}
+
+/** Failed runs read and retried per round trip batch by `retryFailed`. */
+const RETRY_CHUNK = 200;
 
 export interface FoundRun {
   queue: string;
@@ -76,7 +86,7 @@ export class Admin {
   queue(name: string): Queue {
     let queue = this.queues.get(name);
     if (!queue) {
-      queue = new Queue(name, { connection: this.redis, prefix: this.prefix, skipMetasUpdate: true });
+      queue = new TolerantQueue(name, { connection: this.redis, prefix: this.prefix, skipMetasUpdate: true });
       this.queues.set(name, queue);
     }
     return queue;
@@ -155,32 +165,53 @@ export class Admin {
     return { queue: found.queue, task: found.job.name };
   }
 
-  /** Retries every failed run (of one task, when given); returns how many. */
-  async retryFailed(task?: string, onProgress?: (n: number) => void): Promise<number> {
-    let count = 0;
+  /**
+   * Retries the runs that were failed when it started (of one task, when given): their ids are
+   * read first, then exactly those are retried, in chunks. A run that fails again meanwhile is
+   * not retried again (reading the failed set until it is empty never ends while a worker keeps
+   * failing the task). Runs already retried by someone else, or removed, are counted as skipped.
+   */
+  async retryFailed(task?: string, onProgress?: (done: number, total: number) => void): Promise<RetryFailedReport> {
+    const snapshot: { queue: string; ids: string[] }[] = [];
     for (const queueName of await this.knownQueues()) {
+      const ids = await this.queue(queueName).getRanges(['failed'], 0, -1, true);
+      if (ids.length > 0) snapshot.push({ queue: queueName, ids });
+    }
+    const total = snapshot.reduce((n, s) => n + s.ids.length, 0);
+    const report: RetryFailedReport = { retried: 0, skipped: 0 };
+    let done = 0;
+    for (const { queue: queueName, ids } of snapshot) {
       const queue = this.queue(queueName);
-      // Each retry moves a job out of the failed set, so always read from the start.
-      let offset = 0;
-      for (;;) {
-        const jobs = await queue.getFailed(offset, offset + 499);
-        if (jobs.length === 0) break;
-        let skipped = 0;
-        for (const job of jobs) {
-          if (task !== undefined && job.name !== task) {
-            skipped += 1;
-            continue;
-          }
-          await this.retryJob(job, queueName);
-          count += 1;
-        }
-        onProgress?.(count);
-        offset += skipped;
-        if (skipped === jobs.length && jobs.length < 500) break;
+      for (let i = 0; i < ids.length; i += RETRY_CHUNK) {
+        const chunk = ids.slice(i, i + RETRY_CHUNK);
+        const outcomes = await Promise.all(
+          chunk.map(async (id): Promise<'retried' | 'skipped' | 'other'> => {
+            const job = await queue.getJob(id);
+            if (!job) return 'skipped';
+            if (task !== undefined && job.name !== task) return 'other';
+            return (await this.retryIfFailed(job, queueName)) ? 'retried' : 'skipped';
+          }),
+        );
+        for (const o of outcomes) if (o !== 'other') report[o] += 1;
+        done += chunk.length;
+        onProgress?.(done, total);
       }
     }
     await this.writer.flush();
-    return count;
+    return report;
+  }
+
+  /** Retries a run read from the failed set; false when it is no longer failed (retried, removed). */
+  private async retryIfFailed(job: Job, queue: string): Promise<boolean> {
+    try {
+      await this.retryJob(job, queue);
+      return true;
+    } catch (err) {
+      // BullMQ says why only in the error's text; the run's state says it for sure.
+      const state = await this.queue(queue).getJobState(job.id!);
+      if (state !== 'failed') return false;
+      throw err;
+    }
   }
 
   private async retryJob(job: Job, queue: string): Promise<void> {

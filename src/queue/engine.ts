@@ -9,8 +9,9 @@ import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 const bullmq = require('bullmq') as typeof import('bullmq');
 
-export const { Queue, QueueEvents, Worker, DelayedError, UnrecoverableError, createRedisBackend } = bullmq;
+export const { Queue, QueueEvents, Worker, Job, DelayedError, UnrecoverableError, createRedisBackend, raw2NextJobData } = bullmq;
 export type Queue = import('bullmq').Queue;
+export type Job = import('bullmq').Job;
 export type QueueEvents = import('bullmq').QueueEvents;
 export type Worker = import('bullmq').Worker;
 

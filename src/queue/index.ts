@@ -25,4 +25,5 @@ export {
   type RunSummary,
   type RunDetail,
 } from './inspector.js';
-export type { PurgeState } from './admin.js';
+export type { PurgeState, RetryFailedReport } from './admin.js';
+export { unparseableLabel, unparseableReason, type Unparseable } from './unparseable-jobs.js';

@@ -9,6 +9,7 @@ import type { WorkerHeartbeat } from './heartbeat.js';
 import { tqKeys } from './keys.js';
 import { failureState } from '../core/run-outcome.js';
 import { unwrap } from './envelope.js';
+import { unparseableOf, type Unparseable } from './unparseable-jobs.js';
 
 export interface QueueStats {
   name: string;
@@ -40,6 +41,8 @@ export interface RunSummary {
   enqueuedAt: string;
   startedAt: string | null;
   finishedAt: string | null;
+  /** Present when the stored job could not be read whole (its unreadable fields are left out). */
+  unparseable?: Unparseable;
 }
 
 export interface RunDetail extends RunSummary {
@@ -148,6 +151,7 @@ export async function listRuns(
 
 function summary(job: Job, queue: string, state: TaskState): RunSummary {
   const env = unwrap(job.data);
+  const problem = unparseableOf(job);
   return {
     id: job.id!,
     task: job.name,
@@ -157,6 +161,7 @@ function summary(job: Job, queue: string, state: TaskState): RunSummary {
     enqueuedAt: new Date(env.enqueuedAt ?? job.timestamp).toISOString(),
     startedAt: iso(job.processedOn),
     finishedAt: iso(job.finishedOn),
+    ...(problem ? { unparseable: problem } : {}),
   };
 }
 

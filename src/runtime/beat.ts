@@ -3,6 +3,7 @@ import { clockRefusal, clockWarning } from '../core/clock-offset.js';
 import { connectBeatBackend } from '../queue/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { startRecorder, type RunningRecorder } from './history.js';
+import { runKnownToHistory } from './known-run.js';
 import { consoleLogger, type RuntimeLogger } from './logger.js';
 import { resolveProcess, type ConfigInput, type ConnectionOptions } from './resolve.js';
 
@@ -72,7 +73,14 @@ export async function startBeat(configInput: ConfigInput, options: StartBeatOpti
     store?.close();
     throw err;
   }
-  const beat = new Beat({ schedules, backend, connect: () => connectBeatBackend(config, producerSettings), logger });
+  const history = store;
+  const beat = new Beat({
+    schedules,
+    backend,
+    connect: () => connectBeatBackend(config, producerSettings),
+    logger,
+    ...(history ? { recorded: (id: string) => runKnownToHistory(history, id)?.state } : {}),
+  });
   const done = beat.start();
   // Whoever holds the handle may never look at `done`: its rejection is theirs to see, not an
   // unhandled one that ends the host process.

@@ -1,10 +1,12 @@
 import fs from 'node:fs';
 import zlib from 'node:zlib';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TqProcess } from '../helpers/cli.js';
-import { bullQueue, eventually, query } from '../helpers/project.js';
+import { stopAfterTest } from '../helpers/cli.js';
+import { bullQueue, eventually, query, runRow } from '../helpers/project.js';
 import { writeTestImage } from '../../src/tasks/index.js';
-import { faultsProject, report } from './helpers.js';
+import { faultsProject, producerFor, report } from './helpers.js';
 
 /** A valid 1-bit greyscale PNG of width x height: tiny on disk, huge once decoded. */
 function bombPng(width: number, height: number): Buffer {
@@ -150,4 +152,99 @@ describe('poison input fails only its own run, with a clear reason; the worker k
     expect(notJson.code).toBe(2);
     expect(notJson.stderr).toMatch(/--payload is not valid JSON/);
   });
+});
+
+describe('jobs whose stored hash is not JSON, or too deep to print', () => {
+  it('are listed, shown, cancelled and failed by id with a reason; deep payloads inspect fine', async () => {
+    const project = faultsProject();
+    const producer = await producerFor(project);
+    const queue = bullQueue(project, 'default');
+    const images = bullQueue(project, 'images');
+    const redis = new Redis(project.redisUrl);
+    try {
+      for (const id of ['bad-data', 'bad-opts', 'bad-cancel', 'good']) await producer.enqueue('hello', { name: id }, { id });
+      await producer.flush();
+      // Hand edits (or another client) leave text that is not JSON where BullMQ expects JSON.
+      await redis.hset(`${project.prefix}:default:bad-data`, 'data', '{not json');
+      await redis.hset(`${project.prefix}:default:bad-opts`, 'opts', 'attempts=3');
+      await redis.hset(`${project.prefix}:default:bad-cancel`, 'data', "{'single': 'quotes'}");
+      // A payload nested 200,000 levels deep from a producer that is not tq (JSON.parse copes,
+      // JSON.stringify overflows the stack).
+      await images.add('resize', { x: 1 }, { jobId: 'deep' });
+      await redis.hset(`${project.prefix}:images:deep`, 'data', `${'{"n":'.repeat(200_000)}1${'}'.repeat(200_000)}`);
+
+      const list = await project.run(['inspect', 'tasks', '--json']);
+      expect(list.code, list.stderr).toBe(0);
+      const runs = JSON.parse(list.stdout).runs as { id: string; unparseable?: { field: string } }[];
+      expect(Object.fromEntries(runs.map((r) => [r.id, r.unparseable?.field ?? null]))).toEqual({
+        'bad-data': 'data',
+        'bad-opts': 'opts',
+        'bad-cancel': 'data',
+        good: null,
+        deep: null,
+      });
+      const table = await project.run(['inspect', 'tasks']);
+      expect(table.code, table.stderr).toBe(0);
+      expect(table.stdout).toMatch(/bad-data\s+hello \(unparseable data\)/);
+      expect(table.stdout).toMatch(/bad-opts\s+hello \(unparseable opts\)/);
+
+      const shown = await project.run(['inspect', 'task', 'bad-data']);
+      expect(shown.code, shown.stderr).toBe(0);
+      expect(shown.stdout).toMatch(/payload\s+\(unparseable data\)/);
+      expect(shown.stdout).toMatch(/its data is not JSON .*"\{not json"/);
+      const shownJson = await project.run(['inspect', 'task', 'bad-opts', '--json']);
+      expect(shownJson.code, shownJson.stderr).toBe(0);
+      expect(JSON.parse(shownJson.stdout)).toMatchObject({ id: 'bad-opts', payload: { name: 'bad-opts' }, unparseable: { field: 'opts' } });
+
+      const deep = await project.run(['inspect', 'task', 'deep']);
+      expect(deep.code, deep.stderr).toBe(0);
+      expect(deep.stdout).toMatch(/payload\s+\{"n":\{"n":.*nested more than 64 levels deep: not shown/);
+      const deepJson = await project.run(['inspect', 'task', 'deep', '--json']);
+      expect(deepJson.code, deepJson.stderr).toBe(0);
+      expect(JSON.parse(deepJson.stdout).payload.n.n).toBeTypeOf('object');
+
+      const cancel = await project.run(['control', 'cancel', 'bad-cancel']);
+      expect(cancel.code, cancel.stderr).toBe(0);
+      expect(cancel.stdout).toMatch(/cancelled run bad-cancel \(was waiting/);
+      expect(await queue.getJob('bad-cancel')).toBeUndefined();
+
+      // A worker fails each one at once, by id, with the reason, and goes on with the rest.
+      const started = Date.now();
+      const worker = stopAfterTest(project.spawn(['worker', '-Q', 'default']));
+      await worker.waitFor(/ready/);
+      // Read raw: a plain BullMQ reader cannot parse these jobs.
+      const failedReason = async (id: string) =>
+        (await redis.zscore(`${project.prefix}:default:failed`, id)) !== null
+          ? await redis.hget(`${project.prefix}:default:${id}`, 'failedReason')
+          : undefined;
+      expect(await eventually(() => failedReason('bad-data'), 15_000, 'bad-data failed')).toMatch(
+        /^unparseable job: its data is not JSON \(.*\); .*enqueue the run again$/,
+      );
+      expect(await eventually(() => failedReason('bad-opts'), 15_000, 'bad-opts failed')).toMatch(/^unparseable job: its opts is not JSON/);
+      const tookMs = Date.now() - started;
+      expect(await eventually(async () => (await queue.getJob('good'))?.returnvalue, 15_000, 'good completed')).toBe('hello good');
+      const stalls = Number(await redis.hget(`${project.prefix}:default:bad-data`, 'stc'));
+      expect(stalls).toBe(0);
+      expect(worker.child.exitCode).toBeNull();
+      // History says so too.
+      await project.run(['inspect', 'history']);
+      expect(runRow(project, 'bad-data')).toMatchObject({ state: 'failed', error: expect.stringMatching(/unparseable job/) });
+
+      // Failed, they are still readable by every command.
+      const after = await project.run(['inspect', 'tasks', '--state', 'failed', '--json']);
+      expect(after.code, after.stderr).toBe(0);
+      expect((JSON.parse(after.stdout).runs as { id: string }[]).map((r) => r.id).sort()).toEqual(['bad-data', 'bad-opts']);
+      const retried = await project.run(['control', 'retry', '--failed']);
+      expect(retried.code, retried.stderr).toBe(0);
+      report(
+        `non-JSON job data/opts (raw HSET): listed, shown and cancelled by tq; the worker failed both by id in ${tookMs} ms ` +
+          `(worker start included), stall count ${stalls}; a 200,000-deep payload inspects with a cut at 64 levels`,
+      );
+    } finally {
+      redis.disconnect();
+      await images.close();
+      await queue.close();
+      await producer.close();
+    }
+  }, 90_000);
 });

@@ -69,9 +69,13 @@ export async function retryCommand(
       else ctx.out.print(`retrying ${task} run ${id} on queue ${queue}`);
       return 0;
     }
-    const count = await admin.retryFailed(opts.task);
-    if (opts.json) ctx.out.json({ count, ...(opts.task ? { task: opts.task } : {}) });
-    else ctx.out.print(`retrying ${count} failed run(s)${opts.task ? ` of ${opts.task}` : ''}`);
+    const { retried, skipped } = await admin.retryFailed(opts.task);
+    if (opts.json) ctx.out.json({ count: retried, ...(skipped > 0 ? { skipped } : {}), ...(opts.task ? { task: opts.task } : {}) });
+    else
+      ctx.out.print(
+        `retried ${retried} failed run(s)${opts.task ? ` of ${opts.task}` : ''}` +
+          (skipped > 0 ? ` (${skipped} skipped: already retried or gone)` : ''),
+      );
     return 0;
   });
 }

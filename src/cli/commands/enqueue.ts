@@ -8,6 +8,7 @@ import type { EnqueueOptions, PreparedRun } from '../../core/task.js';
 import type { ResolvedTask } from '../../config/index.js';
 import { Producer, type EnqueuedRun, type RunOutcome } from '../../queue/index.js';
 import { catchUpHistory, catchUpUntilFinal } from '../../runtime/history.js';
+import { runKnownToHistory } from '../../runtime/known-run.js';
 import { openStore } from '../../store/index.js';
 import type { CliContext } from '../context.js';
 
@@ -125,9 +126,9 @@ export async function enqueueCommand(ctx: CliContext, taskName: string, args: st
     // Follow finished runs before adding any, so a run that is done (and gone) at once is seen.
     if (opts.wait) await producer.watch(opts.queue ?? task.queue);
     let runs: EnqueuedRun[];
-    const known = opts.id !== undefined ? store.runs.get(opts.id) : undefined;
+    const known = opts.id !== undefined ? runKnownToHistory(store, opts.id) : undefined;
     if (known) {
-      runs = [{ id: known.job_id, task: known.task, queue: known.queue, state: known.state as 'waiting', existed: true }];
+      runs = [known];
     } else if (prepared.length === 1) {
       runs = [await producer.enqueue(task.name, prepared[0]!.payload, options)];
     } else {

@@ -10,15 +10,17 @@ import {
   queueStats,
   runDetail,
   workerStatuses,
+  unparseableLabel,
   type QueueStats,
-  type RunDetail,
   type WorkerStatus,
+  type Unparseable,
 } from '../../queue/index.js';
 import { HistoryQueries, openStore, type Store, type TaskRunRow } from '../../store/index.js';
 import { scheduleRows, type ScheduleRow } from '../../beat/index.js';
 import { catchUpHistory } from '../../runtime/history.js';
 import type { CliContext } from '../context.js';
 import { colorState } from '../output.js';
+import { mergeDetail, printRunDetail } from '../run-detail-view.js';
 import { age, table, when } from '../table.js';
 
 interface Session {
@@ -202,6 +204,7 @@ function runsTable(
     enqueuedAt: string | null;
     runtimeMs?: number | null;
     worker?: string | null;
+    unparseable?: Unparseable;
   }[],
 ): string {
   if (rows.length === 0) return '(no runs)';
@@ -211,7 +214,7 @@ function runsTable(
     rows.map((r) => [
       when(r.enqueuedAt),
       r.id,
-      r.task,
+      r.unparseable ? `${r.task} ${ctx.out.color.red(unparseableLabel(r.unparseable))}` : r.task,
       r.queue,
       colorState(ctx.out.color, r.state),
       r.attempt,
@@ -303,75 +306,14 @@ export async function inspectTasks(ctx: CliContext, opts: FilterOptions): Promis
   });
 }
 
-function detailFromHistory(row: TaskRunRow): RunDetail & { errors: unknown[] } {
-  const parse = (t: string | null) => (t === null ? null : (JSON.parse(t) as unknown));
-  return {
-    id: row.job_id,
-    task: row.task,
-    queue: row.queue,
-    state: row.state,
-    attempt: row.attempt,
-    enqueuedAt: row.enqueued_at ?? row.updated_at,
-    startedAt: row.started_at,
-    finishedAt: row.finished_at,
-    payload: parse(row.payload),
-    result: parse(row.result),
-    error: row.error,
-    stack: row.stack,
-    progress: parse(row.progress),
-    logs: (parse(row.logs) as string[] | null) ?? [],
-    worker: row.worker,
-    runtimeMs: row.runtime_ms,
-    dueAt: row.due_at,
-    children: [],
-    errors: (parse(row.errors) as unknown[] | null) ?? [],
-  };
-}
-
 export async function inspectTask(ctx: CliContext, id: string, opts: { json?: boolean }): Promise<number> {
   return session(ctx, async (s) => {
     const live = await runDetail(s.admin, id);
     const row = s.history.get(id);
     if (!live && !row) throw new RuntimeError('E_NO_RUN', `no run ${id} in Redis or in the history (${s.settings.dbFile})`);
-    const fromHistory = row ? detailFromHistory(row) : undefined;
-    const detail = live
-      ? {
-          ...live,
-          errors: fromHistory?.errors ?? [],
-          logs: live.logs.length ? live.logs : (fromHistory?.logs ?? []),
-          source: 'redis' as const,
-        }
-      : { ...fromHistory!, source: 'history' as const };
-    if (opts.json) {
-      ctx.out.json(detail);
-      return 0;
-    }
-    const { out } = ctx;
-    const field = (k: string, v: string) => out.print(`${out.color.bold(k.padEnd(10))} ${v}`);
-    field('run', `${detail.id}  (${detail.source === 'redis' ? 'live in Redis' : 'from history; Redis no longer has it'})`);
-    field('task', `${detail.task} on queue ${detail.queue}`);
-    field(
-      'state',
-      `${colorState(out.color, detail.state)}  attempt ${detail.attempt}${detail.dueAt ? `, next at ${when(detail.dueAt)}` : ''}`,
-    );
-    field('worker', detail.worker ?? '-');
-    field(
-      'times',
-      `enqueued ${when(detail.enqueuedAt)}, started ${when(detail.startedAt)}, finished ${when(detail.finishedAt)}${detail.runtimeMs != null ? `, ran ${formatDuration(detail.runtimeMs)}` : ''}`,
-    );
-    if (detail.progress !== null && detail.progress !== undefined && detail.progress !== 0)
-      field('progress', JSON.stringify(detail.progress));
-    field('payload', JSON.stringify(detail.payload));
-    if (detail.state === 'completed') field('result', JSON.stringify(detail.result));
-    if (detail.error) field('error', out.color.red(detail.error));
-    for (const e of detail.errors as { attempt: number; error: string }[])
-      if (e.error !== detail.error || detail.errors.length > 1) field(`  #${e.attempt}`, e.error);
-    if (detail.stack) out.print(out.color.dim(detail.stack));
-    if (detail.children.length) field('children', detail.children.join(', '));
-    if (detail.logs.length) {
-      out.print(out.color.bold('logs'));
-      for (const l of detail.logs) out.print(`  ${l}`);
-    }
+    const detail = mergeDetail(live, row);
+    if (opts.json) ctx.out.json(detail);
+    else printRunDetail(ctx.out, detail);
     return 0;
   });
 }

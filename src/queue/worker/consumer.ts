@@ -2,7 +2,8 @@ import { errorMessage } from '../../core/errors.js';
 import type { TaskLogger } from '../../core/task.js';
 import type { BackendFactory, ConnectionOptions, Job, RedisQueueBackend } from 'bullmq';
 import { redisOptions } from '../connection.js';
-import { Worker } from '../engine.js';
+import type { Worker } from '../engine.js';
+import { TolerantWorker } from '../unparseable-jobs.js';
 import { DEFAULT_KEEP } from '../producer.js';
 import type { WorkerRuntimeOptions } from './options.js';
 
@@ -25,7 +26,7 @@ export function createConsumer(
   // Two parameters, not three: BullMQ creates an AbortController per run only for processors
   // that take its signal, which it aborts only on `worker.cancelJob()`; tq never calls that
   // (cancels travel over tq's control channel), so it would cost every run for nothing.
-  return new Worker(
+  return new TolerantWorker(
     queue,
     (job, token) => handlers.process(job, token),
     {
