@@ -1,5 +1,6 @@
 import type { ConnectionOptions, Job } from 'bullmq';
-import { Queue, QueueEvents } from './engine.js';
+import { QueueEvents, type Queue } from './engine.js';
+import { TolerantQueue } from './unparseable-jobs.js';
 import type { Redis } from 'ioredis';
 import { RuntimeError, UsageError, errorMessage } from '../core/errors.js';
 import { assertJsonPayload } from '../core/json.js';
@@ -152,7 +153,7 @@ export class Producer {
   queue(name: string): Queue {
     let queue = this.queues.get(name);
     if (!queue) {
-      queue = new Queue(name, { connection: this.redis, prefix: this.settings.prefix, skipMetasUpdate: true });
+      queue = new TolerantQueue(name, { connection: this.redis, prefix: this.settings.prefix, skipMetasUpdate: true });
       this.queues.set(name, queue);
     }
     return queue;

@@ -2,6 +2,7 @@ import { errorMessage } from '../../core/errors.js';
 import type { TaskLogger } from '../../core/task.js';
 import type { BackendFactory, ConnectionOptions, Job, RedisQueueBackend } from 'bullmq';
 import { redisOptions } from '../connection.js';
+import { asOutOfMemory } from '../memory.js';
 import type { Worker } from '../engine.js';
 import { TolerantWorker } from '../unparseable-jobs.js';
 import { DEFAULT_KEEP } from '../producer.js';
@@ -53,7 +54,8 @@ export function consumerErrorReporter(logger: TaskLogger, stopping: () => boolea
   let lastLine = '';
   let lastAt = 0;
   return (err) => {
-    const line = errorMessage(err);
+    // Redis refusing writes for memory reads as one clear line (maxmemory, policy, what to do).
+    const line = errorMessage(asOutOfMemory(err));
     const now = Date.now();
     if (line === lastLine && now - lastAt < 60_000) return;
     lastLine = line;

@@ -18,7 +18,8 @@ import { unwrap, withRateSlot } from '../envelope.js';
 import type { HeartbeatPublisher } from '../heartbeat.js';
 import { Producer } from '../producer.js';
 import { RateLimiter } from '../rate-limit.js';
-import { RunEventWriter } from '../run-stream.js';
+import { asOutOfMemory } from '../memory.js';
+import { HistoryEventsDropped, RunEventWriter } from '../run-stream.js';
 import { consumerErrorReporter, createConsumer } from './consumer.js';
 import { answerControl, rereadCancels, type ControlDeps } from './control-requests.js';
 import { workerContext } from './context.js';
@@ -77,7 +78,12 @@ export class WorkerRuntime {
       redis,
       options.prefix,
       config.history.streamMaxLen,
-      (err) => logger.warn(`history events not written yet (${errorMessage(err)}); retrying`),
+      (err) =>
+        logger.warn(
+          err instanceof HistoryEventsDropped
+            ? `history: ${errorMessage(err)}`
+            : `history events not written yet (${errorMessage(asOutOfMemory(err))}); retrying`,
+        ),
       EVENT_BATCH_MS,
     );
     this.clock = new ServerClock(redis);
