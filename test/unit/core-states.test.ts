@@ -4,8 +4,8 @@ import { FINAL_STATES, TASK_STATES, fromBullState, isTaskState, supersedes, type
 const finals: TaskState[] = ['completed', 'failed', 'cancelled', 'expired'];
 
 describe('task state vocabulary', () => {
-  it('is exactly the documented eight states', () => {
-    expect([...TASK_STATES]).toEqual(['waiting', 'delayed', 'active', 'retrying', 'completed', 'failed', 'cancelled', 'expired']);
+  it('is exactly the documented nine states (lost: history only)', () => {
+    expect([...TASK_STATES]).toEqual(['waiting', 'delayed', 'active', 'retrying', 'completed', 'failed', 'cancelled', 'expired', 'lost']);
     expect([...FINAL_STATES].sort()).toEqual([...finals].sort());
   });
   it('isTaskState accepts only the vocabulary', () => {
