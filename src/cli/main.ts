@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
-import { TqError, errorMessage } from '../core/errors.js';
+import { TqError, UsageError, errorMessage } from '../core/errors.js';
+import { didYouMean } from '../core/suggest.js';
 import { MAX_PRIORITY } from '../core/names.js';
 import { scrubSecret } from '../core/url.js';
 import { createContext, type CliContext, type SignalHub } from './context.js';
@@ -299,6 +300,14 @@ Examples:
 function runner(action: LazyAction, signals: SignalHub, result: { code: number }) {
   return async (...args: unknown[]) => {
     const command = args[args.length - 1] as Command;
+    // A command with verbs and an action of its own (`tq inspect`) takes no operands: a word
+    // left over is a mistyped verb, not "too many arguments".
+    const verbs = command.commands.map((c) => c.name());
+    const stray = verbs.length > 0 ? command.args[0] : undefined;
+    if (stray !== undefined) {
+      const hint = didYouMean(stray, verbs) ?? `one of: ${verbs.join(', ')}`;
+      throw new UsageError(`unknown verb "${stray}" for ${commandPath(command)}`, { hint });
+    }
     const ctx = createContext(command, signals);
     const run = await action.load();
     // Options of parent commands (`tq inspect --json queues`, `tq inspect queues --json`) count too.
@@ -319,6 +328,8 @@ function addCommand(parent: Command, spec: CommandSpec, signals: SignalHub, resu
     else command.option(option[0], option[1], option[2]);
   }
   if (spec.help) command.addHelpText('after', spec.help);
+  command.configureOutput({ outputError: (text, write) => write(oneLineUsage(text, commandPath(command))) });
+  if (spec.action && spec.commands) command.allowExcessArguments(true);
   if (spec.action) command.action(runner(spec.action, signals, result));
   for (const sub of spec.commands ?? []) addCommand(command, sub, signals, result);
 }
@@ -333,7 +344,7 @@ export function buildProgram(result: { code: number }, signals: SignalHub): Comm
     .option('--prefix <prefix>', 'Redis key prefix, lets apps share a Redis (env TQ_PREFIX, default tq)')
     .option('--debug', 'show stack traces (env TQ_DEBUG=1)')
     .exitOverride()
-    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ outputError: (text, write) => write(oneLineUsage(text, 'tq')) })
     .addHelpText(
       'after',
       `
@@ -345,6 +356,25 @@ Examples:
     );
   for (const spec of commandTable()) addCommand(program, spec, signals, result);
   return program;
+}
+
+/** `tq inspect tasks` for a command: what its `--help` is called with. */
+function commandPath(command: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = command; c; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+}
+
+/**
+ * Commander's usage errors (`error: unknown option '--x'` and a `(Did you mean --y?)` line)
+ * in tq's one style: `tq: <what> — <hint>` on one line; the exit code (2) is set in `main`.
+ */
+export function oneLineUsage(text: string, path: string): string {
+  const lines = text.trim().split('\n');
+  const message = (lines[0] ?? '').replace(/^error: /, '');
+  const suggested = /^\(Did you mean (.+)\?\)$/.exec(lines[1]?.trim() ?? '')?.[1];
+  const hint = suggested !== undefined ? `did you mean "${suggested}"?` : `see ${path} --help`;
+  return `tq: ${message} — ${hint}\n`;
 }
 
 function report(err: unknown, debug: boolean, argv: readonly string[]): number {
@@ -380,6 +410,12 @@ export async function main(argv: string[]): Promise<void> {
   const program = buildProgram(result, signals);
   program.exitOverride();
   const debug = argv.includes('--debug') || process.env.TQ_DEBUG === '1';
+  // `tq inspect history | head -1`: the reader is gone and has what it wanted. Leave quietly,
+  // as Unix tools do, instead of a stack for the next write to a closed pipe.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    exitProcess(0);
+  });
   let code: number;
   try {
     await program.parseAsync(argv);
