@@ -56,7 +56,8 @@ export function payloadFromArgs(
   cwd = process.cwd(),
 ): unknown {
   const base = payloadText !== undefined ? parseJsonArg(readPayloadText(payloadText, cwd)) : undefined;
-  if (args.length === 0) return base ?? {};
+  // `--payload null` stays null (and is refused for a task that takes an object), not `{}`.
+  if (args.length === 0) return base === undefined ? {} : base;
   if (args.length > task.args.length) {
     const takes =
       task.args.length === 0
@@ -172,10 +173,10 @@ export async function enqueueCommand(ctx: CliContext, taskName: string, args: st
 
     const outcomes = new Map<string, RunOutcome>();
     const fresh = runs.filter((r) => !r.existed);
+    // The id first under --wait: a wait can be long, and a Ctrl-C must not lose it.
+    if (opts.wait && runs.length === 1) announce(ctx, runs[0]!, prepared[0]);
     if (opts.queue !== undefined || opts.wait) await warnUnconsumed(ctx, config, settings, fresh, opts.wait === true);
     if (opts.wait) {
-      // The id first: a wait can be long, and a Ctrl-C must not lose it.
-      if (runs.length === 1) announce(ctx, runs[0]!, prepared[0]);
       const bars: { stop(): void }[] = [];
       const waiting = Promise.all(
         runs.map(async (run) => {
