@@ -4,48 +4,12 @@ import { didYouMean } from '../core/suggest.js';
 import { MAX_PRIORITY } from '../core/names.js';
 import { scrubSecret } from '../core/url.js';
 import { createContext, type CliContext, type SignalHub } from './context.js';
+import { createSignalHub, ForcedExit } from './signals.js';
+import { commandPath, oneLineUsage } from './usage-error.js';
 import { exitProcess } from '../runtime/process-guard.js';
 import { TQ_VERSION } from '../runtime/version.js';
 
 const version = TQ_VERSION;
-
-/** A second SIGINT/SIGTERM during shutdown: leave now. */
-export class ForcedExit extends Error {
-  constructor(readonly signal: NodeJS.Signals) {
-    super(`${signal} again: exiting at once`);
-  }
-}
-
-function createSignalHub(): SignalHub {
-  const handlers: ((signal: NodeJS.Signals) => void)[] = [];
-  let rejectForced: (err: ForcedExit) => void = () => undefined;
-  const forced = new Promise<never>((_, reject) => {
-    rejectForced = reject;
-  });
-  forced.catch(() => undefined);
-  let count = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    count += 1;
-    if (count === 1 && handlers.length > 0) {
-      for (const h of handlers) h(signal);
-      return;
-    }
-    rejectForced(new ForcedExit(signal));
-    if (handlers.length === 0) exitProcess(130);
-  };
-  let installed = false;
-  return {
-    onStop(handler) {
-      handlers.push(handler);
-      if (!installed) {
-        installed = true;
-        process.on('SIGINT', onSignal);
-        process.on('SIGTERM', onSignal);
-      }
-    },
-    forced,
-  };
-}
 
 /** A command's action: the context, then its arguments and merged options as commander parses them. */
 type Action<A extends unknown[]> = (ctx: CliContext, ...args: A) => Promise<number | void>;
@@ -358,25 +322,6 @@ Examples:
   return program;
 }
 
-/** `tq inspect tasks` for a command: what its `--help` is called with. */
-function commandPath(command: Command): string {
-  const names: string[] = [];
-  for (let c: Command | null = command; c; c = c.parent) names.unshift(c.name());
-  return names.join(' ');
-}
-
-/**
- * Commander's usage errors (`error: unknown option '--x'` and a `(Did you mean --y?)` line)
- * in tq's one style: `tq: <what> — <hint>` on one line; the exit code (2) is set in `main`.
- */
-export function oneLineUsage(text: string, path: string): string {
-  const lines = text.trim().split('\n');
-  const message = (lines[0] ?? '').replace(/^error: /, '');
-  const suggested = /^\(Did you mean (.+)\?\)$/.exec(lines[1]?.trim() ?? '')?.[1];
-  const hint = suggested !== undefined ? `did you mean "${suggested}"?` : `see ${path} --help`;
-  return `tq: ${message} — ${hint}\n`;
-}
-
 function report(err: unknown, debug: boolean, argv: readonly string[]): number {
   const stderr = process.stderr;
   // Never print a Redis password, even inside messages from libraries.
@@ -406,7 +351,7 @@ function report(err: unknown, debug: boolean, argv: readonly string[]): number {
 /** The entry point: parses, runs one command, and is the only place that exits the process. */
 export async function main(argv: string[]): Promise<void> {
   const result = { code: 0 };
-  const signals = createSignalHub();
+  const signals = createSignalHub(exitProcess);
   const program = buildProgram(result, signals);
   program.exitOverride();
   const debug = argv.includes('--debug') || process.env.TQ_DEBUG === '1';

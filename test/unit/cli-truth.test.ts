@@ -1,6 +1,6 @@
 import { Chalk } from 'chalk';
 import { describe, expect, it } from 'vitest';
-import { oneLineUsage } from '../../src/cli/main.js';
+import { oneLineUsage } from '../../src/cli/usage-error.js';
 import { createWorkerLogger } from '../../src/cli/worker-log.js';
 import { ConfigError } from '../../src/core/errors.js';
 import { closest, didYouMean } from '../../src/core/suggest.js';
