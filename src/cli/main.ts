@@ -1,51 +1,16 @@
 import { Command, CommanderError, Option } from 'commander';
-import { TqError, errorMessage } from '../core/errors.js';
+import { TqError, UsageError, errorMessage } from '../core/errors.js';
+import { didYouMean } from '../core/suggest.js';
 import { MAX_PRIORITY } from '../core/names.js';
 import { scrubSecret } from '../core/url.js';
 import { createContext, type CliContext, type SignalHub } from './context.js';
+import { createSignalHub, ForcedExit } from './signals.js';
+import { commandPath, oneLineUsage } from './usage-error.js';
 import { exitProcess } from '../runtime/process-guard.js';
 import { TQ_VERSION } from '../runtime/version.js';
 import { asOutOfMemory } from '../queue/memory.js';
 
 const version = TQ_VERSION;
-
-/** A second SIGINT/SIGTERM during shutdown: leave now. */
-export class ForcedExit extends Error {
-  constructor(readonly signal: NodeJS.Signals) {
-    super(`${signal} again: exiting at once`);
-  }
-}
-
-function createSignalHub(): SignalHub {
-  const handlers: ((signal: NodeJS.Signals) => void)[] = [];
-  let rejectForced: (err: ForcedExit) => void = () => undefined;
-  const forced = new Promise<never>((_, reject) => {
-    rejectForced = reject;
-  });
-  forced.catch(() => undefined);
-  let count = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    count += 1;
-    if (count === 1 && handlers.length > 0) {
-      for (const h of handlers) h(signal);
-      return;
-    }
-    rejectForced(new ForcedExit(signal));
-    if (handlers.length === 0) exitProcess(130);
-  };
-  let installed = false;
-  return {
-    onStop(handler) {
-      handlers.push(handler);
-      if (!installed) {
-        installed = true;
-        process.on('SIGINT', onSignal);
-        process.on('SIGTERM', onSignal);
-      }
-    },
-    forced,
-  };
-}
 
 /** A command's action: the context, then its arguments and merged options as commander parses them. */
 type Action<A extends unknown[]> = (ctx: CliContext, ...args: A) => Promise<number | void>;
@@ -300,6 +265,14 @@ Examples:
 function runner(action: LazyAction, signals: SignalHub, result: { code: number }) {
   return async (...args: unknown[]) => {
     const command = args[args.length - 1] as Command;
+    // A command with verbs and an action of its own (`tq inspect`) takes no operands: a word
+    // left over is a mistyped verb, not "too many arguments".
+    const verbs = command.commands.map((c) => c.name());
+    const stray = verbs.length > 0 ? command.args[0] : undefined;
+    if (stray !== undefined) {
+      const hint = didYouMean(stray, verbs) ?? `one of: ${verbs.join(', ')}`;
+      throw new UsageError(`unknown verb "${stray}" for ${commandPath(command)}`, { hint });
+    }
     const ctx = createContext(command, signals);
     const run = await action.load();
     // Options of parent commands (`tq inspect --json queues`, `tq inspect queues --json`) count too.
@@ -320,6 +293,8 @@ function addCommand(parent: Command, spec: CommandSpec, signals: SignalHub, resu
     else command.option(option[0], option[1], option[2]);
   }
   if (spec.help) command.addHelpText('after', spec.help);
+  command.configureOutput({ outputError: (text, write) => write(oneLineUsage(text, commandPath(command))) });
+  if (spec.action && spec.commands) command.allowExcessArguments(true);
   if (spec.action) command.action(runner(spec.action, signals, result));
   for (const sub of spec.commands ?? []) addCommand(command, sub, signals, result);
 }
@@ -334,7 +309,7 @@ export function buildProgram(result: { code: number }, signals: SignalHub): Comm
     .option('--prefix <prefix>', 'Redis key prefix, lets apps share a Redis (env TQ_PREFIX, default tq)')
     .option('--debug', 'show stack traces (env TQ_DEBUG=1)')
     .exitOverride()
-    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ outputError: (text, write) => write(oneLineUsage(text, 'tq')) })
     .addHelpText(
       'after',
       `
@@ -380,10 +355,16 @@ function report(failure: unknown, debug: boolean, argv: readonly string[]): numb
 /** The entry point: parses, runs one command, and is the only place that exits the process. */
 export async function main(argv: string[]): Promise<void> {
   const result = { code: 0 };
-  const signals = createSignalHub();
+  const signals = createSignalHub(exitProcess);
   const program = buildProgram(result, signals);
   program.exitOverride();
   const debug = argv.includes('--debug') || process.env.TQ_DEBUG === '1';
+  // `tq inspect history | head -1`: the reader is gone and has what it wanted. Leave quietly,
+  // as Unix tools do, instead of a stack for the next write to a closed pipe.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    exitProcess(0);
+  });
   let code: number;
   try {
     await program.parseAsync(argv);

@@ -95,7 +95,7 @@ export function createWorkerLogger(options: {
     debug: (m) => line('debug', m),
     flush: out.flush,
     event(e) {
-      if ((e.type === 'active' || e.type === 'delayed') && LEVELS.debug < min) return;
+      if ((e.type === 'active' || e.type === 'delayed' || e.type === 'progress') && LEVELS.debug < min) return;
       const name = `${e.task}[${shortId(e.jobId)}]`;
       const fields = {
         event: e.type,
@@ -126,6 +126,10 @@ export function createWorkerLogger(options: {
           break;
         case 'requeued':
           line('warn', `${name} handed back to queue "${e.queue}" (shutdown timeout)`, fields);
+          break;
+        case 'progress':
+          // ctx.progress() can be called many times a run: detail for debugging, not a run's line.
+          line('debug', `${name} progress ${oneLine(e.progress, 40)}`, { ...fields, progress: e.progress });
           break;
         case 'delayed':
           line('debug', `${name} put back until ${new Date(e.dueAt ?? 0).toISOString()}`, fields);

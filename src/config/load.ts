@@ -32,8 +32,12 @@ export async function loadConfig(file: string): Promise<ResolvedConfig> {
   try {
     mod = await jiti.import(abs, { default: true });
   } catch (err) {
+    // A task factory's own check (resizeImage() options) already says what is wrong and allowed.
+    if (err instanceof ConfigError) throw new ConfigError(`${shown}: ${err.message}`, err.problems, { cause: err });
+    const syntax = syntaxError(errorMessage(err), abs, shown);
+    if (syntax) throw new ConfigError(syntax, [syntax], { cause: err });
     throw new ConfigError(`${shown}: failed to load: ${firstLine(errorMessage(err))}`, [], {
-      hint: 'fix the error above; run with --debug for the stack',
+      hint: 'run with --debug for the stack',
       cause: err,
     });
   }
@@ -47,4 +51,28 @@ export function configFromObject(config: TqConfig, dir: string): ResolvedConfig 
 
 function firstLine(text: string): string {
   return text.split('\n')[0] ?? text;
+}
+
+/**
+ * A parse error of the config (jiti's `ParseError: <reason>` ending in `<file>:<line>:<column>`,
+ * the column counted from 0) as `tasks.config.ts:5:5: <reason>` (editors count columns from 1)
+ * with the offending line and a caret under the column; undefined for any other error.
+ */
+function syntaxError(message: string, abs: string, shown: string): string | undefined {
+  const reason = /^(?:ParseError|SyntaxError): (.*)$/m.exec(message)?.[1]?.trim();
+  const at = /:(\d+):(\d+)\s*$/.exec(message);
+  if (reason === undefined || !at) return undefined;
+  const line = Number(at[1]);
+  const column = Number(at[2]);
+  let source: string | undefined;
+  try {
+    source = fs.readFileSync(abs, 'utf8').split(/\r?\n/)[line - 1];
+  } catch (err) {
+    // The file was there a moment ago; without it the position alone still says where.
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const head = `${shown}:${line}:${column + 1}: syntax error: ${reason}`;
+  if (source === undefined) return head;
+  const gutter = String(line);
+  return `${head}\n  ${gutter} | ${source}\n  ${' '.repeat(gutter.length)} | ${' '.repeat(column)}^`;
 }

@@ -2,8 +2,14 @@ import ms from 'ms';
 import { UsageError } from './errors.js';
 
 /**
- * Parses a human duration (`90s`, `5m`, `1h`, `30d`, `1.5h`, or a bare number of milliseconds)
- * into milliseconds. Throws a `UsageError` naming `what` when the text is not a duration.
+ * Parses a human duration (`90s`, `5m`, `1h`, `30d`, `1.5h`, `250ms`) into milliseconds.
+ *
+ * The rule, the same for every flag and config key: text needs a unit, a number is
+ * milliseconds. A bare number in text (`--delay 5`) is refused with a hint, because Celery's
+ * `countdown=5` means seconds and the flag meaning milliseconds would pass silently; `"0"` is
+ * accepted (zero is zero in any unit). A JavaScript number (`lockDuration: 2000` in the config,
+ * `{ delay: 500 }` in the API) is milliseconds, as everywhere in Node.
+ * Throws a `UsageError` naming `what` when the value is not a duration.
  */
 export function parseDuration(value: string | number, what = 'duration'): number {
   if (typeof value === 'number') {
@@ -11,7 +17,11 @@ export function parseDuration(value: string | number, what = 'duration'): number
     throw new UsageError(`${what}: ${value} is not a duration (use e.g. 90s, 5m, 1h, 30d)`);
   }
   const text = value.trim();
-  if (/^\d+$/.test(text)) return Number(text);
+  if (/^\d+(\.\d+)?$/.test(text)) {
+    const n = Number(text);
+    if (n === 0) return 0;
+    throw new UsageError(`${what} "${text}" needs a unit: ${text}s? ${n * 1000}ms?`);
+  }
   const parsed = /^\d+(\.\d+)?\s*[a-zA-Z]+$/.test(text) ? ms(text as ms.StringValue) : undefined;
   if (typeof parsed !== 'number' || !Number.isFinite(parsed) || parsed < 0) {
     throw new UsageError(`${what}: "${value}" is not a duration (use e.g. 90s, 5m, 1h, 30d)`);

@@ -95,7 +95,11 @@ export interface TaskOptions {
   dedupe?: { key: (payload: any) => string; ttl?: number | string };
   /** Payload validator (Standard Schema: zod, valibot, ...): invalid payloads are refused at enqueue. */
   schema?: StandardSchemaV1;
-  /** Names that map CLI positionals onto the payload: `args: ['name']`. */
+  /**
+   * Names that map CLI positionals onto the payload: `args: ['name']`. Each is required on the
+   * command line unless it ends with `?` (`args: ['olderThan?']`: the payload key is
+   * `olderThan`, and the handler has a default). A task with `args` takes a JSON object.
+   */
   args?: readonly string[];
   /** How many finished runs Redis keeps for this task (SQLite history keeps them all). */
   keep?: number;
@@ -254,3 +258,43 @@ export function defineConfig<T extends TaskMap>(config: TqConfig<T>): TqConfig<T
 export type PayloadOf<D> = D extends TaskDefinition<infer P, any> ? P : never;
 /** Result type of a task definition. */
 export type ResultOf<D> = D extends TaskDefinition<any, infer R> ? Awaited<R> : never;
+
+/** One `args` entry read: the payload key it fills, and whether a run may go without it. */
+export interface ArgSpec {
+  readonly key: string;
+  readonly optional: boolean;
+}
+
+/** Reads an `args` entry: `'name'` is required, `'name?'` optional. */
+export function argSpec(entry: string): ArgSpec {
+  return entry.endsWith('?') ? { key: entry.slice(0, -1), optional: true } : { key: entry, optional: false };
+}
+
+/** `<name> [olderThan]`: how a task's `args` read in a usage line. */
+export function argsUsage(args: readonly string[]): string {
+  return args
+    .map(argSpec)
+    .map((a) => (a.optional ? `[${a.key}]` : `<${a.key}>`))
+    .join(' ');
+}
+
+/** What kind of JSON value `payload` is, for messages: `an array`, `a string`, `null`. */
+function jsonKind(payload: unknown): string {
+  if (payload === null) return 'null';
+  if (Array.isArray(payload)) return 'an array';
+  return typeof payload === 'object' ? 'an object' : `a ${typeof payload}`;
+}
+
+/**
+ * The problem with `payload` for a task whose payload is a JSON object (one with `args`, whose
+ * positionals become keys, or `fromArgs`), or undefined when there is none: `[1,2]`, `"str"`
+ * or `null` would reach the handler as something it cannot read.
+ */
+export function payloadShapeProblem(
+  task: { name: string; args: readonly string[]; takesFiles: boolean },
+  payload: unknown,
+): string | undefined {
+  if (task.args.length === 0 && !task.takesFiles) return undefined;
+  if (typeof payload === 'object' && payload !== null && !Array.isArray(payload)) return undefined;
+  return `task "${task.name}" takes a JSON object as payload, got ${jsonKind(payload)}`;
+}

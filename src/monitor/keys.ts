@@ -107,7 +107,12 @@ function mainKey(state: MonitorState, key: KeyPress): KeyResult {
   if (is(key, '1', '2', '3')) return none({ ...state, focus: PANELS[Number(key.char) - 1]! });
   const move = movement(key, state);
   if (move !== undefined) return moveIn(state, state.focus, move);
-  if (is(key, '/')) return none({ ...state, prompt: { kind: 'filter', text: state.runs.filter.text } });
+  // Reopened, the prompt holds the current filter and a space: what is typed next is a new word
+  // (`failed` + `resize` is `failed resize`, not `failedresize`); Backspace edits the old one.
+  if (is(key, '/')) {
+    const current = state.runs.filter.text;
+    return none({ ...state, prompt: { kind: 'filter', text: current ? `${current} ` : '' } });
+  }
   if (key.name === 'escape') return isFiltering(state.runs.filter) ? applyFilter(state, NO_FILTER) : none(state);
   if (is(key, 'p')) {
     const queue = selectedQueue(state);

@@ -6,7 +6,7 @@ import type { RunEvent } from '../core/run-events.js';
 import type { ResolvedTask } from '../config/resolved.js';
 import { TQ_BACKOFF } from './backoff.js';
 import { jobData } from './envelope.js';
-import type { EnqueueOptions } from '../core/task.js';
+import { payloadShapeProblem, type EnqueueOptions } from '../core/task.js';
 import { checkRunId, newRunId } from './run-id.js';
 
 /**
@@ -54,6 +54,8 @@ export function enqueuedRun(p: Prepared, existed: boolean): EnqueuedRun {
 }
 
 export function shapeRun(task: ResolvedTask, request: EnqueueRequest, payload: unknown, now: number): Prepared {
+  const shapeProblem = payloadShapeProblem({ name: task.name, args: task.args, takesFiles: Boolean(task.definition.fromArgs) }, payload);
+  if (shapeProblem !== undefined) throw new UsageError(shapeProblem);
   const options = request.options ?? {};
   const queueName = options.queue ?? task.queue;
   if (!isQueueName(queueName)) throw new UsageError(`queue "${queueName}" must be ${QUEUE_NAME_RULE}`);

@@ -41,7 +41,7 @@ export function cleanupImages(options: CleanupOptions = {}): TaskDefinition<Clea
     throw new ConfigError(errorMessage(err), [errorMessage(err)]);
   }
   return {
-    args: ['olderThan'],
+    args: ['olderThan?'],
     ...taskOptions,
     queue: options.queue ?? 'default',
     description: options.description ?? `Delete image records older than ${String(olderThan)} with their files`,

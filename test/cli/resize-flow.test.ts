@@ -21,7 +21,8 @@ describe('tq enqueue resize -> tq worker (end to end, as a user runs it)', () =>
   it('makes a thumbnail within 800x600 with the aspect kept, and records it as completed', async () => {
     await writeTestImage(project.file('photo one.jpg'), { width: 3000, height: 2000, format: 'jpeg' });
     const res = await project.run(['enqueue', 'resize', 'photo one.jpg', '--wait', '--json']);
-    expect(res.stderr).toBe('');
+    // The run id goes to stderr before the wait (stdout stays one JSON document).
+    expect(res.stderr).toMatch(/^enqueued resize run \S+ on queue images \(waiting, record img_\w+\)\n$/);
     expect(res.code).toBe(0);
     const doc = JSON.parse(res.stdout);
     expect(doc).toMatchObject({ task: 'resize', queue: 'images', state: 'completed' });

@@ -83,7 +83,10 @@ export default defineConfig({
     const bad = makeProject('export default {{{');
     const res = await bad.run(['worker']);
     expect(res.code).toBe(2);
-    expect(res.stderr).toMatch(/^tq: tasks\.config\.ts: failed to load/);
+    // The position (line and column from 1) and the offending line with a caret under it.
+    expect(res.stderr).toBe(
+      'tq: tasks.config.ts:1:17: syntax error: Unexpected token\n  1 | export default {{{\n    |                 ^\n',
+    );
   });
 
   it('no config file: exit 2 saying how to fix it', async () => {

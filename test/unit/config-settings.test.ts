@@ -211,12 +211,16 @@ export default defineConfig({
     expect(err.hint).toMatch(/--config|TQ_CONFIG/);
   });
 
-  it("reports a syntax error as 'failed to load', naming the file, on one line", async () => {
+  it('reports a syntax error at file:line:column (from 1) with the offending line and a caret, and no hint pointing above', async () => {
     const file = path.join(tmp(), 'tasks.config.ts');
-    fs.writeFileSync(file, "import { defineConfig } from 'tq';\nexport default defineConfig({ tasks: { hello: { run: () => } } });\n");
+    const line = 'export default defineConfig({ tasks: { hello: { run: () => } } });';
+    fs.writeFileSync(file, `import { defineConfig } from 'tq';\n${line}\n`);
     const err = await configErrorOf(file);
-    expect(err.message).toContain(`${path.relative(process.cwd(), file)}: failed to load: `);
-    expect(err.message).not.toContain('\n');
+    expect(err.message).toBe(
+      `${path.relative(process.cwd(), file)}:2:60: syntax error: Unexpected token\n  2 | ${line}\n    | ${' '.repeat(59)}^`,
+    );
+    expect(line[59]).toBe('}');
+    expect(err.hint).toBeUndefined();
   });
 
   it('reports a config that throws while loading', async () => {

@@ -20,11 +20,21 @@ describe('parseDuration', () => {
     ['30d', 30 * 86_400_000],
     ['1.5h', 5_400_000],
     ['250ms', 250],
-    ['250', 250],
     ['0', 0],
     [' 5m ', 300_000],
   ])('parses %j as %d ms', (text, expected) => {
     expect(parseDuration(text)).toBe(expected);
+  });
+
+  // Celery's countdown=5 is seconds: a bare number in text would silently mean milliseconds.
+  it.each([
+    ['5', '--delay "5" needs a unit: 5s? 5000ms?'],
+    ['250', '--delay "250" needs a unit: 250s? 250000ms?'],
+    [' 1.5 ', '--delay "1.5" needs a unit: 1.5s? 1500ms?'],
+  ])('refuses the bare number %j with a hint naming the units', (text, message) => {
+    const err = thrown(() => parseDuration(text, '--delay'));
+    expect(err.exitCode).toBe(2);
+    expect(err.message).toBe(message);
   });
 
   it('passes finite non-negative numbers through as milliseconds', () => {

@@ -287,3 +287,23 @@ describe('monitor app (ink)', () => {
     }
   });
 });
+
+describe('monitor app (ink): keys that arrive in one read', () => {
+  it('a pasted "/failed" and Enter in one chunk applies the filter', async () => {
+    const source = new FakeSource();
+    source.history = Array.from({ length: 5 }, (_, i) => hist(`run-${i}`, T0 - i * 1000));
+    const c = controllerFor(source, { columns: 100, rows: 30 });
+    await c.start({ loop: false });
+    const app = render(createElement(MonitorApp, { controller: c, theme: { color: false } }));
+    try {
+      await vi.waitFor(() => expect(app.lastFrame()).toMatch(/run-0/));
+      app.stdin.write('/failed\r');
+      await vi.waitFor(() => expect(c.getState().runs.filter).toMatchObject({ states: ['failed'], text: 'failed' }));
+      expect(c.getState().prompt).toBeUndefined();
+      app.stdin.write('/x\u007fhello\r');
+      await vi.waitFor(() => expect(c.getState().runs.filter.text).toBe('failed hello'));
+    } finally {
+      app.unmount();
+    }
+  });
+});

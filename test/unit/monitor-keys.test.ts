@@ -167,6 +167,14 @@ describe('monitor keys: actions', () => {
     expect(cleared.commands).toEqual([{ type: 'seed', filter: expect.objectContaining({ text: '' }) }]);
   });
 
+  it('reopening / starts from the current filter and a space, so a new word is not glued on', () => {
+    const first = press(withRuns(3), '/', ...'failed', { name: 'enter' }).state;
+    expect(press(first, '/').state.prompt).toEqual({ kind: 'filter', text: 'failed ' });
+    const { state } = press(first, '/', ...'hello', { name: 'enter' });
+    expect(state.runs.filter).toMatchObject({ states: ['failed'], tasks: ['hello'], text: 'failed hello' });
+    expect(press(withRuns(3), '/').state.prompt).toEqual({ kind: 'filter', text: '' });
+  });
+
   it('Enter on a queue shows its runs', () => {
     const { commands } = press(withRuns(0), '1', { name: 'enter' });
     expect(commands).toEqual([{ type: 'seed', filter: expect.objectContaining({ queues: ['default'] }) }]);

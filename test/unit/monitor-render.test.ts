@@ -242,6 +242,8 @@ describe('monitor screen', () => {
     for (const name of ['default', 'images', 'reports', 'mail', 'thumbs-1', 'thumbs-2', 'gone-3']) expect(text).toContain(name);
     expect(text.split('\n').filter((l) => /mww\d{13}/.test(l))).toHaveLength(20);
     expect(text).not.toMatch(/\? help/);
+    // Nothing reads keys in a snapshot: no key hints anywhere.
+    expect(text).not.toMatch(/pause\/resume|Enter show|g: back/);
   });
 
   it('text from outside (errors, names) cannot inject escape sequences', () => {

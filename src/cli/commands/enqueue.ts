@@ -2,11 +2,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseDuration } from '../../core/duration.js';
 import { RuntimeError, UsageError, errorMessage } from '../../core/errors.js';
-import { parseJsonArg } from '../../core/json.js';
+import { assertJsonPayload, parseJsonArg } from '../../core/json.js';
 import { failNotEnqueued } from '../../core/not-enqueued.js';
-import type { EnqueueOptions, PreparedRun } from '../../core/task.js';
-import type { ResolvedTask } from '../../config/index.js';
-import { Producer, type EnqueuedRun, type RunOutcome } from '../../queue/index.js';
+import { argSpec, argsUsage, payloadShapeProblem, type EnqueueOptions, type PreparedRun } from '../../core/task.js';
+import type { ResolvedConfig, ResolvedTask, Settings } from '../../config/index.js';
+import { Admin, Producer, type EnqueuedRun, type RunOutcome, type WorkerHeartbeat } from '../../queue/index.js';
 import { catchUpHistory, catchUpUntilFinal } from '../../runtime/history.js';
 import { runKnownToHistory } from '../../runtime/known-run.js';
 import { openStore } from '../../store/index.js';
@@ -57,12 +57,13 @@ export function payloadFromArgs(
   cwd = process.cwd(),
 ): unknown {
   const base = payloadText !== undefined ? parseJsonArg(readPayloadText(payloadText, cwd)) : undefined;
-  if (args.length === 0) return base ?? {};
+  // `--payload null` stays null (and is refused for a task that takes an object), not `{}`.
+  if (args.length === 0) return base === undefined ? {} : base;
   if (args.length > task.args.length) {
     const takes =
       task.args.length === 0
         ? 'takes no positional arguments (use --payload JSON)'
-        : `takes ${task.args.length} argument(s): ${task.args.join(' ')}`;
+        : `takes ${task.args.length} argument(s): ${task.args.map((a) => argSpec(a).key).join(' ')}`;
     throw new UsageError(`task "${task.name}" ${takes}; got ${args.length}`);
   }
   if (base !== undefined && (typeof base !== 'object' || base === null || Array.isArray(base))) {
@@ -70,9 +71,27 @@ export function payloadFromArgs(
   }
   const payload: Record<string, unknown> = { ...(base as Record<string, unknown> | undefined) };
   args.forEach((value, i) => {
-    payload[task.args[i]!] = value;
+    payload[argSpec(task.args[i]!).key] = value;
   });
   return payload;
+}
+
+/**
+ * Refuses a payload the handler could not read, before anything is stored: a value that is not
+ * JSON or too big, a non-object for a task that takes an object, and a required `args` name
+ * that neither a positional nor `--payload` gave (`hello` would greet "undefined").
+ */
+function checkPlainPayload(task: ResolvedTask, payload: unknown, limitBytes: number): void {
+  assertJsonPayload(payload, 'payload', limitBytes);
+  const problem = payloadShapeProblem({ name: task.name, args: task.args, takesFiles: false }, payload);
+  if (problem !== undefined) throw new UsageError(problem);
+  const given = payload as Record<string, unknown>;
+  const missing = task.args.map(argSpec).filter((a) => !a.optional && given[a.key] === undefined);
+  if (missing.length > 0) {
+    throw new UsageError(`${task.name} needs ${missing.map((a) => `<${a.key}>`).join(' ')}`, {
+      hint: `usage: tq enqueue ${task.name} ${argsUsage(task.args)}`,
+    });
+  }
 }
 
 /** `tq enqueue <task> [args...]`. */
@@ -99,7 +118,11 @@ export async function enqueueCommand(ctx: CliContext, taskName: string, args: st
   if (usesFiles && opts.id !== undefined && args.length > 1) throw new UsageError('--id names one run; give one file with it');
   if (usesFiles && opts.payload !== undefined)
     throw new UsageError(`task "${task.name}" takes files; --payload cannot be combined with them`);
+  if (task.definition.fromArgs && args.length === 0 && opts.payload === undefined) {
+    throw new UsageError(`${task.name} needs at least one file`, { hint: `usage: tq enqueue ${task.name} <file> [more files...]` });
+  }
   const plainPayload = usesFiles ? undefined : payloadFromArgs(task, args, opts.payload, ctx.cwd);
+  if (!usesFiles && !task.definition.fromArgs) checkPlainPayload(task, plainPayload, config.payloadLimit);
 
   const producer = await Producer.connect(config, { ...settings, onWarning: (m) => ctx.out.warn(m) });
   const store = openStore(settings.dbFile);
@@ -150,14 +173,20 @@ export async function enqueueCommand(ctx: CliContext, taskName: string, args: st
     );
 
     const outcomes = new Map<string, RunOutcome>();
+    const fresh = runs.filter((r) => !r.existed);
+    // The id first under --wait: a wait can be long, and a Ctrl-C must not lose it.
+    if (opts.wait && runs.length === 1) announce(ctx, runs[0]!, prepared[0]);
+    if (opts.queue !== undefined || opts.wait) await warnUnconsumed(ctx, config, settings, fresh, opts.wait === true);
     if (opts.wait) {
-      await Promise.all(
+      const bars: { stop(): void }[] = [];
+      const waiting = Promise.all(
         runs.map(async (run) => {
           const existing = run.existed ? store.runs.get(run.id) : undefined;
           if (existing?.state === 'completed')
             return outcomes.set(run.id, { state: 'completed', result: existing.result === null ? null : JSON.parse(existing.result) });
           if (existing?.state === 'failed') return outcomes.set(run.id, { state: 'failed', error: existing.error ?? 'failed' });
           const bar = runs.length === 1 ? await createProgress(ctx.out, 'progress', 100) : undefined;
+          if (bar) bars.push(bar);
           try {
             outcomes.set(run.id, await producer.wait(run, timeoutMs, (value) => typeof value === 'number' && bar?.update(value)));
           } finally {
@@ -165,6 +194,18 @@ export async function enqueueCommand(ctx: CliContext, taskName: string, args: st
           }
         }),
       );
+      const stopped = new Promise<'stopped'>((resolve) => ctx.signals.onStop(() => resolve('stopped')));
+      if ((await Promise.race([waiting, stopped])) === 'stopped') {
+        for (const bar of bars) bar.stop();
+        // The user stopped waiting, not the runs: what the abandoned waits end with (the
+        // producer closes under them) is not this command's result any more.
+        waiting.then(
+          () => undefined,
+          () => undefined,
+        );
+        stoppedWaiting(ctx, runs);
+        return 130;
+      }
       const finished = runs.filter((r) => outcomes.get(r.id)?.state !== 'timeout').map((r) => r.id);
       await catchUpUntilFinal(store, producer.runEvents(), settings, config, finished).catch(() => undefined);
     }
@@ -208,10 +249,7 @@ function report(
   }
   if (runs.length === 1) {
     const run = runs[0]!;
-    const doc = docs[0]!;
-    const record = typeof doc.recordId === 'string' ? `, record ${doc.recordId}` : '';
-    if (run.existed) out.info(`run ${run.id} already exists (${doc.state}); nothing enqueued`);
-    else out.info(`enqueued ${run.task} run ${out.color.bold(run.id)} on queue ${run.queue} (${run.state}${record})`);
+    if (!opts.wait) announce(ctx, run, prepared[0]);
     const outcome = outcomes.get(run.id);
     if (outcome?.state === 'completed') out.print(JSON.stringify(outcome.result, null, 2));
     if (outcome && outcome.state !== 'completed' && outcome.state !== 'timeout') {
@@ -231,4 +269,52 @@ function report(
   }
   if (failed > 0) throw new RuntimeError('E_TASK_FAILED', `${failed} of ${runs.length} runs did not complete`);
   return 0;
+}
+
+/** The enqueue line on stderr (`enqueued hello run <id> on queue default (waiting)`), before any wait. */
+function announce(ctx: CliContext, run: EnqueuedRun, prepared: PreparedRun<unknown> | undefined): void {
+  const { out } = ctx;
+  const recordId = prepared?.meta?.recordId;
+  const record = typeof recordId === 'string' ? `, record ${recordId}` : '';
+  if (run.existed) out.info(`run ${run.id} already exists (${run.state}); nothing enqueued`);
+  else out.info(`enqueued ${run.task} run ${out.color.bold(run.id)} on queue ${run.queue} (${run.state}${record})`);
+}
+
+/** Ctrl-C under `--wait`: the runs are not cancelled; say how to follow or cancel them. */
+function stoppedWaiting(ctx: CliContext, runs: readonly EnqueuedRun[]): void {
+  if (runs.length === 1) {
+    const id = runs[0]!.id;
+    ctx.out.info(`tq: stopped waiting; run ${id} goes on — follow it: tq inspect task ${id}; cancel it: tq control cancel ${id}`);
+    return;
+  }
+  const task = runs[0]?.task ?? '';
+  ctx.out.info(
+    `tq: stopped waiting; the ${runs.length} runs go on — follow them: tq inspect tasks --task ${task}; cancel one: tq control cancel <id>`,
+  );
+}
+
+/**
+ * A run on a queue no live worker consumes (`-q nosuch`, or no worker started yet) waits
+ * until one does: say so, from the workers' heartbeats, instead of enqueueing into silence.
+ */
+async function warnUnconsumed(
+  ctx: CliContext,
+  config: ResolvedConfig,
+  settings: Settings,
+  runs: readonly EnqueuedRun[],
+  waiting: boolean,
+): Promise<void> {
+  if (runs.length === 0) return;
+  const admin = await Admin.connect(config, { ...settings, onWarning: (m) => ctx.out.warn(m) });
+  let workers: WorkerHeartbeat[];
+  try {
+    workers = await admin.workers();
+  } finally {
+    await admin.close();
+  }
+  for (const queue of new Set(runs.map((r) => r.queue))) {
+    if (workers.some((w) => w.queues.includes(queue))) continue;
+    const then = waiting ? '; --wait may wait forever (add --timeout)' : '';
+    ctx.out.warn(`no live worker consumes queue "${queue}": the run waits until one does (tq worker -Q ${queue})${then}`);
+  }
 }

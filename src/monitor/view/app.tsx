@@ -29,11 +29,37 @@ export function MonitorApp(props: { controller: MonitorController; theme: Theme 
   }, [controller, stdout]);
 
   useInput((input, key) => {
-    const press = toKeyPress(input, key);
-    if (press) controller.key(press);
+    for (const press of toKeyPresses(input, key)) controller.key(press);
   });
 
   return <Screen state={state} theme={theme} />;
+}
+
+/**
+ * Everything one read of the terminal holds, key by key. A paste, fast typing or an SSH link
+ * delivers several keys in one read (`/failed` and Enter): ink reports them as one string, and
+ * read as a single key it would mean nothing.
+ */
+export function toKeyPresses(input: string, key: Key): KeyPress[] {
+  const chars = Array.from(input);
+  const special = key.upArrow || key.downArrow || key.leftArrow || key.rightArrow || key.pageUp || key.pageDown || key.home || key.end;
+  if (chars.length <= 1 || special || key.ctrl) {
+    const press = toKeyPress(input, key);
+    return press ? [press] : [];
+  }
+  return chars.map(charPress);
+}
+
+/** One character of a multi-key read. */
+function charPress(char: string): KeyPress {
+  if (char === '\r' || char === '\n') return { name: 'enter' };
+  if (char === '\t') return { name: 'tab' };
+  if (char === '\u007f' || char === '\b') return { name: 'backspace' };
+  if (char === '\u001b') return { name: 'escape' };
+  const code = char.codePointAt(0) ?? 0;
+  // Ctrl-letter arrives as its control code (Ctrl-C is 0x03).
+  if (code < 0x20) return { name: 'char', char: String.fromCharCode(code + 0x60), ctrl: true };
+  return { name: 'char', char };
 }
 
 /** Ink's key report in the monitor's terms. */

@@ -30,8 +30,8 @@ export function queueColumns(state: MonitorState, width: number): Column[] {
  * runs (minutes with failures drawn in red, or as `!` without colour). A queue with work and
  * nobody to do it, or with a stuck consumer, is drawn in red; a paused one in yellow.
  */
-export function QueuesPanel(props: { state: MonitorState; theme: Theme; width: number; rows: number }) {
-  const { state, theme, width, rows } = props;
+export function QueuesPanel(props: { state: MonitorState; theme: Theme; width: number; rows: number; snapshot?: boolean }) {
+  const { state, theme, width, rows, snapshot = false } = props;
   const table = fitTable(queueColumns(state, width), width);
   const chartWidth = table.columns.find((c) => c.key === 'chart')?.width ?? 0;
   const selected = selectedQueue(state)?.name;
@@ -42,7 +42,7 @@ export function QueuesPanel(props: { state: MonitorState; theme: Theme; width: n
     <Box flexDirection="column">
       <PanelTitle
         title="Queues"
-        detail={[`${state.queues.length}`, more, 'p pause/resume  Enter show runs'].filter(Boolean).join('  ')}
+        detail={[`${state.queues.length}`, more, snapshot ? '' : 'p pause/resume  Enter show runs'].filter(Boolean).join('  ')}
         focused={focused}
         theme={theme}
       />

@@ -12,7 +12,7 @@ import { WorkersPanel } from './workers-panel.js';
 export interface ScreenProps {
   state: MonitorState;
   theme: Theme;
-  /** A one-shot snapshot: natural panel heights, no status line. */
+  /** A one-shot snapshot: natural panel heights, no status line, no key hints (nothing reads keys). */
   snapshot?: boolean;
 }
 
@@ -27,7 +27,7 @@ export function Screen({ state, theme, snapshot = false }: ScreenProps) {
       <HelpView theme={theme} rows={layout.bodyRows} />
     ) : (
       <>
-        <QueuesPanel state={state} theme={theme} width={width} rows={layout.queueRows} />
+        <QueuesPanel state={state} theme={theme} width={width} rows={layout.queueRows} snapshot={snapshot} />
         <WorkersPanel state={state} theme={theme} width={width} rows={layout.workerRows} />
         <RunsPanel state={state} theme={theme} width={width} rows={layout.runRows} />
       </>

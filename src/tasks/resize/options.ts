@@ -3,6 +3,7 @@
  * from the options, checked once when the config is loaded.
  */
 import { ConfigError } from '../../core/errors.js';
+import { didYouMean } from '../../core/suggest.js';
 import type { TaskOptions } from '../../core/task.js';
 
 export interface ResizePayload {
@@ -72,6 +73,7 @@ export interface ResizeSettings {
  * reported at once as a ConfigError) and the options every task takes.
  */
 export function resolveResizeOptions(options: ResizeOptions): { settings: ResizeSettings; taskOptions: TaskOptions } {
+  checkKeys(options);
   const { maxWidth, maxHeight, quality, allow, maxPixels, fsync, ...taskOptions } = options;
   const settings: ResizeSettings = {
     maxWidth: maxWidth ?? RESIZE_DEFAULTS.maxWidth,
@@ -84,6 +86,51 @@ export function resolveResizeOptions(options: ResizeOptions): { settings: Resize
   };
   validateSettings(settings);
   return { settings, taskOptions };
+}
+
+/** The options of every task, as `resizeImage()` passes them on. */
+const TASK_OPTION_KEYS = [
+  'queue',
+  'attempts',
+  'backoff',
+  'retryOn',
+  'timeout',
+  'isolate',
+  'rateLimit',
+  'priority',
+  'expires',
+  'dedupe',
+  'schema',
+  'args',
+  'keep',
+  'description',
+] as const satisfies readonly (keyof TaskOptions)[];
+// Fails to compile when TaskOptions gains a key this list does not name: the list cannot drift.
+const everyTaskOption: [Exclude<keyof TaskOptions, (typeof TASK_OPTION_KEYS)[number]>] extends [never] ? true : never = true;
+void everyTaskOption;
+
+/** What `resizeImage()` accepts: its own options first, then every task's. */
+export const RESIZE_OPTION_KEYS: readonly string[] = [
+  'maxWidth',
+  'maxHeight',
+  'quality',
+  'allow',
+  'maxPixels',
+  'fsync',
+  ...TASK_OPTION_KEYS,
+];
+
+/** Unknown keys (a typo such as `maxWidht`) are refused with the closest known name and the full set. */
+function checkKeys(options: object): void {
+  const problems = Object.keys(options)
+    .filter((key) => !RESIZE_OPTION_KEYS.includes(key))
+    .map((key) => {
+      const hint = didYouMean(key, RESIZE_OPTION_KEYS);
+      return `unknown option "${key}"${hint ? ` (${hint})` : ''}`;
+    });
+  if (problems.length > 0) {
+    throw new ConfigError(`resizeImage(): ${problems.join('; ')}; allowed: ${RESIZE_OPTION_KEYS.join(', ')}`, problems);
+  }
 }
 
 function validateSettings(s: ResizeSettings): void {
