@@ -148,6 +148,9 @@ export async function enqueueCommand(ctx: CliContext, taskName: string, args: st
 
     // Follow finished runs before adding any, so a run that is done (and gone) at once is seen.
     if (opts.wait) await producer.watch(opts.queue ?? task.queue);
+    // Listening for Ctrl-C from before the id is printed: a signal right after it must not kill
+    // the process without saying how to follow the run.
+    const stopped = opts.wait ? new Promise<'stopped'>((resolve) => ctx.signals.onStop(() => resolve('stopped'))) : undefined;
     let runs: EnqueuedRun[];
     const known = opts.id !== undefined ? runKnownToHistory(store, opts.id) : undefined;
     if (known) {
@@ -194,8 +197,7 @@ export async function enqueueCommand(ctx: CliContext, taskName: string, args: st
           }
         }),
       );
-      const stopped = new Promise<'stopped'>((resolve) => ctx.signals.onStop(() => resolve('stopped')));
-      if ((await Promise.race([waiting, stopped])) === 'stopped') {
+      if ((await Promise.race([waiting, stopped!])) === 'stopped') {
         for (const bar of bars) bar.stop();
         // The user stopped waiting, not the runs: what the abandoned waits end with (the
         // producer closes under them) is not this command's result any more.
