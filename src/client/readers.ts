@@ -18,7 +18,8 @@ export function historyFilter(query: HistoryQuery, now = Date.now()): HistoryFil
     );
   }
   const limit = query.limit ?? 20;
-  if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new UsageError(`limit must be an integer from 1 to 10000 (got ${limit})`);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 10_000)
+    throw new UsageError(`limit must be an integer from 1 to 10000 (got ${limit})`);
   const since =
     query.since === undefined
       ? undefined

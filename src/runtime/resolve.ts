@@ -57,7 +57,10 @@ export function resolveConfigInput(config: ConfigInput, options: Pick<Connection
  * Loads a config given by its file path (relative to the working directory), as `tq --config`
  * does; its paths resolve against the file's directory. An object resolves as `resolveConfigInput`.
  */
-export async function loadConfigInput(config: ConfigInput | string, options: Pick<ConnectionOptions, 'dir' | 'env'>): Promise<ResolvedConfig> {
+export async function loadConfigInput(
+  config: ConfigInput | string,
+  options: Pick<ConnectionOptions, 'dir' | 'env'>,
+): Promise<ResolvedConfig> {
   if (typeof config === 'string') return loadConfig(path.resolve(config));
   return resolveConfigInput(config, options);
 }
