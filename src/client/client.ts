@@ -142,6 +142,8 @@ class RemoteClient<T extends TaskMap> implements TqClient<T> {
     await this.connection
       .call(async ({ producer }) => {
         const { catchUpHistory } = await import('../runtime/history.js');
+        // This client's own events first (it batches them): what it enqueued is history too.
+        await producer.flush();
         await catchUpHistory(store, producer.runEvents(), settings, resolved);
       })
       .catch((err: unknown) => {
