@@ -8,7 +8,7 @@ import type { WorkerHandle } from '../../src/index.js';
 import { resizeImage, writeTestImage } from '../../src/tasks/index.js';
 import { eventually } from '../helpers/project.js';
 
-const quiet = { info: () => undefined, warn: () => undefined };
+const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 const config = defineConfig({
   media: 'media',
