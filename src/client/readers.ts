@@ -5,7 +5,7 @@
 import { parseDuration } from '../core/duration.js';
 import { UsageError } from '../core/errors.js';
 import type { ImageRecord } from '../core/records.js';
-import { isTaskState } from '../core/states.js';
+import { isTaskState, TASK_STATES } from '../core/states.js';
 import type { HistoryFilter } from '../store/index.js';
 import { resolveInMedia } from '../tasks/media-paths.js';
 import type { ClientImage, HistoryQuery, MediaFiles } from './types.js';
@@ -13,9 +13,7 @@ import type { ClientImage, HistoryQuery, MediaFiles } from './types.js';
 /** `query` as the history filter `tq inspect history` builds from its flags, checked the same way. */
 export function historyFilter(query: HistoryQuery, now = Date.now()): HistoryFilter {
   if (query.state !== undefined && !isTaskState(query.state)) {
-    throw new UsageError(
-      `state "${String(query.state)}" is not a state (one of waiting, delayed, active, retrying, completed, failed, cancelled, expired)`,
-    );
+    throw new UsageError(`state "${String(query.state)}" is not a state (one of ${TASK_STATES.join(', ')})`);
   }
   const limit = query.limit ?? 20;
   if (!Number.isInteger(limit) || limit < 1 || limit > 10_000)
