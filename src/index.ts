@@ -27,7 +27,13 @@ export type { RecordsStore, ImageRecord, ImagesRepository, ImageStatus } from '.
 export {
   createClient,
   RunFailedError,
+  type ClientImage,
   type ClientOptions,
+  type HistoryQuery,
+  type HistoryReader,
+  type ImageQuery,
+  type ImagesReader,
+  type MediaFiles,
   type EnqueuedFile,
   type FileInput,
   type RunHandle,

@@ -66,9 +66,12 @@ export async function enqueueFilesWith(
   }
 }
 
-/** The media directory a client stores files in: `options.media` (against `dir`), else the config's. */
-export function clientMediaDir(resolved: ResolvedConfig, options: Pick<ClientOptions, 'media' | 'dir'>): string {
-  return options.media === undefined ? resolved.mediaDir : path.resolve(options.dir ?? process.cwd(), options.media);
+/**
+ * The media directory a client stores files in: `options.media` (an option, so relative to the
+ * working directory, as a flag is), else the config's (resolved against the config's directory).
+ */
+export function clientMediaDir(resolved: ResolvedConfig, options: Pick<ClientOptions, 'media'>): string {
+  return options.media === undefined ? resolved.mediaDir : path.resolve(options.media);
 }
 
 interface Staged {

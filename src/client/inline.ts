@@ -1,5 +1,5 @@
 import type { ResolvedConfig } from '../config/index.js';
-import { configFromObject } from '../config/index.js';
+import { resolveConfigInput } from '../runtime/resolve.js';
 import { parseDuration } from '../core/duration.js';
 import { UsageError } from '../core/errors.js';
 import { assertJsonPayload, assertJsonResult } from '../core/json.js';
@@ -9,13 +9,14 @@ import { failureState, judgeFailure, RunAborted, timeLimitReason, TIME_LIMIT } f
 import { validateWithSchema } from '../core/schema.js';
 import type { EnqueueOptions, TaskLogger, TaskMap, TqConfig } from '../core/task.js';
 import type { ResolvedTask } from '../config/index.js';
-import type { RecordsStore } from '../core/records.js';
+import type { ImageRecord, RecordsStore } from '../core/records.js';
 import { newRunId } from '../queue/run-id.js';
 import type { Store } from '../store/index.js';
 import type { ClientOptions, EnqueuedFile, FileInput, RunHandle, RunInfo, TqClient } from './types.js';
 import { RunFailedError } from './run-failed.js';
 import { asUpload, enqueueFilesWith } from './files.js';
 import { inlineMedia } from './inline-media.js';
+import { clientImage, historyFilter, mediaFiles } from './readers.js';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const quiet: TaskLogger = { info: () => undefined, warn: () => undefined };
@@ -28,7 +29,7 @@ const stderrWarnings: TaskLogger = { info: () => undefined, warn: (line) => void
  * Meant for the application's own unit tests.
  */
 export function runInline(config: TqConfig, options: ClientOptions): TqClient<TaskMap> {
-  const loaded = configFromObject(config, options.dir ?? process.cwd());
+  const loaded = resolveConfigInput(config, options);
   const media = inlineMedia(loaded, options);
   // Handlers and stored files alike use the client's media directory.
   const resolved: ResolvedConfig = { ...loaded, mediaDir: media.dir };
@@ -175,6 +176,44 @@ export function runInline(config: TqConfig, options: ClientOptions): TqClient<Ta
       return asUpload(await enqueueFiles(taskName, [file], rest), taskName);
     },
     run: handle,
+    images: {
+      get: async (id) => {
+        const record = (await records()).records.images.get(id);
+        return record && clientImage(media.dir, record);
+      },
+      list: async (query = {}) => {
+        const db = (await records()).records;
+        const rows = db.query<ImageRecord>(
+          `SELECT * FROM images${query.status ? ' WHERE status = ?' : ''} ORDER BY uploaded_at DESC, id DESC LIMIT ?`,
+          ...(query.status ? [query.status] : []),
+          query.limit ?? 50,
+        );
+        return rows.map((record) => clientImage(media.dir, record));
+      },
+    },
+    history: {
+      // The inline client's history is its runs, kept in memory.
+      get: async (id) => {
+        const run = runs.get(id);
+        return run && { ...run, logs: [...run.logs] };
+      },
+      search: async (query = {}) => {
+        const f = historyFilter(query);
+        const needle = f.search?.toLowerCase();
+        const matches = (run: RunInfo) =>
+          (!f.state || run.state === f.state) &&
+          (!f.task || run.task === f.task) &&
+          (!f.queue || run.queue === f.queue) &&
+          (!f.since || run.enqueuedAt >= f.since) &&
+          (!needle || JSON.stringify([run.payload, run.result, run.error]).toLowerCase().includes(needle));
+        return [...runs.values()]
+          .filter(matches)
+          .reverse()
+          .slice(0, f.limit)
+          .map((run) => ({ ...run, logs: [...run.logs] }));
+      },
+    },
+    media: mediaFiles(async () => media.dir),
     async close() {
       if (store) (await store).close();
       await media.remove();

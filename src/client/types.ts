@@ -1,3 +1,4 @@
+import type { ImageRecord, ImageStatus } from '../core/records.js';
 import type { TaskState } from '../core/states.js';
 import type { EnqueueOptions, PayloadOf, ResultOf, TaskLogger, TaskMap } from '../core/task.js';
 
@@ -6,14 +7,23 @@ export interface ClientOptions {
   redis?: string;
   /** Key prefix (else TQ_PREFIX, the config's `prefix`, then `tq`). */
   prefix?: string;
-  /** SQLite file for records (else TQ_DB, the config's `db`, then `.tq/tq.db`). */
+  /**
+   * SQLite file for records and history, relative to the working directory (else TQ_DB, the
+   * config's `db` relative to the config file, then `.tq/tq.db` beside the config file).
+   */
   db?: string;
-  /** Directory the config's relative paths (media, db) are resolved against; default cwd. */
+  /**
+   * The directory of the config file, for a config given as an object (an object does not know
+   * where it was written; the CLI resolves the config's `media` and `db` against the file's
+   * directory, and so does the client against this). Default: the directory of TQ_CONFIG when
+   * set, else the working directory. `import.meta.dirname` of the module that imports the
+   * config is the usual value. Not needed when `createClient` is given the config file's path.
+   */
   dir?: string;
   /**
-   * Where files given to `enqueueFiles`/`uploadImage` are stored (else the config's `media`,
-   * against `dir`). Workers must see the same directory. The inline client uses a temporary
-   * directory, removed by `close()`, unless `media` or `dir` is given.
+   * Where files given to `enqueueFiles`/`uploadImage` are stored, relative to the working
+   * directory (else the config's `media`). Workers must see the same directory. The inline
+   * client uses a temporary directory, removed by `close()`, unless `media` or `dir` is given.
    */
   media?: string;
   /**
@@ -73,14 +83,67 @@ export interface RunHandle<R = unknown> {
   readonly queue: string;
   /** True when a run with this id (or dedupe key) already existed and nothing was added. */
   readonly existed: boolean;
-  /** The run's state now. */
+  /** The run's state now: Redis's, else history's once Redis no longer has it, else `'unknown'`. */
   state(): Promise<TaskState | 'unknown'>;
-  /** Resolves with the result; rejects with the task's error (or on timeout). */
+  /**
+   * Resolves with the result; rejects with the task's error (or on timeout). A run Redis no
+   * longer has is answered from history.
+   */
   wait(options?: { timeout?: number | string }): Promise<R>;
   /** Cancels the run (removes it when waiting/delayed, aborts it when active). */
   cancel(): Promise<void>;
-  /** Everything known about the run now; undefined when it is not known (any more). */
+  /** Everything known about the run now (from Redis, else history); undefined when neither knows it. */
   info(): Promise<RunInfo | undefined>;
+}
+
+/** An image record with the files it names, absolute, for serving them. */
+export interface ClientImage extends ImageRecord {
+  /** The original's absolute path (`original_path` under the media directory). */
+  readonly originalFile: string;
+  /** The thumbnail's absolute path, or null until the image is processed. */
+  readonly resizedFile: string | null;
+}
+
+/** Which image records `images.list` returns. */
+export interface ImageQuery {
+  status?: ImageStatus;
+  /** Default 50. */
+  limit?: number;
+}
+
+/** The filters of `tq inspect history`; all optional, combined with AND. */
+export interface HistoryQuery {
+  state?: TaskState;
+  task?: string;
+  queue?: string;
+  /** Runs enqueued since: a duration back from now (`'1h'`, ms, as `--since`) or a Date. */
+  since?: string | number | Date;
+  /** Runs whose payload, result or error contains this text, case-insensitive (`--search`). */
+  text?: string;
+  /** Default 20, at most 10000. */
+  limit?: number;
+}
+
+/** Image records (the `images` table), read-only. */
+export interface ImagesReader {
+  get(id: string): Promise<ClientImage | undefined>;
+  /** Newest upload first. */
+  list(query?: ImageQuery): Promise<ClientImage[]>;
+}
+
+/** The durable run history (the `task_runs` table), read-only; it outlives Redis's retention. */
+export interface HistoryReader {
+  get(id: string): Promise<RunInfo | undefined>;
+  /** Newest first. */
+  search(query?: HistoryQuery): Promise<RunInfo[]>;
+}
+
+/** The media directory (originals and thumbnails). */
+export interface MediaFiles {
+  /** The media directory, absolute. */
+  dir(): Promise<string>;
+  /** The absolute path of a media-relative path (`resized_path` of a record); refuses one that leaves the directory. */
+  path(relative: string): Promise<string>;
 }
 
 export interface TqClient<T extends TaskMap> {
@@ -104,5 +167,11 @@ export interface TqClient<T extends TaskMap> {
   uploadImage(file: FileInput, options?: EnqueueOptions & { task?: string }): Promise<{ recordId: string; run: RunHandle }>;
   /** A handle for a run enqueued earlier (by id). */
   run(id: string): RunHandle;
+  /** Image records, as stored by `uploadImage` and updated by the workers. */
+  readonly images: ImagesReader;
+  /** The durable history of runs. */
+  readonly history: HistoryReader;
+  /** Where stored files are. */
+  readonly media: MediaFiles;
   close(): Promise<void>;
 }

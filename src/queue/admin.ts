@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import { RuntimeError, errorMessage } from '../core/errors.js';
 import type { ResolvedConfig } from '../config/resolved.js';
 import { pollUntil } from '../core/async.js';
-import { connect, ensureLayout } from './connection.js';
+import { connect, ensureLayout, isReady, quietConnectionErrors } from './connection.js';
 import type { RunEventSource } from '../core/run-events.js';
 import type { ScheduleState } from '../beat/store.js';
 import { RedisBeatStore } from './beat-store.js';
@@ -71,9 +71,9 @@ export class Admin {
    */
   static async connect(
     config: ResolvedConfig,
-    settings: { redisUrl: string; prefix: string; onWarning?: (message: string) => void },
+    settings: { redisUrl: string; prefix: string; onWarning?: (message: string) => void; role?: 'producer' | 'client' },
   ): Promise<Admin> {
-    const redis = await connect(settings.redisUrl, { role: 'producer', name: 'tq-admin' });
+    const redis = await connect(settings.redisUrl, { role: settings.role ?? 'producer', name: 'tq-admin' });
     try {
       await ensureLayout(redis, settings.prefix);
     } catch (err) {
@@ -83,10 +83,16 @@ export class Admin {
     return new Admin(redis, config, settings.prefix, settings.onWarning);
   }
 
+  /** Whether the connection takes commands now (false while a `'client'` one reconnects). */
+  get connected(): boolean {
+    return isReady(this.redis);
+  }
+
   queue(name: string): Queue {
     let queue = this.queues.get(name);
     if (!queue) {
       queue = new TolerantQueue(name, { connection: this.redis, prefix: this.prefix, skipMetasUpdate: true });
+      quietConnectionErrors(queue);
       this.queues.set(name, queue);
     }
     return queue;

@@ -10,10 +10,13 @@ import { isOutOfMemoryError } from './memory.js';
 export type { Redis };
 
 /**
- * - producer: fails fast (short connect timeout, no offline queue) so `tq enqueue` never hangs.
+ * - producer: fails fast (short connect timeout, gives up reconnecting) so `tq enqueue` never hangs.
+ * - client:   a long-lived producer (the client API in a web server): reconnects forever, but a
+ *             command while the connection is down fails at once (no offline queue), so a
+ *             request handler hears "Redis is down" instead of waiting for it to come back.
  * - worker:   retries forever with backoff; BullMQ requires `maxRetriesPerRequest: null`.
  */
-export type ConnectionRole = 'producer' | 'worker';
+export type ConnectionRole = 'producer' | 'client' | 'worker';
 
 export interface ConnectOptions {
   role: ConnectionRole;
@@ -55,6 +58,18 @@ export function redisOptions(url: string, options: ConnectOptions): RedisOptions
       lazyConnect: true,
     };
   }
+  if (options.role === 'client') {
+    return {
+      ...base,
+      connectionName: options.name,
+      connectTimeout: options.connectTimeoutMs ?? 3000,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      // At most a second between attempts: the first call after Redis is back should find it.
+      retryStrategy: (times) => Math.min(100 * times, 1000),
+      lazyConnect: true,
+    };
+  }
   return {
     ...base,
     connectionName: options.name,
@@ -77,7 +92,7 @@ export async function connect(url: string, options: ConnectOptions): Promise<Red
   redis.on('error', (err) => {
     lastError = err;
   });
-  const timeoutMs = (options.connectTimeoutMs ?? (options.role === 'producer' ? 3000 : 5000)) + 500;
+  const timeoutMs = (options.connectTimeoutMs ?? (options.role === 'worker' ? 5000 : 3000)) + 500;
   try {
     await withTimeout(redis.connect(), timeoutMs, () => new Error(`no answer within ${timeoutMs} ms`));
     await withTimeout(redis.ping(), timeoutMs, () => new Error(`no answer within ${timeoutMs} ms`));
@@ -91,6 +106,21 @@ export async function connect(url: string, options: ConnectOptions): Promise<Red
   }
   watchState(redis, options);
   return redis;
+}
+
+/**
+ * Gives a BullMQ queue (or its events) a listener for the connection errors it re-emits. Without
+ * one, BullMQ prints each of them with its stack on stderr (ECONNREFUSED every reconnect attempt
+ * while Redis is down). They carry nothing to act on: ioredis reconnects by itself, and a command
+ * made meanwhile fails with its own error, which reaches its caller.
+ */
+export function quietConnectionErrors(emitter: { on(event: 'error', listener: (err: Error) => void): unknown }): void {
+  emitter.on('error', () => undefined);
+}
+
+/** Whether a connection can take commands now (false while it is reconnecting). */
+export function isReady(redis: Redis): boolean {
+  return redis.status === 'ready';
 }
 
 function watchState(redis: Redis, options: ConnectOptions): void {

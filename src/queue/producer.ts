@@ -7,7 +7,7 @@ import { assertJsonPayload } from '../core/json.js';
 import type { RunEventSource } from '../core/run-events.js';
 import type { EnqueueOptions } from '../core/task.js';
 import type { ResolvedConfig, ResolvedTask } from '../config/resolved.js';
-import { connect, ensureLayout, redisOptions } from './connection.js';
+import { connect, ensureLayout, isReady, quietConnectionErrors, redisOptions } from './connection.js';
 import { assertEvictionAllowed } from './memory.js';
 import { failureState } from '../core/run-outcome.js';
 import { ServerClock } from './clock.js';
@@ -33,6 +33,8 @@ export interface ProducerSettings {
   onWarning?: (message: string) => void;
   /** Whether `connect` warns about this host's clock (default true; a worker already did). */
   clockWarning?: boolean;
+  /** `'client'`: reconnect forever, fail commands at once while down (default `'producer'`: fail fast, give up). */
+  role?: 'producer' | 'client';
 }
 
 export type { EnqueuedRun, EnqueueRequest } from './run-shape.js';
@@ -106,6 +108,11 @@ export class Producer {
     connections.set(this, redis);
   }
 
+  /** Whether the connection takes commands now (false while a `'client'` one reconnects). */
+  get connected(): boolean {
+    return isReady(this.redis);
+  }
+
   /** Now by the Redis server's clock (epoch ms): the clock run timestamps are written in. */
   now(): number {
     return this.clock.now();
@@ -127,7 +134,7 @@ export class Producer {
   }
 
   static async connect(config: ResolvedConfig, settings: ProducerSettings): Promise<Producer> {
-    const redis = await connect(settings.redisUrl, { role: 'producer', name: 'tq-producer' });
+    const redis = await connect(settings.redisUrl, { role: settings.role ?? 'producer', name: 'tq-producer' });
     try {
       await ensureLayout(redis, settings.prefix);
       await assertEvictionAllowed(redis, config.allowEviction);
@@ -154,6 +161,7 @@ export class Producer {
     let queue = this.queues.get(name);
     if (!queue) {
       queue = new TolerantQueue(name, { connection: this.redis, prefix: this.settings.prefix, skipMetasUpdate: true });
+      quietConnectionErrors(queue);
       this.queues.set(name, queue);
     }
     return queue;
@@ -362,6 +370,7 @@ export class Producer {
         prefix: this.settings.prefix,
         lastEventId: last?.[0] ?? '0-0',
       });
+      quietConnectionErrors(events);
       this.events.set(queueName, events);
       // Remember every finished run seen while watching (bounded), for waits that come later.
       const record = (id: string, outcome: RunOutcome) => {

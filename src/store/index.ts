@@ -14,3 +14,4 @@ export {
   type RecentKey,
   type RecentQuery,
 } from './history.js';
+export { openReader, storedRunOf, type RecordsReader, type StoredRun, type ImageFilter } from './reader.js';

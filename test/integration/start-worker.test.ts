@@ -171,7 +171,8 @@ describe('startWorker (a worker started from code)', () => {
 
   it('takes settings from the environment when no option gives them, as the CLI does', async () => {
     const worker = await startWorker(config, {
-      env: { TQ_REDIS_URL: redis.url, TQ_PREFIX: prefix, TQ_DB: 'env.db' },
+      // TQ_DB, like --db, is relative to the working directory (the config's own paths are relative to it).
+      env: { TQ_REDIS_URL: redis.url, TQ_PREFIX: prefix, TQ_DB: path.relative(process.cwd(), path.join(dir, 'env.db')) },
       dir,
       queues: ['other'],
       name: 'from-env',
