@@ -15,34 +15,10 @@ import { validateWithSchema } from '../core/schema.js';
 import { tqKeys } from './keys.js';
 import { enqueuedRun, shapeRun, type EnqueuedRun, type EnqueueRequest, type Prepared } from './run-shape.js';
 import { historyWarnings, RunEventReader, RunEventWriter, type HistoryCloseReport } from './run-stream.js';
-
-export interface ProducerSettings {
-  redisUrl: string;
-  prefix: string;
-  /**
-   * How long history events wait for company before they are written (ms). 0 (the default):
-   * at the end of the tick, before any later command on this connection. A long-lived client
-   * (the client API: 20) gathers longer: one XADD per many runs instead of one per few.
-   */
-  eventBatchMs?: number;
-  /**
-   * Hears what goes wrong with history writes (a failed write of run events, events dropped at
-   * `close()`) and a host clock more than a second off Redis's. Default: a Node process warning
-   * on stderr.
-   */
-  onWarning?: (message: string) => void;
-  /** Whether `connect` warns about this host's clock (default true; a worker already did). */
-  clockWarning?: boolean;
-  /** `'client'`: reconnect forever, fail commands at once while down (default `'producer'`: fail fast, give up). */
-  role?: 'producer' | 'client';
-}
+import type { ProducerSettings, RunOutcome } from './producer-types.js';
 
 export type { EnqueuedRun, EnqueueRequest } from './run-shape.js';
-
-export type RunOutcome =
-  | { state: 'completed'; result: unknown }
-  | { state: 'failed' | 'cancelled' | 'expired'; error: string }
-  | { state: 'timeout'; lastState: string };
+export type { ProducerSettings, RunOutcome } from './producer-types.js';
 
 const BULK_CHUNK = 500;
 /**
