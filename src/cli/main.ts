@@ -123,6 +123,7 @@ Examples:
         {
           name: 'queues',
           description: 'per queue: counts by state, paused, oldest waiting, consumers',
+          arguments: [['[queue]', 'only this queue (exit 1 when it does not exist)']],
           options: [JSON_OPTION],
           action: lazy(async () => (await inspect()).inspectQueues),
         },

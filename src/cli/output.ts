@@ -1,5 +1,6 @@
 import { Chalk, type ChalkInstance } from 'chalk';
 import type { TaskState } from '../core/states.js';
+import { errorMessage, TqError } from '../core/errors.js';
 
 /** Where a command writes: results on stdout, diagnostics on stderr; colour only on a TTY. */
 export interface Output {
@@ -98,4 +99,37 @@ function cutAt(value: unknown, depth: number): unknown {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) out[k] = cutAt(v, depth - 1);
   return out;
+}
+
+/** The `--json` form of a failure: `{ "error": { "code", "message", "hint" } }`. */
+export function errorDocument(err: unknown): { error: { code: string; message: string; hint: string | null } } {
+  if (err instanceof TqError) return { error: { code: err.code, message: err.message, hint: err.hint ?? null } };
+  return { error: { code: 'E_INTERNAL', message: errorMessage(err), hint: 'run with --debug for the stack' } };
+}
+
+/**
+ * Runs a command body; with `--json`, a failure also prints its error document on stdout (the
+ * one-line diagnostic and the exit code stay the entry point's), so a script reading stdout
+ * always gets one JSON document.
+ */
+export async function jsonErrors<T>(out: Output, json: boolean | undefined, body: () => Promise<T>): Promise<T> {
+  try {
+    return await body();
+  } catch (err) {
+    if (json && !(err instanceof Object && inDocument.has(err))) {
+      out.json(errorDocument(err));
+      // A wrapper around this one must not print it again.
+      if (err instanceof Object) inDocument.add(err);
+    }
+    throw err;
+  }
+}
+
+/** Failures whose error a command already put into the document it printed. */
+const inDocument = new WeakSet<object>();
+
+/** Marks `err` as already inside the printed `--json` document (see `jsonErrors`); returns it. */
+export function alreadyInDocument<E extends object>(err: E): E {
+  inDocument.add(err);
+  return err;
 }

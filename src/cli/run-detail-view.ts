@@ -1,4 +1,5 @@
 import { formatDuration } from '../core/duration.js';
+import { isFinalState } from '../core/states.js';
 import { unparseableReason, type RunDetail } from '../queue/index.js';
 import type { TaskRunRow } from '../store/index.js';
 import { colorState, jsonText, type Output } from './output.js';
@@ -32,12 +33,19 @@ function detailFromHistory(row: TaskRunRow): RunDetail & { errors: unknown[] } {
   };
 }
 
-/** Redis's detail completed by history (earlier attempts' errors, logs), or history's alone. */
+/**
+ * Redis's detail completed by history (earlier attempts' errors, logs, a start Redis no longer
+ * says), or history's alone. A finished run's progress is history's: the last progress a
+ * handler reports reaches history with the run's end, while Redis may hold an earlier one.
+ */
 export function mergeDetail(live: RunDetail | undefined, row: TaskRunRow | undefined): RunDetailView {
   const fromHistory = row ? detailFromHistory(row) : undefined;
   if (!live) return { ...fromHistory!, source: 'history' };
+  const finalProgress = fromHistory && isFinalState(live.state) && fromHistory.progress !== null;
   return {
     ...live,
+    startedAt: live.startedAt ?? fromHistory?.startedAt ?? null,
+    progress: finalProgress ? fromHistory.progress : live.progress,
     errors: fromHistory?.errors ?? [],
     logs: live.logs.length ? live.logs : (fromHistory?.logs ?? []),
     source: 'redis',

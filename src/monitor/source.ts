@@ -1,4 +1,5 @@
 import { settlesWithin } from '../core/async.js';
+import { isFinalState } from '../core/states.js';
 import type { RunEventSource, StreamEntry, StreamInfo } from '../core/run-events.js';
 import type { ResolvedConfig } from '../config/index.js';
 import {
@@ -20,9 +21,10 @@ import type { HistoryStats, RowKey, RunDetailData, RunRow } from './state.js';
  * module's inspector and admin, and this host's SQLite history. The only I/O of the monitor
  * (besides the terminal); the controller drives it, tests replace it.
  *
- * Cost per refresh, whatever the queues hold: per queue one counts script, one paused check
- * and one read of the oldest waiting run; one heartbeat read (ZRANGE + MGET); one XREAD.
- * Nothing here ever lists a queue's runs.
+ * Cost per refresh: per queue one counts script, one paused check and one read of the oldest
+ * waiting run, plus, for a queue with failed runs, one script that tells cancelled and expired
+ * runs from failures inside Redis (O(failed runs kept); see `failedBreakdown`); one heartbeat
+ * read (ZRANGE + MGET); one XREAD. Nothing here ever lists a queue's runs over the wire.
  */
 export interface MonitorSource {
   snapshot(): Promise<{ queues: QueueStats[]; workers: WorkerStatus[] }>;
@@ -168,7 +170,10 @@ export function detailFromHistory(row: TaskRunRow): RunDetailData {
   };
 }
 
-/** Redis has the run: its facts are freshest; the history adds every attempt's error. */
+/**
+ * Redis has the run: its facts are freshest; the history adds every attempt's error, a start
+ * Redis no longer says, and a finished run's last progress (as `tq inspect task` shows them).
+ */
 function detailFromRedis(live: RunDetail, row: TaskRunRow | undefined): RunDetailData {
   const past = row ? detailFromHistory(row) : undefined;
   return {
@@ -183,10 +188,10 @@ function detailFromRedis(live: RunDetail, row: TaskRunRow | undefined): RunDetai
     error: live.error,
     stack: live.stack,
     errors: past?.errors ?? [],
-    progress: live.progress,
+    progress: past && isFinalState(live.state) && past.progress !== null ? past.progress : live.progress,
     logs: live.logs.length ? live.logs : (past?.logs ?? []),
     enqueuedAt: ms(live.enqueuedAt),
-    startedAt: ms(live.startedAt),
+    startedAt: ms(live.startedAt) ?? past?.startedAt ?? null,
     finishedAt: ms(live.finishedAt),
     runtimeMs: live.runtimeMs,
     dueAt: ms(live.dueAt),

@@ -1,5 +1,5 @@
 import { HEARTBEAT_INTERVAL_MS } from '../queue/heartbeat.js';
-import type { QueueStats, WorkerStatus } from '../queue/index.js';
+import { consumersOf, hasNoConsumer, type QueueStats, type WorkerStatus } from '../queue/index.js';
 import { OFFLINE_LINGER_MS, type WorkerRow } from './state.js';
 
 /**
@@ -30,18 +30,19 @@ export function isLate(w: WorkerRow, now: number): boolean {
 export type QueueFlag = 'paused' | 'no-consumer' | 'stuck';
 
 /**
- * What makes a queue stand out: paused; work waiting and nobody consuming it (the classic "why
- * is nothing happening" — a worker started with the wrong -Q); or a consumer that is `stuck`.
+ * What makes a queue stand out: paused; work waiting (or orphaned active) and nobody consuming
+ * it (the classic "why is nothing happening" — a worker started with the wrong -Q, see
+ * `hasNoConsumer`); or a consumer that is `stuck`.
  */
 export function queueFlags(q: QueueStats, workers: readonly WorkerRow[]): QueueFlag[] {
   const flags: QueueFlag[] = [];
   if (q.paused) flags.push('paused');
-  if (q.consumers === 0 && q.waiting + q.delayed > 0) flags.push('no-consumer');
+  if (hasNoConsumer(q)) flags.push('no-consumer');
   if (workers.some((w) => w.offlineSince === undefined && w.stuck && w.queues.includes(q.name))) flags.push('stuck');
   return flags;
 }
 
 /** Queues with consumers counted from this refresh's workers (one heartbeat read serves both). */
 export function withConsumers(queues: readonly QueueStats[], workers: readonly WorkerStatus[]): QueueStats[] {
-  return queues.map((q) => ({ ...q, consumers: workers.filter((w) => w.queues.includes(q.name)).length }));
+  return queues.map((q) => ({ ...q, consumers: consumersOf(q.name, workers) }));
 }

@@ -104,6 +104,16 @@ export class Admin {
     return [...new Set([...this.config.queues, ...used])].sort();
   }
 
+  /**
+   * Whether a queue exists under the prefix: the config or a producer named it, or Redis holds
+   * keys of it (a queue a plain BullMQ producer filled).
+   */
+  async queueExists(name: string): Promise<boolean> {
+    if ((await this.knownQueues()).includes(name)) return true;
+    const parts = ['meta', 'events', 'wait', 'active', 'delayed', 'prioritized', 'completed', 'failed'];
+    return (await this.redis.exists(...parts.map((p) => `${this.prefix}:${name}:${p}`))) > 0;
+  }
+
   /** Finds a run by id in any known queue. */
   async findRun(id: string): Promise<FoundRun | undefined> {
     const queues = await this.knownQueues();
@@ -155,8 +165,8 @@ export class Admin {
   }
 
   /**
-   * Re-enqueues a finished run that did not complete (failed, cancelled by a time limit,
-   * expired): it gets one more attempt, numbered after the ones it had.
+   * Re-enqueues a failed run (a time limit is a failure too): it gets one more attempt, numbered
+   * after the ones it had. Cancelled and expired runs are final and refused.
    */
   async retry(id: string): Promise<{ queue: string; task: string }> {
     const found = await this.findRun(id);
@@ -164,15 +174,20 @@ export class Admin {
       throw new RuntimeError('E_NO_RUN', `no run ${id} in any queue under prefix "${this.prefix}"`, {
         hint: 'runs older than the Redis retention can only be enqueued again',
       });
-    const state = await found.job.getState();
-    if (state !== 'failed') throw new RuntimeError('E_NOT_FAILED', `run ${id} is ${state}; only failed runs can be retried`);
+    const bullState = await found.job.getState();
+    const state = bullState === 'failed' ? failureState(found.job.failedReason) : bullState;
+    if (state !== 'failed')
+      throw new RuntimeError('E_NOT_FAILED', `run ${id} is ${state}; only failed runs can be retried`, {
+        ...(state === 'cancelled' || state === 'expired' ? { hint: `a ${state} run is final: enqueue the task again to run it` } : {}),
+      });
     await this.retryJob(found.job, found.queue);
     await this.writer.flush();
     return { queue: found.queue, task: found.job.name };
   }
 
   /**
-   * Retries the runs that were failed when it started (of one task, when given): their ids are
+   * Retries the runs that were failed when it started (of one task, when given; cancelled and
+   * expired runs, kept in the same BullMQ set, are left alone): their ids are
    * read first, then exactly those are retried, in chunks. A run that fails again meanwhile is
    * not retried again (reading the failed set until it is empty never ends while a worker keeps
    * failing the task). Runs already retried by someone else, or removed, are counted as skipped.
@@ -195,6 +210,8 @@ export class Admin {
             const job = await queue.getJob(id);
             if (!job) return 'skipped';
             if (task !== undefined && job.name !== task) return 'other';
+            // Cancelled and expired runs share BullMQ's failed set; they are final, never retried.
+            if (failureState(job.failedReason) !== 'failed') return 'other';
             return (await this.retryIfFailed(job, queueName)) ? 'retried' : 'skipped';
           }),
         );

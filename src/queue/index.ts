@@ -19,6 +19,8 @@ export {
   runDetail,
   pingWorkers,
   runState,
+  hasNoConsumer,
+  consumersOf,
   STUCK_AFTER_MS,
   type QueueStats,
   type WorkerStatus,

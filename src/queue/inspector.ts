@@ -10,6 +10,7 @@ import { tqKeys } from './keys.js';
 import { failureState } from '../core/run-outcome.js';
 import { unwrap } from './envelope.js';
 import { unparseableOf, type Unparseable } from './unparseable-jobs.js';
+import { failedBreakdown } from './failed-breakdown.js';
 
 export interface QueueStats {
   name: string;
@@ -17,12 +18,30 @@ export interface QueueStats {
   active: number;
   delayed: number;
   completed: number;
+  /** Runs that failed (attempts exhausted or unrecoverable); cancelled and expired runs are not counted here. */
   failed: number;
+  /** Runs cancelled while active (a run cancelled while waiting is removed from its queue). */
+  cancelled: number;
+  /** Runs that were not started before their expiry. */
+  expired: number;
   paused: boolean;
   /** Age of the oldest waiting run, ms (undefined when none waits). */
   oldestWaitingMs: number | undefined;
-  /** Live workers consuming this queue. */
+  /** Live workers consuming this queue (a worker in its warm shutdown takes no new runs: not counted). */
   consumers: number;
+}
+
+/**
+ * The `no-consumer` flag: work is waiting (or an active run was left by a worker that is gone)
+ * and no live worker consumes the queue. Delayed runs alone do not raise it: nothing is due yet.
+ */
+export function hasNoConsumer(q: Pick<QueueStats, 'consumers' | 'waiting' | 'active'>): boolean {
+  return q.consumers === 0 && q.waiting + q.active > 0;
+}
+
+/** Live workers that take runs from `queue` (a stopping worker takes none). */
+export function consumersOf(queue: string, workers: readonly WorkerHeartbeat[]): number {
+  return workers.filter((w) => w.queues.includes(queue) && !w.stopping).length;
 }
 
 export interface WorkerStatus extends WorkerHeartbeat {
@@ -41,6 +60,10 @@ export interface RunSummary {
   enqueuedAt: string;
   startedAt: string | null;
   finishedAt: string | null;
+  /** Runtime of its last attempt, ms (finished runs only). */
+  runtimeMs: number | null;
+  /** The worker that took it last, if any. */
+  worker: string | null;
   /** Present when the stored job could not be read whole (its unreadable fields are left out). */
   unparseable?: Unparseable;
 }
@@ -52,8 +75,6 @@ export interface RunDetail extends RunSummary {
   stack: string | null;
   progress: unknown;
   logs: string[];
-  worker: string | null;
-  runtimeMs: number | null;
   dueAt: string | null;
   children: string[];
 }
@@ -71,8 +92,10 @@ export async function runState(job: Job, queue: Queue): Promise<TaskState> {
   return fromBullState(state, { willRetry: state === 'delayed' && job.attemptsMade > 0 });
 }
 
-export async function queueStats(admin: Admin, workers: readonly WorkerHeartbeat[]): Promise<QueueStats[]> {
-  const names = await admin.knownQueues();
+/** Counts of every known queue (or of `only` those), with consumers counted from `workers`. */
+export async function queueStats(admin: Admin, workers: readonly WorkerHeartbeat[], only?: readonly string[]): Promise<QueueStats[]> {
+  const names = only ? [...only] : await admin.knownQueues();
+  const { redis, prefix } = adminConnection(admin);
   const now = Date.now();
   return Promise.all(
     names.map(async (name) => {
@@ -82,6 +105,7 @@ export async function queueStats(admin: Admin, workers: readonly WorkerHeartbeat
         queue.isPaused(),
         queue.getJobs(['wait'], 0, 0, true),
       ]);
+      const ended = counts.failed ? await failedBreakdown(redis, prefix, name) : { cancelled: 0, expired: 0 };
       const oldestJob = oldest[0];
       return {
         name,
@@ -89,10 +113,12 @@ export async function queueStats(admin: Admin, workers: readonly WorkerHeartbeat
         active: counts.active ?? 0,
         delayed: counts.delayed ?? 0,
         completed: counts.completed ?? 0,
-        failed: counts.failed ?? 0,
+        failed: Math.max(0, (counts.failed ?? 0) - ended.cancelled - ended.expired),
+        cancelled: ended.cancelled,
+        expired: ended.expired,
         paused,
         oldestWaitingMs: oldestJob ? Math.max(0, now - (unwrap(oldestJob.data).enqueuedAt ?? oldestJob.timestamp)) : undefined,
-        consumers: workers.filter((w) => w.queues.includes(name)).length,
+        consumers: consumersOf(name, workers),
       };
     }),
   );
@@ -108,7 +134,7 @@ export async function workerStatuses(admin: Admin, stats?: readonly QueueStats[]
     return {
       ...w,
       heartbeatAgeMs: Math.max(0, now - w.at),
-      stuck: hasWork && freeSlots && now - w.lastFetchAt > STUCK_AFTER_MS,
+      stuck: !w.stopping && hasWork && freeSlots && now - w.lastFetchAt > STUCK_AFTER_MS,
     };
   });
 }
@@ -161,6 +187,8 @@ function summary(job: Job, queue: string, state: TaskState): RunSummary {
     enqueuedAt: new Date(env.enqueuedAt ?? job.timestamp).toISOString(),
     startedAt: iso(job.processedOn),
     finishedAt: iso(job.finishedOn),
+    runtimeMs: job.finishedOn && job.processedOn ? job.finishedOn - job.processedOn : null,
+    worker: job.processedBy ?? null,
     ...(problem ? { unparseable: problem } : {}),
   };
 }
@@ -185,8 +213,6 @@ export async function runDetail(admin: Admin, id: string): Promise<RunDetail | u
     stack: job.stacktrace?.length ? job.stacktrace[job.stacktrace.length - 1]! : null,
     progress: job.progress ?? null,
     logs: logs.logs,
-    worker: job.processedBy ?? null,
-    runtimeMs: job.finishedOn && job.processedOn ? job.finishedOn - job.processedOn : null,
     dueAt: state === 'delayed' || state === 'retrying' ? iso(job.timestamp + (job.delay ?? 0)) : null,
     children,
   };

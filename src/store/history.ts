@@ -18,6 +18,8 @@ export interface TaskStats {
   count: number;
   completed: number;
   failed: number;
+  cancelled: number;
+  expired: number;
   /** Median and 95th percentile runtime of finished runs, ms. */
   p50Ms: number | null;
   p95Ms: number | null;
@@ -27,8 +29,20 @@ export interface MinuteCount {
   /** Start of the minute, ISO. */
   minute: string;
   completed: number;
+  /** Failed only: cancelled and expired runs are counted apart (they are not failures). */
   failed: number;
+  cancelled: number;
+  expired: number;
 }
+
+/** Runs that reached a final state in one minute: all four of them. */
+export function finishedIn(m: MinuteCount): number {
+  return m.completed + m.failed + m.cancelled + m.expired;
+}
+
+/** Per-state sums of the four final states, for a GROUP BY over `task_runs`. */
+const FINAL_SUMS =
+  "sum(state = 'completed') AS completed, sum(state = 'failed') AS failed, sum(state = 'cancelled') AS cancelled, sum(state = 'expired') AS expired";
 
 function where(filter: HistoryFilter): { sql: string; params: unknown[] } {
   const clauses: string[] = [];
@@ -71,9 +85,9 @@ export class HistoryQueries {
       .all(...w.params, filter.limit ?? 50) as TaskRunRow[];
   }
 
-  /** Count per state over the filtered runs. */
+  /** Count per state over the filtered runs (every filter applies, the state too). */
   totals(filter: HistoryFilter = {}): { total: number; byState: Partial<Record<TaskState, number>> } {
-    const w = where({ ...filter, state: undefined });
+    const w = where(filter);
     const rows = this.db.prepare(`SELECT state, count(*) AS n FROM task_runs${w.sql} GROUP BY state`).all(...w.params) as {
       state: TaskState;
       n: number;
@@ -87,14 +101,12 @@ export class HistoryQueries {
     return { total, byState };
   }
 
-  /** Per task: counts and runtime percentiles of finished runs. */
+  /** Per task: counts and runtime percentiles of the filtered runs (every filter applies). */
   taskStats(filter: HistoryFilter = {}): TaskStats[] {
-    const w = where({ ...filter, state: undefined });
+    const w = where(filter);
     const counts = this.db
-      .prepare(
-        `SELECT task, count(*) AS count, sum(state = 'completed') AS completed, sum(state = 'failed') AS failed FROM task_runs${w.sql} GROUP BY task ORDER BY task`,
-      )
-      .all(...w.params) as { task: string; count: number; completed: number; failed: number }[];
+      .prepare(`SELECT task, count(*) AS count, ${FINAL_SUMS} FROM task_runs${w.sql} GROUP BY task ORDER BY task`)
+      .all(...w.params) as Omit<TaskStats, 'p50Ms' | 'p95Ms'>[];
     const runtimes = this.db.prepare(
       `SELECT runtime_ms FROM task_runs${w.sql ? `${w.sql} AND` : ' WHERE'} task = ? AND runtime_ms IS NOT NULL ORDER BY runtime_ms`,
     );
@@ -104,20 +116,16 @@ export class HistoryQueries {
     });
   }
 
-  /** Completed and failed runs per minute over the last `minutes` minutes (oldest first). */
+  /** Finished runs per minute, by final state, over the last `minutes` minutes (oldest first). */
   perMinute(minutes: number, now = Date.now()): MinuteCount[] {
     const start = Math.floor(now / 60_000) * 60_000 - (minutes - 1) * 60_000;
     const rows = this.db
-      .prepare(
-        `SELECT substr(finished_at, 1, 16) AS m, sum(state = 'completed') AS completed, sum(state IN ('failed','expired','cancelled')) AS failed
-         FROM task_runs WHERE finished_at >= ? GROUP BY m`,
-      )
-      .all(new Date(start).toISOString()) as { m: string; completed: number; failed: number }[];
+      .prepare(`SELECT substr(finished_at, 1, 16) AS m, ${FINAL_SUMS} FROM task_runs WHERE finished_at >= ? GROUP BY m`)
+      .all(new Date(start).toISOString()) as ({ m: string } & Omit<MinuteCount, 'minute'>)[];
     const byMinute = new Map(rows.map((r) => [r.m, r]));
     return Array.from({ length: minutes }, (_, i) => {
       const minute = new Date(start + i * 60_000).toISOString();
-      const r = byMinute.get(minute.slice(0, 16));
-      return { minute, completed: r?.completed ?? 0, failed: r?.failed ?? 0 };
+      return minuteOf(minute, byMinute.get(minute.slice(0, 16)));
     });
   }
 
@@ -177,26 +185,26 @@ export class HistoryQueries {
   perMinuteByQueue(minutes: number, now = Date.now()): Record<string, MinuteCount[]> {
     const start = Math.floor(now / 60_000) * 60_000 - (minutes - 1) * 60_000;
     const rows = this.db
-      .prepare(
-        `SELECT queue, substr(finished_at, 1, 16) AS m, sum(state = 'completed') AS completed, sum(state IN ('failed','expired','cancelled')) AS failed
-         FROM task_runs WHERE finished_at >= ? GROUP BY queue, m`,
-      )
-      .all(new Date(start).toISOString()) as { queue: string; m: string; completed: number; failed: number }[];
+      .prepare(`SELECT queue, substr(finished_at, 1, 16) AS m, ${FINAL_SUMS} FROM task_runs WHERE finished_at >= ? GROUP BY queue, m`)
+      .all(new Date(start).toISOString()) as ({ queue: string; m: string } & Omit<MinuteCount, 'minute'>)[];
     const out: Record<string, MinuteCount[]> = {};
     for (const r of rows) {
-      const series = (out[r.queue] ??= Array.from({ length: minutes }, (_, i) => ({
-        minute: new Date(start + i * 60_000).toISOString(),
-        completed: 0,
-        failed: 0,
-      })));
-      const slot = series.find((s) => s.minute.slice(0, 16) === r.m);
-      if (slot) {
-        slot.completed = r.completed;
-        slot.failed = r.failed;
-      }
+      const series = (out[r.queue] ??= Array.from({ length: minutes }, (_, i) => minuteOf(new Date(start + i * 60_000).toISOString())));
+      const i = series.findIndex((s) => s.minute.slice(0, 16) === r.m);
+      if (i >= 0) series[i] = minuteOf(series[i]!.minute, r);
     }
     return out;
   }
+}
+
+function minuteOf(minute: string, counts?: Omit<MinuteCount, 'minute'>): MinuteCount {
+  return {
+    minute,
+    completed: counts?.completed ?? 0,
+    failed: counts?.failed ?? 0,
+    cancelled: counts?.cancelled ?? 0,
+    expired: counts?.expired ?? 0,
+  };
 }
 
 /** Where `recent` pages from: a run's last-change time (ISO) and its id. */

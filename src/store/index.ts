@@ -8,6 +8,7 @@ export {
   HistoryQueries,
   percentile,
   lastChangeOf,
+  finishedIn,
   type HistoryFilter,
   type TaskStats,
   type MinuteCount,

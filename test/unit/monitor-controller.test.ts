@@ -24,6 +24,8 @@ class FakeSource implements MonitorSource {
       delayed: 0,
       completed: 0,
       failed: 0,
+      cancelled: 0,
+      expired: 0,
       paused: false,
       oldestWaitingMs: undefined,
       consumers: 0,

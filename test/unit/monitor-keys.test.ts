@@ -25,6 +25,8 @@ function withRuns(n: number, rows = 30): MonitorState {
     delayed: 0,
     completed: 0,
     failed: 0,
+    cancelled: 0,
+    expired: 0,
     paused: false,
     oldestWaitingMs: undefined,
     consumers: 1,

@@ -43,6 +43,8 @@ function queue(name: string, extra: Partial<QueueStats> = {}): QueueStats {
     delayed: 0,
     completed: 0,
     failed: 0,
+    cancelled: 0,
+    expired: 0,
     paused: false,
     oldestWaitingMs: undefined,
     consumers: 0,

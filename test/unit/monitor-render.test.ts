@@ -27,6 +27,8 @@ function queue(name: string, extra: Partial<QueueStats> = {}): QueueStats {
     delayed: 0,
     completed: 0,
     failed: 0,
+    cancelled: 0,
+    expired: 0,
     paused: false,
     oldestWaitingMs: undefined,
     consumers: 0,
@@ -119,6 +121,8 @@ function busy(columns: number, rows: number): MonitorState {
     minute: new Date(NOW - (29 - i) * 60_000).toISOString(),
     completed: i * 3,
     failed: i % 7 === 0 ? 1 : 0,
+    cancelled: 0,
+    expired: 0,
   }));
   s = reduce(s, { type: 'history', stats: { minutes, byQueue: { default: minutes }, failedLastHour: 4 } });
   return reduce(s, { type: 'status', text: 'paused queue images: workers take no new runs from it (p resumes)', level: 'info', now: NOW });

@@ -1,37 +1,71 @@
-import { Admin, type PurgeState } from '../../queue/index.js';
+import { Admin, type CancelOutcome, type PurgeState } from '../../queue/index.js';
 import { errorMessage, RuntimeError, UsageError } from '../../core/errors.js';
+import { isFinalState } from '../../core/states.js';
 import { catchUpHistory } from '../../runtime/history.js';
-import { openStore } from '../../store/index.js';
+import { HistoryQueries, openStore } from '../../store/index.js';
 import type { CliContext } from '../context.js';
+import { jsonErrors } from '../output.js';
 
 /**
  * Runs an action with an admin connection, then brings this host's history file up to date
- * (every tq process that opens the database catches it up), so `sqlite3` agrees at once.
+ * (every tq process that opens the database catches it up), so `sqlite3` agrees at once. With
+ * `json`, a failure also prints its error document on stdout.
  */
-async function withAdmin<T>(ctx: CliContext, fn: (admin: Admin) => Promise<T>): Promise<T> {
+async function withAdmin<T>(ctx: CliContext, json: boolean | undefined, fn: (admin: Admin) => Promise<T>): Promise<T> {
+  return jsonErrors(ctx.out, json, async () => {
+    const config = await ctx.config();
+    const settings = ctx.settings(config);
+    const admin = await Admin.connect(config, { ...settings, onWarning: (m) => ctx.out.warn(m) });
+    try {
+      const result = await fn(admin);
+      await caughtUp(ctx, admin, () => undefined);
+      return result;
+    } finally {
+      await admin.close();
+    }
+  });
+}
+
+/** Opens this host's history, brings it up to date, reads it with `read`, closes it. */
+async function caughtUp<T>(ctx: CliContext, admin: Admin, read: (history: HistoryQueries) => T): Promise<T> {
   const config = await ctx.config();
   const settings = ctx.settings(config);
-  const admin = await Admin.connect(config, { ...settings, onWarning: (m) => ctx.out.warn(m) });
+  const store = openStore(settings.dbFile);
   try {
-    const result = await fn(admin);
-    const store = openStore(settings.dbFile);
-    try {
-      await catchUpHistory(store, admin.runEvents(), settings, config).catch((err: unknown) =>
-        ctx.out.warn(`history not updated yet: ${errorMessage(err)}`),
-      );
-    } finally {
-      store.close();
-    }
-    return result;
+    await catchUpHistory(store, admin.runEvents(), settings, config).catch((err: unknown) =>
+      ctx.out.warn(`history not updated yet: ${errorMessage(err)}`),
+    );
+    return read(new HistoryQueries(store.db));
   } finally {
-    await admin.close();
+    store.close();
   }
 }
 
-/** `tq control cancel <id>`: Celery's revoke, for waiting, delayed and active runs on any host. */
+/** A cancel of a run that already ended: nothing is done, and the answer says how it ended. */
+function alreadyEnded(id: string, state: string): RuntimeError {
+  return new RuntimeError('E_FINISHED', `run ${id} is already ${state}; nothing to cancel`);
+}
+
+/**
+ * `tq control cancel <id>`: Celery's revoke, for waiting, delayed and active runs on any host.
+ * A run that already ended (in Redis, or only in history: a run cancelled while waiting is
+ * removed from its queue) is left as it is: exit 1, saying how it ended.
+ */
 export async function cancelCommand(ctx: CliContext, id: string, opts: { json?: boolean; wait?: string }): Promise<number> {
-  return withAdmin(ctx, async (admin) => {
-    const result = await admin.cancel(id);
+  return withAdmin(ctx, opts.json, async (admin) => {
+    let result: CancelOutcome;
+    try {
+      result = await admin.cancel(id);
+    } catch (err) {
+      if (!(err instanceof RuntimeError && err.code === 'E_NO_RUN')) throw err;
+      const row = await caughtUp(ctx, admin, (h) => h.get(id));
+      if (row && isFinalState(row.state)) throw alreadyEnded(id, row.state);
+      if (row) throw new RuntimeError('E_NO_RUN', `run ${id} is ${row.state} in history and no queue has it; nothing to cancel`);
+      throw new RuntimeError('E_NO_RUN', `no run ${id} in Redis or in this host's history`, {
+        hint: 'run ids are printed by tq enqueue; tq inspect history --search lists past runs',
+      });
+    }
+    if (result.outcome === 'finished') throw alreadyEnded(id, result.state);
     let state = result.outcome === 'removed' ? 'cancelled' : result.state;
     if (result.outcome === 'requested') {
       // Give the worker a moment to abort the handler so the answer is definite.
@@ -39,8 +73,6 @@ export async function cancelCommand(ctx: CliContext, id: string, opts: { json?: 
     }
     if (opts.json) {
       ctx.out.json({ id, queue: result.queue, outcome: result.outcome, state });
-    } else if (result.outcome === 'finished') {
-      throw new RuntimeError('E_FINISHED', `run ${id} already ${state}; nothing to cancel`);
     } else if (result.outcome === 'removed') {
       ctx.out.print(`cancelled run ${id} (was ${result.state} in queue ${result.queue})`);
     } else if (state === 'cancelled') {
@@ -50,7 +82,7 @@ export async function cancelCommand(ctx: CliContext, id: string, opts: { json?: 
         `cancel requested for run ${id} (${state} in queue ${result.queue}); its worker stops it as soon as it sees the request`,
       );
     }
-    return result.outcome === 'finished' ? 1 : 0;
+    return 0;
   });
 }
 
@@ -60,9 +92,14 @@ export async function retryCommand(
   id: string | undefined,
   opts: { failed?: boolean; task?: string; json?: boolean },
 ): Promise<number> {
-  if (!id && !opts.failed) throw new UsageError('give a run id, or --failed to retry every failed run');
-  if (id && opts.failed) throw new UsageError('give a run id or --failed, not both');
-  return withAdmin(ctx, async (admin) => {
+  const usage =
+    !id && !opts.failed
+      ? 'give a run id, or --failed to retry every failed run'
+      : id && opts.failed
+        ? 'give a run id or --failed, not both'
+        : undefined;
+  if (usage) return jsonErrors(ctx.out, opts.json, () => Promise.reject(new UsageError(usage)));
+  return withAdmin(ctx, opts.json, async (admin) => {
     if (id) {
       const { queue, task } = await admin.retry(id);
       if (opts.json) ctx.out.json({ retried: [id], count: 1 });
@@ -82,7 +119,7 @@ export async function retryCommand(
 
 /** `tq control pause [queue]` / `resume [queue]`. */
 export async function pauseCommand(ctx: CliContext, queue: string | undefined, opts: { json?: boolean }, paused = true): Promise<number> {
-  return withAdmin(ctx, async (admin) => {
+  return withAdmin(ctx, opts.json, async (admin) => {
     if (queue && !(await admin.knownQueues()).includes(queue)) {
       throw new RuntimeError('E_NO_QUEUE', `no queue "${queue}" (known: ${(await admin.knownQueues()).join(', ')})`);
     }
@@ -108,8 +145,11 @@ export async function purgeCommand(
   opts: { state?: string; yes?: boolean; json?: boolean },
 ): Promise<number> {
   const state = (opts.state ?? 'waiting') as PurgeState;
-  if (!PURGE_STATES.includes(state)) throw new UsageError(`--state must be one of ${PURGE_STATES.join(', ')} (got "${opts.state}")`);
-  return withAdmin(ctx, async (admin) => {
+  if (!PURGE_STATES.includes(state)) {
+    const bad = new UsageError(`--state must be one of ${PURGE_STATES.join(', ')} (got "${opts.state}")`);
+    return jsonErrors(ctx.out, opts.json, () => Promise.reject(bad));
+  }
+  return withAdmin(ctx, opts.json, async (admin) => {
     const known = await admin.knownQueues();
     if (queue && !known.includes(queue)) throw new RuntimeError('E_NO_QUEUE', `no queue "${queue}" (known: ${known.join(', ')})`);
     const target = queue ? `queue ${queue}` : `all queues (${known.join(', ')})`;
@@ -144,7 +184,7 @@ async function confirm(question: string): Promise<boolean> {
 
 /** `tq control shutdown [worker]`: warm shutdown of one worker or all, through the control channel. */
 export async function shutdownCommand(ctx: CliContext, worker: string | undefined, opts: { json?: boolean }): Promise<number> {
-  return withAdmin(ctx, async (admin) => {
+  return withAdmin(ctx, opts.json, async (admin) => {
     const targets = await admin.shutdown(worker);
     if (targets.length === 0) {
       const live = worker ? (await admin.workers()).map((w) => w.name) : [];

@@ -1,27 +1,16 @@
-import { parseDuration, formatDuration, formatBytes } from '../../core/duration.js';
-import { clockWarning, describeOffset } from '../../core/clock-offset.js';
-import { RuntimeError, UsageError } from '../../core/errors.js';
+import { parseDuration, formatDuration } from '../../core/duration.js';
+import { RedisUnavailableError, RuntimeError, UsageError } from '../../core/errors.js';
 import { isTaskState, type TaskState } from '../../core/states.js';
 import type { ResolvedConfig, Settings } from '../../config/index.js';
-import {
-  Admin,
-  listRuns,
-  pingWorkers,
-  queueStats,
-  runDetail,
-  workerStatuses,
-  unparseableLabel,
-  type QueueStats,
-  type WorkerStatus,
-  type Unparseable,
-} from '../../queue/index.js';
-import { HistoryQueries, openStore, type Store, type TaskRunRow } from '../../store/index.js';
+import { Admin, listRuns, pingWorkers, queueStats, runDetail, workerStatuses, type WorkerStatus } from '../../queue/index.js';
+import { finishedIn, HistoryQueries, openStore, type Store } from '../../store/index.js';
 import { scheduleRows, type ScheduleRow } from '../../beat/index.js';
 import { catchUpHistory } from '../../runtime/history.js';
 import type { CliContext } from '../context.js';
-import { colorState } from '../output.js';
+import { historyJson, queueJson, queuesTable, runsTable, scheduleTable, workerJson, workersTable } from '../inspect-views.js';
+import { alreadyInDocument, jsonErrors } from '../output.js';
 import { mergeDetail, printRunDetail } from '../run-detail-view.js';
-import { age, table, when } from '../table.js';
+import { table, when } from '../table.js';
 
 interface Session {
   config: ResolvedConfig;
@@ -31,21 +20,55 @@ interface Session {
   history: HistoryQueries;
 }
 
-/** Connects, opens this host's history and brings it up to date, runs `fn`, cleans up. */
-async function session<T>(ctx: CliContext, fn: (s: Session) => Promise<T>): Promise<T> {
+/** A session whose Redis may be unreachable: then only the config and this host's history serve. */
+type OfflineSession = Omit<Session, 'admin'> & { admin: Admin | undefined };
+
+/**
+ * Connects, opens this host's history and brings it up to date, runs `fn`, cleans up. With
+ * `json`, a failure also prints its error document on stdout.
+ */
+async function session<T>(ctx: CliContext, json: boolean | undefined, fn: (s: Session) => Promise<T>): Promise<T> {
+  return jsonErrors(ctx.out, json, () =>
+    offlineSession(ctx, false, async (s) => {
+      // Not offline: `offlineSession` connected or threw.
+      return fn({ ...s, admin: s.admin! });
+    }),
+  );
+}
+
+/**
+ * As `session`, but when `redisOptional` and Redis does not answer, `fn` runs on the config and
+ * the history as this host last caught it up, after one warning line (the durable history is
+ * needed most when Redis is down).
+ */
+async function offlineSession<T>(ctx: CliContext, redisOptional: boolean, fn: (s: OfflineSession) => Promise<T>): Promise<T> {
   const config = await ctx.config();
   const settings = ctx.settings(config);
-  const admin = await Admin.connect(config, { ...settings, onWarning: (m) => ctx.out.warn(m) });
+  let admin: Admin | undefined;
+  try {
+    admin = await Admin.connect(config, { ...settings, onWarning: (m) => ctx.out.warn(m) });
+  } catch (err) {
+    if (!redisOptional || !(err instanceof RedisUnavailableError)) throw err;
+    ctx.out.warn(`Redis is unreachable (${err.message}); showing this host's history as last caught up (${settings.dbFile})`);
+  }
   const store = openStore(settings.dbFile);
   try {
-    await catchUpHistory(store, admin.runEvents(), settings, config).catch((err: unknown) =>
-      ctx.out.warn(`history may be behind: ${String(err)}`),
-    );
+    if (admin)
+      await catchUpHistory(store, admin.runEvents(), settings, config).catch((err: unknown) =>
+        ctx.out.warn(`history may be behind: ${String(err)}`),
+      );
     return await fn({ config, settings, admin, store, history: new HistoryQueries(store.db) });
   } finally {
     store.close();
-    await admin.close();
+    await admin?.close();
   }
+}
+
+/** Throws `E_NO_QUEUE` (exit 1) unless the queue exists under the prefix (see `Admin.queueExists`). */
+async function mustExist(s: Session, queue: string): Promise<void> {
+  if (await s.admin.queueExists(queue)) return;
+  const known = await s.admin.knownQueues();
+  throw new RuntimeError('E_NO_QUEUE', `no queue "${queue}" under prefix "${s.settings.prefix}" (known: ${known.join(', ') || 'none'})`);
 }
 
 export interface FilterOptions {
@@ -78,159 +101,13 @@ function parseFilters(o: FilterOptions) {
   };
 }
 
-const queueJson = (q: QueueStats) => ({ ...q, flags: flagsOf(q) });
-function flagsOf(q: QueueStats): string[] {
-  const flags: string[] = [];
-  if (q.paused) flags.push('paused');
-  if (q.consumers === 0 && q.waiting + q.delayed > 0) flags.push('no-consumer');
-  return flags;
-}
-
-function queuesTable(ctx: CliContext, stats: QueueStats[]): string {
-  if (stats.length === 0) return '(no queues yet)';
-  return table(
-    ctx.out,
-    ['queue', 'waiting', 'active', 'delayed', 'completed', 'failed', 'oldest', 'consumers', 'flags'],
-    stats.map((q) => [
-      q.name,
-      q.waiting,
-      q.active,
-      q.delayed,
-      q.completed,
-      q.failed,
-      age(q.oldestWaitingMs),
-      q.consumers,
-      flagsOf(q)
-        .map((f) => (f === 'no-consumer' ? ctx.out.color.red(f) : ctx.out.color.yellow(f)))
-        .join(' '),
-    ]),
-  );
-}
-
-const workerJson = (w: WorkerStatus, ping?: Map<string, number>) => ({
-  name: w.name,
-  host: w.host,
-  pid: w.pid,
-  queues: w.queues,
-  concurrency: w.concurrency,
-  active: w.active.map((a) => ({ id: a.id, task: a.task, startedAt: new Date(a.startedAt).toISOString() })),
-  processed: w.processed,
-  failed: w.failed,
-  zombies: w.zombies,
-  uptimeMs: Date.now() - w.startedAt,
-  rssBytes: w.rssBytes,
-  version: w.version,
-  heartbeatAgeMs: w.heartbeatAgeMs,
-  clockOffsetMs: w.clockOffsetMs ?? null,
-  lastFetchAt: new Date(w.lastFetchAt).toISOString(),
-  stuck: w.stuck,
-  ...(ping ? { pingMs: ping.get(w.name) ?? null } : {}),
-});
-
-/** A worker's clock against Redis's: `3 ms behind`, yellow past a second (see README, Clocks). */
-const clockCell = (ctx: CliContext, offsetMs: number) =>
-  clockWarning(offsetMs) ? ctx.out.color.yellow(describeOffset(offsetMs)) : describeOffset(offsetMs);
-
-function workersTable(ctx: CliContext, workers: WorkerStatus[], ping?: Map<string, number>): string {
-  if (workers.length === 0) return '(no live workers)';
-  return table(
-    ctx.out,
-    [
-      'worker',
-      'host',
-      'pid',
-      'queues',
-      'active',
-      'processed',
-      'failed',
-      'memory',
-      'uptime',
-      'beat',
-      'clock',
-      ...(ping ? ['ping'] : []),
-      'flags',
-    ],
-    workers.map((w) => [
-      w.name,
-      w.host,
-      w.pid,
-      w.queues.join(','),
-      `${w.active.length}/${w.concurrency * w.queues.length}`,
-      w.processed,
-      w.failed,
-      formatBytes(w.rssBytes),
-      age(Date.now() - w.startedAt),
-      age(w.heartbeatAgeMs),
-      w.clockOffsetMs === undefined ? '-' : clockCell(ctx, w.clockOffsetMs),
-      ...(ping ? [ping.has(w.name) ? `${ping.get(w.name)} ms` : ctx.out.color.red('no answer')] : []),
-      [w.stuck ? ctx.out.color.red('stuck') : '', w.zombies ? ctx.out.color.yellow(`${w.zombies} zombie(s)`) : '']
-        .filter(Boolean)
-        .join(' '),
-    ]),
-  );
-}
-
-function scheduleTable(ctx: CliContext, rows: ScheduleRow[]): string {
-  if (rows.length === 0) return '(no schedules)';
-  return table(
-    ctx.out,
-    ['schedule', 'task', 'expression', 'zone', 'last fire', 'next fire'],
-    rows.map((r) => [r.name, r.task, r.expression, r.zone, when(r.lastFire), r.enabled ? when(r.nextFire) : ctx.out.color.dim('disabled')]),
-  );
-}
-
-const historyJson = (r: TaskRunRow) => ({
-  id: r.job_id,
-  task: r.task,
-  queue: r.queue,
-  state: r.state,
-  attempt: r.attempt,
-  worker: r.worker,
-  enqueuedAt: r.enqueued_at,
-  startedAt: r.started_at,
-  finishedAt: r.finished_at,
-  runtimeMs: r.runtime_ms,
-  error: r.error,
-});
-
-function runsTable(
-  ctx: CliContext,
-  rows: {
-    id: string;
-    task: string;
-    queue: string;
-    state: string;
-    attempt: number;
-    enqueuedAt: string | null;
-    runtimeMs?: number | null;
-    worker?: string | null;
-    unparseable?: Unparseable;
-  }[],
-): string {
-  if (rows.length === 0) return '(no runs)';
-  return table(
-    ctx.out,
-    ['enqueued', 'id', 'task', 'queue', 'state', 'attempt', 'runtime', 'worker'],
-    rows.map((r) => [
-      when(r.enqueuedAt),
-      r.id,
-      r.unparseable ? `${r.task} ${ctx.out.color.red(unparseableLabel(r.unparseable))}` : r.task,
-      r.queue,
-      colorState(ctx.out.color, r.state),
-      r.attempt,
-      r.runtimeMs != null ? formatDuration(r.runtimeMs) : '-',
-      r.worker ?? '-',
-    ]),
-  );
-}
-
 async function schedules(s: Session): Promise<ScheduleRow[]> {
   return scheduleRows(s.config, { read: (names) => s.admin.scheduleStates(names) });
 }
 
 /** `tq inspect`: one overview screen. */
 export async function inspectOverview(ctx: CliContext, opts: { json?: boolean }): Promise<number> {
-  return session(ctx, async (s) => {
+  return session(ctx, opts.json, async (s) => {
     const stats = await queueStats(s.admin, []);
     const workers = await workerStatuses(s.admin, stats);
     const withConsumers = await queueStats(s.admin, workers);
@@ -248,13 +125,13 @@ export async function inspectOverview(ctx: CliContext, opts: { json?: boolean })
       return 0;
     }
     const { out } = ctx;
-    const rate = perMinute.map((m) => m.completed + m.failed);
+    const rate = perMinute.map(finishedIn);
     out.print(out.color.bold(`Queues`) + out.color.dim(`  (runs finished per minute, last 10 min: ${rate.join(' ')})`));
-    out.print(queuesTable(ctx, withConsumers));
+    out.print(queuesTable(out, withConsumers));
     out.print(`\n${out.color.bold('Workers')}`);
-    out.print(workersTable(ctx, workers));
+    out.print(workersTable(out, workers));
     out.print(`\n${out.color.bold('Schedules')}`);
-    out.print(scheduleTable(ctx, rows));
+    out.print(scheduleTable(out, rows));
     out.print(`\n${out.color.bold('Recent failures')}`);
     out.print(
       failures.length === 0
@@ -269,45 +146,54 @@ export async function inspectOverview(ctx: CliContext, opts: { json?: boolean })
   });
 }
 
-export async function inspectQueues(ctx: CliContext, opts: { json?: boolean }): Promise<number> {
-  return session(ctx, async (s) => {
+/** `tq inspect queues [queue]`: every queue, or one (exit 1 when it does not exist). */
+export async function inspectQueues(ctx: CliContext, queue: string | undefined, opts: { json?: boolean }): Promise<number> {
+  return session(ctx, opts.json, async (s) => {
+    if (queue !== undefined) await mustExist(s, queue);
     const workers = await workerStatuses(s.admin);
-    const stats = await queueStats(s.admin, workers);
+    const stats = await queueStats(s.admin, workers, queue === undefined ? undefined : [queue]);
     if (opts.json) ctx.out.json({ queues: stats.map(queueJson) });
-    else ctx.out.print(queuesTable(ctx, stats));
+    else ctx.out.print(queuesTable(ctx.out, stats));
     return 0;
   });
 }
 
 export async function inspectWorkers(ctx: CliContext, opts: { json?: boolean; ping?: boolean }): Promise<number> {
-  return session(ctx, async (s) => {
+  return session(ctx, opts.json, async (s) => {
     const stats = await queueStats(s.admin, []);
     const workers = await workerStatuses(s.admin, stats);
     const ping = opts.ping ? await pingWorkers(s.settings.redisUrl, s.admin) : undefined;
-    if (opts.json) ctx.out.json({ workers: workers.map((w) => workerJson(w, ping)) });
-    else ctx.out.print(workersTable(ctx, workers, ping));
-    if (opts.ping && (ping?.size ?? 0) === 0) {
-      throw new RuntimeError(
-        'E_NO_WORKER',
-        workers.length === 0 ? 'no live workers' : `none of ${workers.length} worker(s) answered the ping`,
-      );
-    }
+    const unanswered =
+      opts.ping && (ping?.size ?? 0) === 0
+        ? new RuntimeError(
+            'E_NO_WORKER',
+            workers.length === 0 ? 'no live workers' : `none of ${workers.length} worker(s) answered the ping`,
+          )
+        : undefined;
+    if (opts.json) {
+      const error = unanswered ? { error: { code: unanswered.code, message: unanswered.message, hint: null } } : {};
+      ctx.out.json({ workers: workers.map((w: WorkerStatus) => workerJson(w, ping)), ...error });
+    } else ctx.out.print(workersTable(ctx.out, workers, ping));
+    if (unanswered) throw alreadyInDocument(unanswered);
     return 0;
   });
 }
 
 export async function inspectTasks(ctx: CliContext, opts: FilterOptions): Promise<number> {
-  const f = parseFilters(opts);
-  return session(ctx, async (s) => {
-    const runs = await listRuns(s.admin, f);
-    if (opts.json) ctx.out.json({ runs });
-    else ctx.out.print(runsTable(ctx, runs));
-    return 0;
+  return jsonErrors(ctx.out, opts.json, async () => {
+    const f = parseFilters(opts);
+    return session(ctx, false, async (s) => {
+      if (f.queue !== undefined) await mustExist(s, f.queue);
+      const runs = await listRuns(s.admin, f);
+      if (opts.json) ctx.out.json({ runs });
+      else ctx.out.print(runsTable(ctx.out, runs));
+      return 0;
+    });
   });
 }
 
 export async function inspectTask(ctx: CliContext, id: string, opts: { json?: boolean }): Promise<number> {
-  return session(ctx, async (s) => {
+  return session(ctx, opts.json, async (s) => {
     const live = await runDetail(s.admin, id);
     const row = s.history.get(id);
     if (!live && !row) throw new RuntimeError('E_NO_RUN', `no run ${id} in Redis or in the history (${s.settings.dbFile})`);
@@ -318,94 +204,103 @@ export async function inspectTask(ctx: CliContext, id: string, opts: { json?: bo
   });
 }
 
+/**
+ * `tq inspect registered`: the config's tasks and the live workers serving each. With Redis
+ * unreachable, the tasks are still listed (from the config) and the workers are unknown.
+ */
 export async function inspectRegistered(ctx: CliContext, opts: { json?: boolean }): Promise<number> {
-  return session(ctx, async (s) => {
-    const workers = await workerStatuses(s.admin);
-    const tasks = [...s.config.tasks.values()].map((t) => ({
-      name: t.name,
-      queue: t.queue,
-      attempts: t.attempts,
-      backoff: t.backoff ?? null,
-      timeoutMs: t.timeoutMs ?? null,
-      rateLimit: t.definition.rateLimit ?? null,
-      priority: t.priority ?? null,
-      expiresMs: t.expiresMs ?? null,
-      isolate: t.isolate,
-      description: t.description ?? null,
-      workers: workers.filter((w) => w.queues.includes(t.queue)).map((w) => w.name),
-    }));
-    if (opts.json) {
-      ctx.out.json({ tasks });
+  return jsonErrors(ctx.out, opts.json, () =>
+    offlineSession(ctx, true, async (s) => {
+      const workers = s.admin ? await workerStatuses(s.admin) : undefined;
+      const tasks = [...s.config.tasks.values()].map((t) => ({
+        name: t.name,
+        queue: t.queue,
+        attempts: t.attempts,
+        backoff: t.backoff ?? null,
+        timeoutMs: t.timeoutMs ?? null,
+        rateLimit: t.definition.rateLimit ?? null,
+        priority: t.priority ?? null,
+        expiresMs: t.expiresMs ?? null,
+        isolate: t.isolate,
+        description: t.description ?? null,
+        // null: not known (Redis unreachable), unlike [] (nobody serves it).
+        workers: workers ? workers.filter((w) => w.queues.includes(t.queue)).map((w) => w.name) : null,
+      }));
+      if (opts.json) {
+        ctx.out.json({ tasks });
+        return 0;
+      }
+      const { out } = ctx;
+      const workersCell = (names: string[] | null) =>
+        names === null ? out.color.dim('unknown') : names.length ? names.join(', ') : out.color.red('none');
+      ctx.out.print(
+        table(
+          out,
+          ['task', 'queue', 'attempts', 'backoff', 'timeout', 'rate', 'workers'],
+          tasks.map((t) => [
+            t.name,
+            t.queue,
+            t.attempts,
+            t.backoff ? `${t.backoff.type} ${formatDuration(t.backoff.delay)}` : '-',
+            t.timeoutMs ? formatDuration(t.timeoutMs) : '-',
+            t.rateLimit ?? '-',
+            workersCell(t.workers),
+          ]),
+        ),
+      );
       return 0;
-    }
-    ctx.out.print(
-      table(
-        ctx.out,
-        ['task', 'queue', 'attempts', 'backoff', 'timeout', 'rate', 'workers'],
-        tasks.map((t) => [
-          t.name,
-          t.queue,
-          t.attempts,
-          t.backoff ? `${t.backoff.type} ${formatDuration(t.backoff.delay)}` : '-',
-          t.timeoutMs ? formatDuration(t.timeoutMs) : '-',
-          t.rateLimit ?? '-',
-          t.workers.length ? t.workers.join(', ') : ctx.out.color.red('none'),
-        ]),
-      ),
-    );
-    return 0;
-  });
+    }),
+  );
 }
 
+/**
+ * `tq inspect history`: runs, per-task statistics and totals from SQLite; every filter applies
+ * to all three. Works with Redis unreachable (see `offlineSession`).
+ */
 export async function inspectHistory(ctx: CliContext, opts: FilterOptions): Promise<number> {
-  const f = parseFilters(opts);
-  return session(ctx, async (s) => {
-    const runs = s.history.list(f);
-    const totals = s.history.totals(f);
-    const tasks = s.history.taskStats(f);
-    if (opts.json) {
-      ctx.out.json({ runs: runs.map(historyJson), totals, tasks });
+  return jsonErrors(ctx.out, opts.json, async () => {
+    const f = parseFilters(opts);
+    return offlineSession(ctx, true, async (s) => {
+      const runs = s.history.list(f);
+      const totals = s.history.totals(f);
+      const tasks = s.history.taskStats(f);
+      if (opts.json) {
+        ctx.out.json({ runs: runs.map(historyJson), totals, tasks });
+        return 0;
+      }
+      ctx.out.print(runsTable(ctx.out, runs.map(historyJson)));
+      ctx.out.print('');
+      ctx.out.print(
+        table(
+          ctx.out,
+          ['task', 'runs', 'completed', 'failed', 'cancelled', 'expired', 'p50', 'p95'],
+          tasks.map((t) => [
+            t.task,
+            t.count,
+            t.completed,
+            t.failed,
+            t.cancelled,
+            t.expired,
+            t.p50Ms != null ? formatDuration(t.p50Ms) : '-',
+            t.p95Ms != null ? formatDuration(t.p95Ms) : '-',
+          ]),
+        ),
+      );
+      const byState = Object.entries(totals.byState)
+        .map(([k, v]) => `${v} ${k}`)
+        .join(', ');
+      const more = runs.length < totals.total ? ` (showing ${runs.length}; --limit for more)` : '';
+      ctx.out.print(`${totals.total} run(s) match${totals.total ? `: ${byState}` : ''}${more}`);
       return 0;
-    }
-    ctx.out.print(
-      runsTable(
-        ctx,
-        runs.map((r) => ({ ...historyJson(r), enqueuedAt: r.enqueued_at })),
-      ),
-    );
-    ctx.out.print('');
-    ctx.out.print(
-      table(
-        ctx.out,
-        ['task', 'runs', 'completed', 'failed', 'p50', 'p95'],
-        tasks.map((t) => [
-          t.task,
-          t.count,
-          t.completed,
-          t.failed,
-          t.p50Ms != null ? formatDuration(t.p50Ms) : '-',
-          t.p95Ms != null ? formatDuration(t.p95Ms) : '-',
-        ]),
-      ),
-    );
-    ctx.out.print(
-      `${totals.total} run(s) match` +
-        (totals.total
-          ? `: ${Object.entries(totals.byState)
-              .map(([k, v]) => `${v} ${k}`)
-              .join(', ')}`
-          : '') +
-        (runs.length < totals.total ? ` (showing ${runs.length}; --limit for more)` : ''),
-    );
-    return 0;
+    });
   });
 }
 
 export async function inspectSchedule(ctx: CliContext, opts: { json?: boolean }): Promise<number> {
-  return session(ctx, async (s) => {
+  return session(ctx, opts.json, async (s) => {
     const rows = await schedules(s);
     if (opts.json) ctx.out.json({ schedules: rows });
-    else ctx.out.print(scheduleTable(ctx, rows));
+    else ctx.out.print(scheduleTable(ctx.out, rows));
     return 0;
   });
 }

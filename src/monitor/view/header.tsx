@@ -2,6 +2,7 @@ import { Text } from 'ink';
 import { clockText, countText, rateText, sparkline } from '../format.js';
 import { finishedRate } from '../reduce.js';
 import { RATE_WINDOW_MS, type MonitorState } from '../state.js';
+import { finishedIn } from '../../store/index.js';
 import { toneStyle, type Theme } from './theme.js';
 
 /**
@@ -11,19 +12,27 @@ import { toneStyle, type Theme } from './theme.js';
 export function Header(props: { state: MonitorState; theme: Theme; width: number }) {
   const { state, theme, width } = props;
   const online = state.workers.filter((w) => w.offlineSince === undefined).length;
-  const sum = (k: 'waiting' | 'active' | 'delayed' | 'completed' | 'failed') => state.queues.reduce((n, q) => n + q[k], 0);
+  const sum = (k: 'waiting' | 'active' | 'delayed' | 'completed' | 'failed' | 'cancelled' | 'expired') =>
+    state.queues.reduce((n, q) => n + q[k], 0);
+  // Cancelled and expired runs are their own counts (never folded into failed); shown when any.
+  const ended = (long: boolean) =>
+    (['cancelled', 'expired'] as const)
+      .filter((k) => sum(k) > 0)
+      .map((k) => `${long ? k : k.slice(0, 4)} ${countText(sum(k))}`)
+      .map((t) => `${long ? '  ' : ' '}${t}`)
+      .join('');
   // Narrow terminals get short labels so the per-minute chart still fits on the line.
   const totals =
     width >= 100
-      ? `waiting ${countText(sum('waiting'))}  active ${countText(sum('active'))}  delayed ${countText(sum('delayed'))}  completed ${countText(sum('completed'))}  failed ${countText(sum('failed'))}`
-      : `wait ${countText(sum('waiting'))} act ${countText(sum('active'))} delay ${countText(sum('delayed'))} done ${countText(sum('completed'))} fail ${countText(sum('failed'))}`;
+      ? `waiting ${countText(sum('waiting'))}  active ${countText(sum('active'))}  delayed ${countText(sum('delayed'))}  completed ${countText(sum('completed'))}  failed ${countText(sum('failed'))}${ended(true)}`
+      : `wait ${countText(sum('waiting'))} act ${countText(sum('active'))} delay ${countText(sum('delayed'))} done ${countText(sum('completed'))} fail ${countText(sum('failed'))}${ended(false)}`;
   const rate = `now ${rateText(finishedRate(state, RATE_WINDOW_MS))}`;
   const failed = `failed 1h ${state.history.failedLastHour}`;
   // The per-minute chart takes whatever width the rest of the line leaves.
   const separators = 3 * 3;
   const room = width - totals.length - rate.length - failed.length - separators - `${state.history.minutes.length}m `.length;
   const minutes = state.history.minutes.slice(-Math.max(0, Math.min(state.history.minutes.length, room)));
-  const chart = minutes.length >= 5 ? `${minutes.length}m ${sparkline(minutes.map((m) => m.completed + m.failed))}` : '';
+  const chart = minutes.length >= 5 ? `${minutes.length}m ${sparkline(minutes.map(finishedIn))}` : '';
   const down = !state.connection.up;
   return (
     <>

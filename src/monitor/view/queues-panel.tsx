@@ -1,5 +1,6 @@
 import { Box } from 'ink';
 import type { QueueStats } from '../../queue/index.js';
+import { finishedIn, type MinuteCount } from '../../store/index.js';
 import type { Segment, Tone } from '../detail-lines.js';
 import { ageText, countText, sparkline } from '../format.js';
 import type { Column } from '../layout.js';
@@ -18,6 +19,8 @@ export function queueColumns(state: MonitorState, width: number): Column[] {
     { key: 'delayed', title: 'delay', width: 5, align: 'right', drop: 3 },
     { key: 'completed', title: 'done', width: 6, align: 'right', drop: 4 },
     { key: 'failed', title: 'fail', width: 5, align: 'right' },
+    { key: 'cancelled', title: 'cncl', width: 5, align: 'right', drop: 3 },
+    { key: 'expired', title: 'exp', width: 5, align: 'right', drop: 3 },
     { key: 'oldest', title: 'oldest', width: 6, align: 'right', drop: 2 },
     { key: 'consumers', title: 'cons', width: 4, align: 'right', drop: 5 },
     { key: 'chart', title: chartWidth >= 20 ? `finished/min, last ${chartWidth}m` : 'per min', width: chartWidth, drop: 6 },
@@ -74,6 +77,8 @@ function queueCells(q: QueueStats, state: MonitorState, chartWidth: number, them
     delayed: { text: countText(q.delayed) },
     completed: { text: countText(q.completed) },
     failed: { text: countText(q.failed), tone: q.failed > 0 ? 'error' : undefined },
+    cancelled: { text: countText(q.cancelled), tone: q.cancelled > 0 ? 'warn' : undefined },
+    expired: { text: countText(q.expired), tone: q.expired > 0 ? 'warn' : undefined },
     oldest: { text: ageText(q.oldestWaitingMs) },
     consumers: { text: String(q.consumers), tone: q.consumers === 0 && alarm ? 'error' : undefined },
     chart: chartCell(series, chartWidth, theme),
@@ -81,14 +86,17 @@ function queueCells(q: QueueStats, state: MonitorState, chartWidth: number, them
   };
 }
 
-/** Finished runs per minute; a minute with failures is red (or `!` without colour). */
-function chartCell(series: readonly { completed: number; failed: number }[], width: number, theme: Theme): Cell {
+/**
+ * Finished runs per minute (every final state); a minute with failures is red (or `!` without
+ * colour). Cancelled and expired runs are not failures: they add to the bar, not to the alarm.
+ */
+function chartCell(series: readonly MinuteCount[], width: number, theme: Theme): Cell {
   const pad = '·'.repeat(Math.max(0, width - series.length));
-  const bars = Array.from(sparkline(series.map((m) => m.completed + m.failed)));
+  const bars = Array.from(sparkline(series.map(finishedIn)));
   const parts: Segment[] = [{ text: pad, tone: 'dim' }];
   series.forEach((m, i) => {
     const failed = m.failed > 0;
-    parts.push({ text: failed && !theme.color ? '!' : bars[i]!, tone: failed ? 'error' : m.completed > 0 ? 'good' : 'dim' });
+    parts.push({ text: failed && !theme.color ? '!' : bars[i]!, tone: failed ? 'error' : finishedIn(m) > 0 ? 'good' : 'dim' });
   });
   return { text: parts.map((p) => p.text).join(''), parts };
 }

@@ -17,7 +17,8 @@ export function workerColumns(state: MonitorState, width: number): Column[] {
     { key: 'processed', title: 'done', width: 6, align: 'right' },
     { key: 'failed', title: 'fail', width: 5, align: 'right' },
     { key: 'memory', title: 'memory', width: 8, align: 'right', drop: 3 },
-    { key: 'beat', title: 'beat', width: 5, align: 'right' },
+    // The heartbeat's age: `seen`, not `beat` (`tq beat` is the scheduler).
+    { key: 'seen', title: 'seen', width: 5, align: 'right' },
     { key: 'queues', title: 'queues', width: 20, drop: 7 },
     { key: 'uptime', title: 'up', width: 5, align: 'right', drop: 6 },
     { key: 'flags', title: 'flags', width: 8, flex: true, min: 7 },
@@ -61,7 +62,7 @@ function workerCells(w: WorkerRow, now: number): Record<string, Cell> {
   const offline = w.offlineSince !== undefined;
   const late = isLate(w, now);
   const flags = [
-    offline ? 'offline' : late ? 'late' : '',
+    offline ? 'offline' : late ? 'late' : w.stopping ? 'stopping' : '',
     w.stuck && !offline ? 'stuck' : '',
     w.zombies ? `${w.zombies} zombie(s)` : '',
     // A worker's clock off Redis's promotes delayed runs early or late (README, Clocks).
@@ -77,7 +78,7 @@ function workerCells(w: WorkerRow, now: number): Record<string, Cell> {
     processed: { text: countText(w.processed), tone: dim },
     failed: { text: countText(w.failed), tone: dim ?? (w.failed > 0 ? 'error' : undefined) },
     memory: { text: bytesText(w.rssBytes), tone: dim },
-    beat: { text: ageText(heartbeatAge(w, now)), tone: offline ? 'error' : late ? 'warn' : undefined },
+    seen: { text: ageText(heartbeatAge(w, now)), tone: offline ? 'error' : late ? 'warn' : undefined },
     queues: { text: w.queues.join(','), tone: dim },
     uptime: { text: ageText(now - w.startedAt), tone: dim },
     flags: { text: flags.join(' '), tone: offline || w.stuck ? 'error' : flags.length > 0 ? 'warn' : undefined },
