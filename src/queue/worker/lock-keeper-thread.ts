@@ -65,6 +65,7 @@ async function end(reason, final, why) {
 }
 
 async function check() {
+  drain();
   if (ending || tracked.size === 0) { warnedAt = 0; return; }
   const now = Date.now();
   const blocked = now - ticks[0];
@@ -90,10 +91,29 @@ async function check() {
   try { await renew(); } catch (err) { line('tq worker ' + workerData.worker + ': could not keep run locks while the event loop is blocked (' + (err && err.message) + ')'); }
 }
 
+// Runs started ('T') and ended ('U'), from the ring the main thread writes (see lock-keeper.ts).
+const ringSeq = new Int32Array(workerData.ring, 0, 1);
+const ringSlots = Buffer.from(workerData.ring, 8);
+let seen = 0;
+function drain() {
+  const seq = Atomics.load(ringSeq, 0);
+  let n = (seq - seen) | 0;
+  if (n > workerData.ringSlots) { seen = (seq - workerData.ringSlots) | 0; n = workerData.ringSlots; }
+  for (let i = 0; i < n; i++) {
+    const offset = (seen & (workerData.ringSlots - 1)) * workerData.ringSlotBytes;
+    const length = ringSlots.readUInt16LE(offset);
+    const fields = ringSlots.toString('utf8', offset + 2, offset + 2 + length).split('\t');
+    seen = (seen + 1) | 0;
+    if (fields[0] === 'U') { tracked.delete(fields[1]); continue; }
+    const [, id, token, queue, deadline, ...label] = fields;
+    const base = workerData.prefix + ':' + queue;
+    tracked.set(id, { id, token, queue, deadline: Number(deadline) || undefined, label: label.join('\t'), lock: base + ':' + id + ':lock', stalled: base + ':stalled' });
+  }
+}
+const drainTimer = setInterval(drain, 50);
+
 parentPort.on('message', (m) => {
-  if (m.t === 'track') tracked.set(m.id, m);
-  else if (m.t === 'untrack') for (const id of m.ids) tracked.delete(id);
-  else if (m.t === 'close') { clearInterval(timer); if (redis) redis.disconnect(); parentPort.close(); }
+  if (m.t === 'close') { clearInterval(timer); clearInterval(drainTimer); if (redis) redis.disconnect(); parentPort.close(); }
 });
 // Connected at once: when the main thread blocks, the connection must already be there.
 connection();
