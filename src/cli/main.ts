@@ -372,6 +372,17 @@ export async function main(argv: string[]): Promise<void> {
     code = result.code;
   } catch (err) {
     code = err instanceof CommanderError ? (err.exitCode === 0 ? 0 : 2) : report(err, debug, argv);
+    // With --json a script reads stdout: every failure is one error document there, including
+    // usage errors met before any command ran (a command's own failures are printed already).
+    // Loaded here, not at the top: `tq --help` should not pay for the output helpers.
+    const { errorDocument, isInDocument } = await import('./output.js');
+    if (code !== 0 && argv.includes('--json') && !(err instanceof ForcedExit) && !isInDocument(err)) {
+      const doc =
+        err instanceof CommanderError
+          ? { error: { code: 'E_USAGE', message: err.message.replace(/^error: /, ''), hint: 'see tq --help' } }
+          : errorDocument(asOutOfMemory(err));
+      process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+    }
   }
   await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
   await new Promise<void>((resolve) => process.stderr.write('', () => resolve()));

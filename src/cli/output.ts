@@ -128,6 +128,11 @@ export async function jsonErrors<T>(out: Output, json: boolean | undefined, body
 /** Failures whose error a command already put into the document it printed. */
 const inDocument = new WeakSet<object>();
 
+/** Whether `err` is already inside a printed `--json` document (the entry point must not print it again). */
+export function isInDocument(err: unknown): boolean {
+  return err instanceof Object && inDocument.has(err);
+}
+
 /** Marks `err` as already inside the printed `--json` document (see `jsonErrors`); returns it. */
 export function alreadyInDocument<E extends object>(err: E): E {
   inDocument.add(err);

@@ -205,7 +205,7 @@ export async function checkServer(redis: Redis): Promise<ServerWarnings> {
     const snapshots = (save as string[])[1];
     if (appendonly === 'no' && !snapshots) {
       warnings.push(
-        'Redis persistence is off (appendonly no, no save points): a Redis restart loses every queued run; turn on appendonly (see the README, "Durability")',
+        'Redis persistence is off (appendonly no, no save points): a Redis restart loses every queued run; turn on appendonly (see RELIABILITY.md, "Durability")',
       );
     } else if (appendonly === 'no') {
       warnings.push(

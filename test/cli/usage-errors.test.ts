@@ -15,6 +15,22 @@ describe('bad input gets one clear line on stderr and the documented exit code',
     expect(res.stdout).toBe('');
   });
 
+  it('with --json every failure is one error document on stdout, usage errors included', async () => {
+    const unknown = await project.run(['enqueue', 'resise', 'x.jpg', '--json']);
+    expect(unknown.code).toBe(2);
+    expect(JSON.parse(unknown.stdout)).toEqual({
+      error: {
+        code: 'E_USAGE',
+        message: 'unknown task "resise" (known: boom, cleanup, ephemeral, flipflop, hello, resize, slow, stubborn)',
+        hint: null,
+      },
+    });
+    const badFlag = await project.run(['inspect', 'queues', '--json', '--nosuch']);
+    expect(badFlag.code).toBe(2);
+    expect(JSON.parse(badFlag.stdout).error).toMatchObject({ code: 'E_USAGE', hint: 'see tq --help' });
+    expect(JSON.parse(badFlag.stdout).error.message).toMatch(/--nosuch/);
+  });
+
   it('missing file: exit 2 naming the file, nothing stored', async () => {
     const res = await project.run(['enqueue', 'resize', 'nope.jpg']);
     expect(res.code).toBe(2);
