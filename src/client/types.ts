@@ -1,3 +1,4 @@
+import type { RunInfo } from '../core/run-info.js';
 import type { ImageRecord, ImageStatus } from '../core/records.js';
 import type { TaskState } from '../core/states.js';
 import type { EnqueueOptions, PayloadOf, ResultOf, TaskLogger, TaskMap } from '../core/task.js';
@@ -38,30 +39,7 @@ export interface ClientOptions {
   logger?: TaskLogger;
 }
 
-/** Everything known about one run; the shape of `tq inspect task <id> --json`. */
-export interface RunInfo {
-  id: string;
-  task: string;
-  queue: string;
-  state: TaskState;
-  payload: unknown;
-  /** The handler's JSON value (null until the run completed). */
-  result: unknown;
-  /** The last error, or null. */
-  error: string | null;
-  /** Attempts started, from 1 (0 before the first start). */
-  attempt: number;
-  /** The latest progress value reported, or null. */
-  progress: unknown;
-  /** `ctx.log` lines, oldest first. */
-  logs: string[];
-  worker: string | null;
-  /** ISO times. */
-  enqueuedAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  runtimeMs: number | null;
-}
+export type { RunInfo } from '../core/run-info.js';
 
 /** A file to enqueue: a path (relative to the working directory), or bytes with the name they were uploaded under. */
 export type FileInput = string | { data: Buffer | Uint8Array; filename: string };

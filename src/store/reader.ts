@@ -7,30 +7,14 @@
 import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import type { ImageRecord, ImageStatus } from '../core/records.js';
-import type { TaskState } from '../core/states.js';
+import type { RunInfo } from '../core/run-info.js';
 import { StoreError, errorMessage } from '../core/errors.js';
 import type { SqliteDatabase } from './database.js';
 import { HistoryQueries, type HistoryFilter } from './history.js';
 import type { TaskRunRow } from './task-runs.js';
 
 /** One run as history keeps it, JSON columns parsed (the `tq inspect task --json` shape). */
-export interface StoredRun {
-  id: string;
-  task: string;
-  queue: string;
-  state: TaskState;
-  payload: unknown;
-  result: unknown;
-  error: string | null;
-  attempt: number;
-  progress: unknown;
-  logs: string[];
-  worker: string | null;
-  enqueuedAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  runtimeMs: number | null;
-}
+export type StoredRun = RunInfo;
 
 /** Which image records `images` lists. */
 export interface ImageFilter {
