@@ -1,6 +1,6 @@
 import os from 'node:os';
 import type { Redis } from 'ioredis';
-import { errorMessage } from '../core/errors.js';
+import { errorMessage, UsageError } from '../core/errors.js';
 import type { TaskLogger } from '../core/task.js';
 import { tqKeys } from './keys.js';
 
@@ -85,6 +85,7 @@ export class HeartbeatPublisher {
       replies = await this.redis
         .multi()
         .set(keys.worker(beat.name), JSON.stringify(beat), 'PX', HEARTBEAT_TTL_MS)
+        .set(keys.workerName(beat.name), processIdentity(), 'PX', HEARTBEAT_TTL_MS)
         .zadd(keys.workers, beat.at, beat.name)
         .exec();
     } catch (err) {
@@ -114,7 +115,7 @@ export class HeartbeatPublisher {
   async stop(name: string): Promise<void> {
     clearInterval(this.timer);
     const keys = tqKeys(this.prefix);
-    await this.redis.multi().del(keys.worker(name)).zrem(keys.workers, name).exec();
+    await this.redis.multi().del(keys.worker(name), keys.workerName(name)).zrem(keys.workers, name).exec();
   }
 }
 
@@ -137,4 +138,47 @@ export async function liveWorkers(redis: Redis, prefix: string): Promise<WorkerH
   });
   if (gone.length > 0) await redis.zrem(keys.workers, ...gone);
   return live.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** This process, as a worker name's holder: `host:pid`. */
+export function processIdentity(): string {
+  return `${os.hostname()}:${process.pid}`;
+}
+
+/** Whether a process of this host with this pid is running (a holder that crashed is not). */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists but belongs to someone else.
+    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}
+
+/**
+ * Takes `name` for this process (one live worker per name): two workers with one name would
+ * share one heartbeat row and one `tq control shutdown` would stop both. The claim lives as long
+ * as the heartbeat; a holder on this host whose process is gone (a crash, a restart by a
+ * supervisor) is replaced at once. Throws `UsageError` (exit 2) naming the live holder.
+ */
+export async function claimWorkerName(redis: Redis, prefix: string, name: string): Promise<void> {
+  const key = tqKeys(prefix).workerName(name);
+  const me = processIdentity();
+  if (await redis.set(key, me, 'PX', HEARTBEAT_TTL_MS, 'NX')) return;
+  const holder = await redis.get(key);
+  if (holder === null || holder === me) {
+    await redis.set(key, me, 'PX', HEARTBEAT_TTL_MS);
+    return;
+  }
+  const at = holder.lastIndexOf(':');
+  const host = holder.slice(0, at);
+  const pid = Number(holder.slice(at + 1));
+  if (host === os.hostname() && Number.isInteger(pid) && !processAlive(pid)) {
+    await redis.set(key, me, 'PX', HEARTBEAT_TTL_MS);
+    return;
+  }
+  throw new UsageError(`worker name "${name}" is held by a live worker (host ${host}, pid ${pid})`, {
+    hint: `start this one with another -n, or stop that one first (tq control shutdown ${name})`,
+  });
 }

@@ -23,6 +23,8 @@ export function tqKeys(prefix: string) {
     cancel: (id: string) => `${base}:cancel:${id}`,
     /** Heartbeat of one worker (JSON, with a TTL). */
     worker: (name: string) => `${base}:worker:${name}`,
+    /** Who holds a worker name (`host:pid`, with the heartbeat's TTL): one live worker per name. */
+    workerName: (name: string) => `${base}:worker-name:${name}`,
     /** Sorted set of worker names by last heartbeat. */
     workers: `${base}:workers`,
     /** Channel a control request's answers come back on. */

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -46,6 +47,26 @@ describe('tq worker lifecycle', () => {
     // Another worker picks it up and finishes it.
     const next = stopAfterTest(project.spawn(['worker', '-Q', 'slow']));
     await next.waitFor(new RegExp(`stubborn\\[${id.slice(-6)}\\] succeeded`), 40_000);
+  });
+
+  it('one live worker per name: a second one refuses to start naming the holder; a stopped or crashed holder frees the name', async () => {
+    const project = appProject();
+    const first = stopAfterTest(project.spawn(['worker', '-Q', 'default', '-n', 'twin']));
+    await first.waitFor(/ready/);
+    const second = await project.run(['worker', '-Q', 'default', '-n', 'twin']);
+    expect(second.code).toBe(2);
+    expect(second.stderr.trim()).toBe(
+      `tq: worker name "twin" is held by a live worker (host ${os.hostname()}, pid ${first.child.pid}) — start this one with another -n, or stop that one first (tq control shutdown twin)`,
+    );
+    // A holder killed outright (a supervisor restarts it with the same name) does not block it.
+    first.kill('SIGKILL');
+    await first.exited;
+    const restarted = stopAfterTest(project.spawn(['worker', '-Q', 'default', '-n', 'twin']));
+    await restarted.waitFor(/ready/);
+    restarted.kill('SIGTERM');
+    expect(await restarted.exited).toBe(0);
+    const again = stopAfterTest(project.spawn(['worker', '-Q', 'default', '-n', 'twin']));
+    await again.waitFor(/ready/);
   });
 
   it('a second signal exits at once', async () => {

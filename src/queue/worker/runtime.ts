@@ -15,7 +15,7 @@ import { connect } from '../connection.js';
 import { ControlSubscriber, type ControlMessage } from '../control.js';
 import { DelayedError, UnrecoverableError, type Worker } from '../engine.js';
 import { unwrap, withRateSlot } from '../envelope.js';
-import type { HeartbeatPublisher } from '../heartbeat.js';
+import { claimWorkerName, type HeartbeatPublisher } from '../heartbeat.js';
 import { Producer } from '../producer.js';
 import { RateLimiter } from '../rate-limit.js';
 import { asOutOfMemory } from '../memory.js';
@@ -109,6 +109,7 @@ export class WorkerRuntime {
     });
     runtime = new WorkerRuntime(options, redis);
     try {
+      await claimWorkerName(redis, options.prefix, runtime.name);
       await runtime.clock.sync();
       checkWorkerClock(runtime.clock, options.config.worker.maxClockOffsetMs, options.logger);
       await runtime.cancels.sync();
