@@ -2,30 +2,13 @@ import { UsageError } from '../core/errors.js';
 import { isPriority, isQueueName, PRIORITY_RULE, QUEUE_NAME_RULE } from '../core/names.js';
 import { parseRateLimit } from '../core/rate.js';
 import { isStandardSchema } from '../core/schema.js';
-import { DEFAULT_QUEUE, type TaskDefinition } from '../core/task.js';
+import { DEFAULT_QUEUE, TASK_OPTION_KEYS, type TaskDefinition } from '../core/task.js';
 import { describe, type Problems } from './problems.js';
 import type { ResolvedTask } from './resolved.js';
 
 const TASK_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,99}$/;
-const TASK_KEYS = new Set([
-  'run',
-  'fromArgs',
-  'queue',
-  'attempts',
-  'backoff',
-  'retryOn',
-  'timeout',
-  'isolate',
-  'rateLimit',
-  'priority',
-  'expires',
-  'dedupe',
-  'schema',
-  'args',
-  'keep',
-  'description',
-  'warmup',
-]);
+/** Keys of a task definition: its handler and hooks, and every task option. */
+const TASK_KEYS = new Set(['run', 'fromArgs', ...TASK_OPTION_KEYS, 'warmup']);
 
 /** A task's own options resolved; the config-wide values it carries are added by the caller. */
 export type ResolvedTaskOptions = Omit<ResolvedTask, 'resultLimit'>;

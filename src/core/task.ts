@@ -124,6 +124,27 @@ export interface PreparedRun<P> {
   label?: string;
 }
 
+/** The options every task takes (`TaskOptions`), in the order error messages list them. */
+export const TASK_OPTION_KEYS = [
+  'queue',
+  'attempts',
+  'backoff',
+  'retryOn',
+  'timeout',
+  'isolate',
+  'rateLimit',
+  'priority',
+  'expires',
+  'dedupe',
+  'schema',
+  'args',
+  'keep',
+  'description',
+] as const satisfies readonly (keyof TaskOptions)[];
+// Fails to compile when TaskOptions gains a key this list does not name: the list cannot drift.
+const everyTaskOption: [Exclude<keyof TaskOptions, (typeof TASK_OPTION_KEYS)[number]>] extends [never] ? true : never = true;
+void everyTaskOption;
+
 export interface TaskDefinition<P = any, R = any> extends TaskOptions {
   run(payload: P, ctx: TaskContext): R | Promise<R>;
   /**

@@ -4,7 +4,7 @@
  */
 import { ConfigError } from '../../core/errors.js';
 import { didYouMean } from '../../core/suggest.js';
-import type { TaskOptions } from '../../core/task.js';
+import { TASK_OPTION_KEYS, type TaskOptions } from '../../core/task.js';
 
 export interface ResizePayload {
   /** Id of the image record. */
@@ -87,27 +87,6 @@ export function resolveResizeOptions(options: ResizeOptions): { settings: Resize
   validateSettings(settings);
   return { settings, taskOptions };
 }
-
-/** The options of every task, as `resizeImage()` passes them on. */
-const TASK_OPTION_KEYS = [
-  'queue',
-  'attempts',
-  'backoff',
-  'retryOn',
-  'timeout',
-  'isolate',
-  'rateLimit',
-  'priority',
-  'expires',
-  'dedupe',
-  'schema',
-  'args',
-  'keep',
-  'description',
-] as const satisfies readonly (keyof TaskOptions)[];
-// Fails to compile when TaskOptions gains a key this list does not name: the list cannot drift.
-const everyTaskOption: [Exclude<keyof TaskOptions, (typeof TASK_OPTION_KEYS)[number]>] extends [never] ? true : never = true;
-void everyTaskOption;
 
 /** What `resizeImage()` accepts: its own options first, then every task's. */
 export const RESIZE_OPTION_KEYS: readonly string[] = [
