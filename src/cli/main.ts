@@ -306,7 +306,7 @@ export function buildProgram(result: { code: number }, signals: SignalHub): Comm
     .version(version, '-V, --version')
     .option('--config <file>', 'config file (env TQ_CONFIG)', undefined)
     .option('--redis <url>', 'Redis URL, redis:// or rediss:// (env TQ_REDIS_URL)')
-    .option('--db <file>', 'SQLite file for records and history (env TQ_DB, default .tq/tq.db)')
+    .option('--db <file>', 'SQLite file for records and history (env TQ_DB, default .tq/<prefix>.db: .tq/tq.db)')
     .option('--prefix <prefix>', 'Redis key prefix, lets apps share a Redis (env TQ_PREFIX, default tq)')
     .option('--debug', 'show stack traces (env TQ_DEBUG=1)')
     .exitOverride()

@@ -116,7 +116,7 @@ class RemoteClient<T extends TaskMap> implements TqClient<T> {
     const { settings } = await this.settings();
     if (!this.store) {
       const { openStore } = await import('../store/index.js');
-      this.store = openStore(settings.dbFile);
+      this.store = openStore(settings.dbFile, { prefix: settings.prefix });
     }
     return this.store;
   }
@@ -126,7 +126,7 @@ class RemoteClient<T extends TaskMap> implements TqClient<T> {
     const { settings } = await this.settings();
     if (!this.reader) {
       const { openReader } = await import('../store/index.js');
-      this.reader = openReader(settings.dbFile);
+      this.reader = openReader(settings.dbFile, settings.prefix);
     }
     return this.reader;
   }

@@ -10,7 +10,7 @@ export interface ClientOptions {
   prefix?: string;
   /**
    * SQLite file for records and history, relative to the working directory (else TQ_DB, the
-   * config's `db` relative to the config file, then `.tq/tq.db` beside the config file).
+   * config's `db` relative to the config file, then `.tq/<prefix>.db` (`.tq/tq.db`) beside the config file).
    */
   db?: string;
   /**

@@ -5,7 +5,17 @@ import type { ResolvedConfig, Settings } from './resolved.js';
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 export const DEFAULT_DB_FILE = '.tq/tq.db';
+
 export const DEFAULT_PREFIX = 'tq';
+
+/**
+ * The SQLite file a prefix uses unless told otherwise: `.tq/<prefix>.db` (`.tq/tq.db` for the
+ * default prefix). One file per prefix by default, so run ids that repeat across prefixes (beat's
+ * deterministic ids, `--id`) never meet in one `task_runs` table.
+ */
+export function defaultDbFile(prefix: string): string {
+  return prefix === DEFAULT_PREFIX ? DEFAULT_DB_FILE : `.tq/${prefix}.db`;
+}
 
 export interface GlobalFlags {
   config?: string;
@@ -42,7 +52,7 @@ export function resolveSettings(flags: GlobalFlags, env: Env, config: ResolvedCo
     (flags.db !== undefined ? path.resolve(cwd, flags.db) : undefined) ??
     (nonEmpty(env.TQ_DB) !== undefined ? path.resolve(cwd, env.TQ_DB!) : undefined) ??
     fromConfig(config?.db) ??
-    path.resolve(config?.dir ?? cwd, DEFAULT_DB_FILE);
+    path.resolve(config?.dir ?? cwd, defaultDbFile(prefix));
   return {
     redisUrl: url,
     redisExplicit: redisUrl !== undefined,

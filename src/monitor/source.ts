@@ -58,7 +58,7 @@ export interface MonitorSourceOptions {
 export function createMonitorSource(o: MonitorSourceOptions): MonitorSource {
   let admin = o.admin;
   let reader = admin.runEvents();
-  const history = new HistoryQueries(o.store.db);
+  const history = new HistoryQueries(o.store.db, o.store.prefix);
   // `stuck` needs to know which queues have work: the previous refresh's counts serve.
   let lastQueues: QueueStats[] = [];
 

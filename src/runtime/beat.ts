@@ -65,7 +65,7 @@ export async function startBeat(configInput: ConfigInput, options: StartBeatOpti
     const skew = clockWarning(backend.clockOffsetMs);
     if (skew) logger.warn(skew);
     if (options.history !== false) {
-      store = openStore(settings.dbFile);
+      store = openStore(settings.dbFile, { prefix: settings.prefix });
       recorder = await startRecorder(store, settings, config, logger);
     }
   } catch (err) {

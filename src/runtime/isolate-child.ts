@@ -30,7 +30,7 @@ async function run(request: ToChild): Promise<void> {
     const config = await loadConfig(request.configFile);
     const task = config.tasks.get(request.task);
     if (!task) throw new Error(`task "${request.task}" is not in ${request.configFile} any more`);
-    store = openStore(request.settings.dbFile);
+    store = openStore(request.settings.dbFile, { prefix: request.settings.prefix });
     // The parent kills this process on abort: the signal here never fires, but handlers may read it.
     const controller = new AbortController();
     const { ctx, end } = createRunContext({

@@ -17,7 +17,7 @@ export interface ConnectionOptions {
   redis?: string;
   /** Key prefix (else TQ_PREFIX, the config's `prefix`, then `tq`). */
   prefix?: string;
-  /** SQLite file for records and history, relative to the working directory (else TQ_DB, the config's `db`, then `.tq/tq.db`). */
+  /** SQLite file for records and history, relative to the working directory (else TQ_DB, the config's `db`, then `.tq/<prefix>.db`: `.tq/tq.db` for the default prefix). */
   db?: string;
   /**
    * The directory of the config file, for a config given as an object (an object does not know

@@ -136,7 +136,7 @@ export async function startWorker(configInput: ConfigInput, options: StartWorker
   const watch = await watchMemory(settings.redisUrl, memory, config.allowEviction, logger);
   let store: ReturnType<typeof openStore>;
   try {
-    store = openStore(settings.dbFile);
+    store = openStore(settings.dbFile, { prefix: settings.prefix });
   } catch (err) {
     await watch.close();
     throw err;

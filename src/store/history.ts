@@ -44,9 +44,13 @@ export function finishedIn(m: MinuteCount): number {
 const FINAL_SUMS =
   "sum(state = 'completed') AS completed, sum(state = 'failed') AS failed, sum(state = 'cancelled') AS cancelled, sum(state = 'expired') AS expired";
 
-function where(filter: HistoryFilter): { sql: string; params: unknown[] } {
+function where(filter: HistoryFilter, prefix: string | undefined): { sql: string; params: unknown[] } {
   const clauses: string[] = [];
   const params: unknown[] = [];
+  if (prefix !== undefined) {
+    clauses.push('prefix = ?');
+    params.push(prefix);
+  }
   if (filter.state) {
     clauses.push('state = ?');
     params.push(filter.state);
@@ -74,12 +78,23 @@ function where(filter: HistoryFilter): { sql: string; params: unknown[] } {
   return { sql: clauses.length ? ` WHERE ${clauses.join(' AND ')}` : '', params };
 }
 
-/** Reads the durable history (`task_runs`): lists, per-task statistics, throughput. */
+/**
+ * Reads the durable history (`task_runs`): lists, per-task statistics, throughput. With a
+ * `prefix`, only that prefix's runs (several prefixes may share one file); without, every run.
+ */
 export class HistoryQueries {
-  constructor(private readonly db: SqliteDatabase) {}
+  /** ` AND prefix = ?` when scoped (appended to a WHERE), and its parameters. */
+  private readonly own: { sql: string; params: unknown[] };
+
+  constructor(
+    private readonly db: SqliteDatabase,
+    readonly prefix?: string,
+  ) {
+    this.own = prefix === undefined ? { sql: '', params: [] } : { sql: ' AND prefix = ?', params: [prefix] };
+  }
 
   list(filter: HistoryFilter = {}): TaskRunRow[] {
-    const w = where(filter);
+    const w = where(filter, this.prefix);
     return this.db
       .prepare(`SELECT * FROM task_runs${w.sql} ORDER BY coalesce(enqueued_at, updated_at) DESC, job_id DESC LIMIT ?`)
       .all(...w.params, filter.limit ?? 50) as TaskRunRow[];
@@ -87,7 +102,7 @@ export class HistoryQueries {
 
   /** Count per state over the filtered runs (every filter applies, the state too). */
   totals(filter: HistoryFilter = {}): { total: number; byState: Partial<Record<TaskState, number>> } {
-    const w = where(filter);
+    const w = where(filter, this.prefix);
     const rows = this.db.prepare(`SELECT state, count(*) AS n FROM task_runs${w.sql} GROUP BY state`).all(...w.params) as {
       state: TaskState;
       n: number;
@@ -103,7 +118,7 @@ export class HistoryQueries {
 
   /** Per task: counts and runtime percentiles of the filtered runs (every filter applies). */
   taskStats(filter: HistoryFilter = {}): TaskStats[] {
-    const w = where(filter);
+    const w = where(filter, this.prefix);
     const counts = this.db
       .prepare(`SELECT task, count(*) AS count, ${FINAL_SUMS} FROM task_runs${w.sql} GROUP BY task ORDER BY task`)
       .all(...w.params) as Omit<TaskStats, 'p50Ms' | 'p95Ms'>[];
@@ -120,8 +135,8 @@ export class HistoryQueries {
   perMinute(minutes: number, now = Date.now()): MinuteCount[] {
     const start = Math.floor(now / 60_000) * 60_000 - (minutes - 1) * 60_000;
     const rows = this.db
-      .prepare(`SELECT substr(finished_at, 1, 16) AS m, ${FINAL_SUMS} FROM task_runs WHERE finished_at >= ? GROUP BY m`)
-      .all(new Date(start).toISOString()) as ({ m: string } & Omit<MinuteCount, 'minute'>)[];
+      .prepare(`SELECT substr(finished_at, 1, 16) AS m, ${FINAL_SUMS} FROM task_runs WHERE finished_at >= ?${this.own.sql} GROUP BY m`)
+      .all(new Date(start).toISOString(), ...this.own.params) as ({ m: string } & Omit<MinuteCount, 'minute'>)[];
     const byMinute = new Map(rows.map((r) => [r.m, r]));
     return Array.from({ length: minutes }, (_, i) => {
       const minute = new Date(start + i * 60_000).toISOString();
@@ -130,7 +145,8 @@ export class HistoryQueries {
   }
 
   get(jobId: string): TaskRunRow | undefined {
-    return this.db.prepare('SELECT * FROM task_runs WHERE job_id = ?').get(jobId) as TaskRunRow | undefined;
+    return this.db.prepare(`SELECT * FROM task_runs WHERE job_id = ?${this.own.sql}`).get(jobId, ...this.own.params) as
+      TaskRunRow | undefined;
   }
 
   /**
@@ -140,8 +156,8 @@ export class HistoryQueries {
    * `finished_at` index instead of sorting the whole table.
    */
   recent(query: RecentQuery): TaskRunRow[] {
-    const clauses: string[] = [];
-    const params: unknown[] = [];
+    const clauses: string[] = this.prefix === undefined ? [] : ['prefix = ?'];
+    const params: unknown[] = [...this.own.params];
     const anyOf = (column: string, values: readonly string[] | undefined) => {
       if (!values?.length) return;
       clauses.push(`${column} IN (${values.map(() => '?').join(',')})`);
@@ -174,7 +190,9 @@ export class HistoryQueries {
 
   /** How many runs reached each final state at or after `since` (ISO). */
   finishedSince(since: string): Partial<Record<TaskState, number>> {
-    const rows = this.db.prepare('SELECT state, count(*) AS n FROM task_runs WHERE finished_at >= ? GROUP BY state').all(since) as {
+    const rows = this.db
+      .prepare(`SELECT state, count(*) AS n FROM task_runs WHERE finished_at >= ?${this.own.sql} GROUP BY state`)
+      .all(since, ...this.own.params) as {
       state: TaskState;
       n: number;
     }[];
@@ -185,8 +203,10 @@ export class HistoryQueries {
   perMinuteByQueue(minutes: number, now = Date.now()): Record<string, MinuteCount[]> {
     const start = Math.floor(now / 60_000) * 60_000 - (minutes - 1) * 60_000;
     const rows = this.db
-      .prepare(`SELECT queue, substr(finished_at, 1, 16) AS m, ${FINAL_SUMS} FROM task_runs WHERE finished_at >= ? GROUP BY queue, m`)
-      .all(new Date(start).toISOString()) as ({ queue: string; m: string } & Omit<MinuteCount, 'minute'>)[];
+      .prepare(
+        `SELECT queue, substr(finished_at, 1, 16) AS m, ${FINAL_SUMS} FROM task_runs WHERE finished_at >= ?${this.own.sql} GROUP BY queue, m`,
+      )
+      .all(new Date(start).toISOString(), ...this.own.params) as ({ queue: string; m: string } & Omit<MinuteCount, 'minute'>)[];
     const out: Record<string, MinuteCount[]> = {};
     for (const r of rows) {
       const series = (out[r.queue] ??= Array.from({ length: minutes }, (_, i) => minuteOf(new Date(start + i * 60_000).toISOString())));

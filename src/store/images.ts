@@ -16,17 +16,27 @@ const UPDATABLE = new Set([
   'processed_at',
 ]);
 
-export function createImagesRepository(db: SqliteDatabase): ImagesRepository {
+/**
+ * The `images` records of one key prefix: records are written with it, and read, listed,
+ * counted and deleted only among its own rows, so two prefixes sharing a file (and their
+ * `cleanup` tasks) never see each other's. Without a prefix, records are written as `tq`'s and
+ * every row is seen.
+ */
+export function createImagesRepository(db: SqliteDatabase, scope?: string): ImagesRepository {
+  const prefix = scope ?? 'tq';
+  // `@scope` null: unscoped.
+  const own = 'AND (@scope IS NULL OR prefix = @scope)';
   const insertStmt = db.prepare(
-    `INSERT INTO images (id, original_path, bytes, status, uploaded_at) VALUES (@id, @original_path, @bytes, 'pending', @uploaded_at)`,
+    `INSERT INTO images (id, original_path, bytes, status, uploaded_at, prefix) VALUES (@id, @original_path, @bytes, 'pending', @uploaded_at, @prefix)`,
   );
   const insertIgnoreStmt = db.prepare(
-    `INSERT OR IGNORE INTO images (id, original_path, bytes, status, uploaded_at) VALUES (@id, @original_path, @bytes, 'pending', @uploaded_at)`,
+    `INSERT OR IGNORE INTO images (id, original_path, bytes, status, uploaded_at, prefix) VALUES (@id, @original_path, @bytes, 'pending', @uploaded_at, @prefix)`,
   );
-  const getStmt = db.prepare('SELECT * FROM images WHERE id = ?');
-  const olderStmt = db.prepare('SELECT * FROM images WHERE uploaded_at < ? ORDER BY uploaded_at LIMIT ?');
-  const deleteStmt = db.prepare('DELETE FROM images WHERE id = ?');
-  const countStmt = db.prepare('SELECT count(*) AS n FROM images');
+  const getStmt = db.prepare(`SELECT * FROM images WHERE id = @id ${own}`);
+  const olderStmt = db.prepare(`SELECT * FROM images WHERE uploaded_at < @before ${own} ORDER BY uploaded_at LIMIT @limit`);
+  const deleteStmt = db.prepare(`DELETE FROM images WHERE id = @id ${own}`);
+  const countStmt = db.prepare('SELECT count(*) AS n FROM images WHERE @scope IS NULL OR prefix = @scope');
+  const scoped = scope ?? null;
   const updateStmts = new Map<string, ReturnType<SqliteDatabase['prepare']>>();
 
   const row = (image: NewImage) => ({
@@ -34,19 +44,20 @@ export function createImagesRepository(db: SqliteDatabase): ImagesRepository {
     original_path: image.original_path,
     bytes: image.bytes,
     uploaded_at: image.uploaded_at ?? new Date().toISOString(),
+    prefix,
   });
 
   return {
     insert(image) {
       insertStmt.run(row(image));
-      return getStmt.get(image.id) as ImageRecord;
+      return getStmt.get({ id: image.id, scope: scoped }) as ImageRecord;
     },
     ensure(image) {
       insertIgnoreStmt.run(row(image));
-      return getStmt.get(image.id) as ImageRecord;
+      return getStmt.get({ id: image.id, scope: scoped }) as ImageRecord;
     },
     get(id) {
-      return getStmt.get(id) as ImageRecord | undefined;
+      return getStmt.get({ id, scope: scoped }) as ImageRecord | undefined;
     },
     update(id, fields) {
       const keys = Object.keys(fields).filter((k) => UPDATABLE.has(k));
@@ -55,19 +66,21 @@ export function createImagesRepository(db: SqliteDatabase): ImagesRepository {
       const key = keys.join(',');
       let stmt = updateStmts.get(key);
       if (!stmt) {
-        stmt = db.prepare(`UPDATE images SET ${keys.map((k) => `${k} = @${k}`).join(', ')} WHERE id = @id`);
+        stmt = db.prepare(
+          `UPDATE images SET ${keys.map((k) => `${k} = @${k}`).join(', ')} WHERE id = @id AND (@scope IS NULL OR prefix = @scope)`,
+        );
         if (updateStmts.size < 100) updateStmts.set(key, stmt);
       }
-      stmt.run({ ...fields, id });
+      stmt.run({ ...fields, id, scope: scoped });
     },
     olderThan(isoTime, limit = 500) {
-      return olderStmt.all(isoTime, limit) as ImageRecord[];
+      return olderStmt.all({ before: isoTime, scope: scoped, limit }) as ImageRecord[];
     },
     delete(id) {
-      return deleteStmt.run(id).changes > 0;
+      return deleteStmt.run({ id, scope: scoped }).changes > 0;
     },
     count() {
-      return (countStmt.get() as { n: number }).n;
+      return (countStmt.get({ scope: scoped }) as { n: number }).n;
     },
   };
 }

@@ -72,6 +72,20 @@ export const MIGRATIONS: readonly Migration[] = [
     description: 'task_runs.checked_at (when history last asked Redis about a run that stopped moving)',
     sql: `ALTER TABLE task_runs ADD COLUMN checked_at INTEGER;`,
   },
+  {
+    version: 4,
+    description: 'task_runs.prefix and images.prefix (whose history and records a row is, when prefixes share a file)',
+    // Rows from before this version were written by the recorder of the one stream the file
+    // followed: when the file followed exactly one, they are that prefix's; otherwise the default's.
+    sql: `
+      ALTER TABLE task_runs ADD COLUMN prefix TEXT NOT NULL DEFAULT 'tq';
+      ALTER TABLE images ADD COLUMN prefix TEXT NOT NULL DEFAULT 'tq';
+      UPDATE task_runs SET prefix = (SELECT substr(key, 18) FROM meta WHERE key LIKE 'recorder_last_id:%')
+        WHERE (SELECT count(*) FROM meta WHERE key LIKE 'recorder_last_id:%') = 1;
+      UPDATE images SET prefix = (SELECT substr(key, 18) FROM meta WHERE key LIKE 'recorder_last_id:%')
+        WHERE (SELECT count(*) FROM meta WHERE key LIKE 'recorder_last_id:%') = 1;
+    `,
+  },
 ];
 
 /** The layout version of tq's data (SQLite schema and Redis keys). A newer tq can migrate it. */

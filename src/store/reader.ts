@@ -57,8 +57,12 @@ export function storedRunOf(row: TaskRunRow): StoredRun {
   };
 }
 
-/** Opens `file` read-only when it exists; reads before then are empty. */
-export function openReader(file: string): RecordsReader {
+/**
+ * Opens `file` read-only when it exists; reads before then are empty. With `prefix`, only that
+ * prefix's records and runs are seen (several prefixes may share one file).
+ */
+export function openReader(file: string, prefix?: string): RecordsReader {
+  const own = prefix === undefined ? { sql: '', params: [] as unknown[] } : { sql: ' AND prefix = ?', params: [prefix] as unknown[] };
   let db: SqliteDatabase | undefined;
   let history: HistoryQueries | undefined;
   const open = (): SqliteDatabase | undefined => {
@@ -72,18 +76,20 @@ export function openReader(file: string): RecordsReader {
         cause: err,
       });
     }
-    history = new HistoryQueries(db);
+    history = new HistoryQueries(db, prefix);
     return db;
   };
   return {
     image(id) {
-      return open()?.prepare('SELECT * FROM images WHERE id = ?').get(id) as ImageRecord | undefined;
+      return open()
+        ?.prepare(`SELECT * FROM images WHERE id = ?${own.sql}`)
+        .get(id, ...own.params) as ImageRecord | undefined;
     },
     images(filter = {}) {
       const d = open();
       if (!d) return [];
-      const where = filter.status ? ' WHERE status = ?' : '';
-      const params: unknown[] = filter.status ? [filter.status] : [];
+      const where = ` WHERE 1 = 1${filter.status ? ' AND status = ?' : ''}${own.sql}`;
+      const params: unknown[] = [...(filter.status ? [filter.status] : []), ...own.params];
       return d
         .prepare(`SELECT * FROM images${where} ORDER BY uploaded_at DESC, id DESC LIMIT ?`)
         .all(...params, filter.limit ?? 50) as ImageRecord[];

@@ -53,13 +53,16 @@ export async function reconcileRuns(
   options: ReconcileOptions,
 ): Promise<ReconcileReport> {
   const now = options.now ?? Date.now();
+  // Only this recorder's prefix: another prefix's runs are not in the Redis it asks.
+  const own = runs.prefix === undefined ? '' : ' AND prefix = ?';
+  const ownParams = runs.prefix === undefined ? [] : [runs.prefix];
   const candidates = db
     .prepare(
       `SELECT job_id, task, queue, state, attempt, updated_at FROM task_runs
-       WHERE state IN ${OPEN_STATES} AND updated_at < ? AND (checked_at IS NULL OR checked_at < ?)
+       WHERE state IN ${OPEN_STATES} AND updated_at < ? AND (checked_at IS NULL OR checked_at < ?)${own}
        ORDER BY checked_at IS NOT NULL, checked_at LIMIT ?`,
     )
-    .all(new Date(now - options.staleMs).toISOString(), now - options.recheckMs, options.limit) as Candidate[];
+    .all(new Date(now - options.staleMs).toISOString(), now - options.recheckMs, ...ownParams, options.limit) as Candidate[];
   if (candidates.length === 0) return { checked: 0, repaired: 0, lost: 0 };
   // Redis is asked outside any transaction: the file stays free while the answer travels.
   const found = await lookup(candidates.map((c) => ({ id: c.job_id, queue: c.queue, since: Date.parse(c.updated_at) })));
@@ -86,9 +89,9 @@ export async function reconcileRuns(
   }
   const markLost = db.prepare(
     `UPDATE task_runs SET state = 'lost', error = ?, updated_at = ?, finished_at = COALESCE(finished_at, ?)
-     WHERE job_id = ? AND state IN ${OPEN_STATES}`,
+     WHERE job_id = ? AND state IN ${OPEN_STATES}${own}`,
   );
-  const markChecked = db.prepare('UPDATE task_runs SET checked_at = ? WHERE job_id = ?');
+  const markChecked = db.prepare(`UPDATE task_runs SET checked_at = ? WHERE job_id = ?${own}`);
   let lostCount = 0;
   db.transaction(() => {
     if (ends.length > 0) runs.apply(ends);
@@ -97,9 +100,9 @@ export async function reconcileRuns(
       const reason =
         `lost: Redis no longer has this run, and history never saw it end (last seen ${row.state}, attempt ${row.attempt}); ` +
         'it was removed by another client, evicted (maxmemory), trimmed after its end was not recorded, or Redis lost data';
-      lostCount += markLost.run(reason, at, at, row.job_id).changes;
+      lostCount += markLost.run(reason, at, at, row.job_id, ...ownParams).changes;
     }
-    for (const row of candidates) markChecked.run(now, row.job_id);
+    for (const row of candidates) markChecked.run(now, row.job_id, ...ownParams);
   }).immediate();
   // Rows changed behind the repository's back: what it remembers of them is stale.
   if (lostCount > 0) runs.forget();

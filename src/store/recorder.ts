@@ -110,18 +110,32 @@ export class Recorder {
   private lastWritten: string | undefined;
   /** Run events applied by this recorder (for catchUp's report). */
   private eventsApplied = 0;
+  private collisionWarned = false;
 
   constructor(
     private readonly db: SqliteDatabase,
     private readonly source: RunEventSource,
     private readonly options: RecorderOptions = {},
   ) {
-    this.runs = createTaskRunsRepository(db, { rememberRows: options.rememberRows ?? 2000 });
+    this.runs = createTaskRunsRepository(db, {
+      rememberRows: options.rememberRows ?? 2000,
+      ...(options.stream !== undefined ? { prefix: options.stream } : {}),
+      onCollision: (jobId, other) => this.collided(jobId, other),
+    });
     const suffix = options.stream ? `:${options.stream}` : '';
     this.keys = { lastId: LAST_ID + suffix, applied: APPLIED + suffix, lease: LEASE + suffix, missed: GAP + suffix };
     this.batchSize = options.batchSize ?? 1000;
     // Short: a holder killed mid-burst leaves the file unrecorded until its lease lapses.
     this.leaseMs = options.leaseMs ?? 6_000;
+  }
+
+  /** One line per recorder: a run id that another prefix's row holds in this file is not recorded. */
+  private collided(jobId: string, otherPrefix: string): void {
+    if (this.collisionWarned) return;
+    this.collisionWarned = true;
+    this.options.logger?.warn(
+      `history: run ${jobId} of prefix "${this.options.stream ?? 'tq'}" has the id of prefix "${otherPrefix}"'s run in this file; it is not recorded here (give each prefix its own --db)`,
+    );
   }
 
   get lastId(): string {

@@ -26,6 +26,8 @@ export interface TaskRunRow {
   /** JSON array of the lines the run logged (the last MAX_LOG_LINES). */
   logs: string | null;
   updated_at: string;
+  /** The key prefix whose run this is (several prefixes may share one file). */
+  prefix: string;
 }
 
 /** Log lines kept per run in history (the newest). */
@@ -62,6 +64,8 @@ function stateOf(event: RunEvent): TaskState | undefined {
 }
 
 export interface TaskRunsRepository {
+  /** The prefix this repository writes rows for and reads rows of (undefined: reads every prefix's). */
+  readonly prefix: string | undefined;
   /**
    * Applies events idempotently: a row per job id, fields filled as they become known, and the
    * state never moving backwards (see `supersedes`). Call inside a transaction for batches.
@@ -85,7 +89,17 @@ export interface TaskRunsRepositoryOptions {
    * recorder holding the lease), which must call `forget()` when it may not have been. 0: none.
    */
   rememberRows?: number;
+  /**
+   * The key prefix whose runs this repository writes (default `tq`) and reads (default: every
+   * prefix's). A run id another prefix already has in this file is not written over: see `onCollision`.
+   */
+  prefix?: string;
+  /** Events of a run whose id is another prefix's row in this file (skipped, never written over). */
+  onCollision?: (jobId: string, otherPrefix: string) => void;
 }
+
+/** The prefix rows are written with when none is given (the default key prefix). */
+const DEFAULT_ROW_PREFIX = 'tq';
 
 /** The columns a row is written with besides `job_id` (the statements are made from this list). */
 const WRITTEN_COLUMNS = [
@@ -107,10 +121,13 @@ const WRITTEN_COLUMNS = [
   'progress',
   'logs',
   'updated_at',
+  'prefix',
 ] as const satisfies readonly (keyof TaskRunRow)[];
 
 export function createTaskRunsRepository(db: SqliteDatabase, repoOptions: TaskRunsRepositoryOptions = {}): TaskRunsRepository {
   const rememberRows = repoOptions.rememberRows ?? 0;
+  const readPrefix = repoOptions.prefix;
+  const writePrefix = repoOptions.prefix ?? DEFAULT_ROW_PREFIX;
   /** Rows as stored, most recently written last (see `rememberRows`). */
   const remembered = new Map<string, TaskRunRow>();
   const remember = (row: TaskRunRow): void => {
@@ -120,11 +137,14 @@ export function createTaskRunsRepository(db: SqliteDatabase, repoOptions: TaskRu
     if (remembered.size > rememberRows) remembered.delete(remembered.keys().next().value!);
   };
   const getStmt = db.prepare('SELECT * FROM task_runs WHERE job_id = ?');
+  const getOwnStmt = readPrefix === undefined ? getStmt : db.prepare('SELECT * FROM task_runs WHERE job_id = ? AND prefix = ?');
+  const ownArgs = (jobId: string): unknown[] => (readPrefix === undefined ? [jobId] : [jobId, readPrefix]);
   // One row, every column: the base of the upsert and of the insert of a new run below.
   const insertRow = `INSERT INTO task_runs (job_id, ${WRITTEN_COLUMNS.join(', ')})
     VALUES (@job_id, ${WRITTEN_COLUMNS.map((c) => `@${c}`).join(', ')})`;
   const upsertStmt = db.prepare(
-    `${insertRow} ON CONFLICT(job_id) DO UPDATE SET ${WRITTEN_COLUMNS.map((c) => `${c} = excluded.${c}`).join(', ')}`,
+    `${insertRow} ON CONFLICT(job_id) DO UPDATE SET ${WRITTEN_COLUMNS.map((c) => `${c} = excluded.${c}`).join(', ')}
+      WHERE task_runs.prefix = excluded.prefix`,
   );
   // A run's first event is nearly always `enqueued` and its row new: insert it without looking
   // first (one statement instead of two); `changes === 0` says the row was there after all.
@@ -144,19 +164,27 @@ export function createTaskRunsRepository(db: SqliteDatabase, repoOptions: TaskRu
     stmt.run(row);
   };
   const pruneStmt = db.prepare(
-    `DELETE FROM task_runs WHERE finished_at IS NOT NULL AND finished_at < ? AND state IN (${[...FINAL_STATES, 'lost'].map((s) => `'${s}'`).join(',')})`,
+    `DELETE FROM task_runs WHERE finished_at IS NOT NULL AND finished_at < ? AND state IN (${[...FINAL_STATES, 'lost'].map((s) => `'${s}'`).join(',')}) AND prefix = ?`,
   );
+  /** Job ids found to be another prefix's in this batch (their events are skipped). */
+  const foreign = (row: TaskRunRow | undefined): boolean => {
+    if (row === undefined || row.prefix === writePrefix) return false;
+    repoOptions.onCollision?.(row.job_id, row.prefix);
+    return true;
+  };
 
   return {
+    prefix: readPrefix,
     apply(events, options = {}) {
       const now = new Date().toISOString();
       const pending = new Map<string, TaskRunRow>();
       const stored = new Map<string, TaskRunRow | undefined>();
+      const skipped = new Set<string>();
       for (const event of events) {
         let row = pending.get(event.jobId);
         if (row === undefined && !stored.has(event.jobId)) {
           if (event.type === 'enqueued') {
-            const fresh = merge(undefined, event, options);
+            const fresh = merge(undefined, event, options, writePrefix);
             fresh.updated_at = now;
             if (insertNewStmt.run(fresh).changes === 1) {
               // Stored as it is now: later events of this batch update it.
@@ -166,9 +194,15 @@ export function createTaskRunsRepository(db: SqliteDatabase, repoOptions: TaskRu
             }
           }
           row = remembered.get(event.jobId) ?? (getStmt.get(event.jobId) as TaskRunRow | undefined);
+          if (foreign(row)) {
+            skipped.add(event.jobId);
+            stored.set(event.jobId, undefined);
+            continue;
+          }
           stored.set(event.jobId, row);
         }
-        const merged = merge(row, event, options);
+        if (skipped.has(event.jobId)) continue;
+        const merged = merge(row, event, options, writePrefix);
         merged.updated_at = now;
         pending.set(event.jobId, merged);
       }
@@ -181,11 +215,15 @@ export function createTaskRunsRepository(db: SqliteDatabase, repoOptions: TaskRu
       return pending.size;
     },
     get(jobId) {
-      return getStmt.get(jobId) as TaskRunRow | undefined;
+      return getOwnStmt.get(...ownArgs(jobId)) as TaskRunRow | undefined;
     },
     count(filter = {}) {
       const where: string[] = [];
       const params: unknown[] = [];
+      if (readPrefix !== undefined) {
+        where.push('prefix = ?');
+        params.push(readPrefix);
+      }
       if (filter.state) {
         where.push('state = ?');
         params.push(filter.state);
@@ -199,7 +237,7 @@ export function createTaskRunsRepository(db: SqliteDatabase, repoOptions: TaskRu
     },
     pruneFinishedBefore(isoTime) {
       remembered.clear();
-      return pruneStmt.run(isoTime).changes;
+      return pruneStmt.run(isoTime, writePrefix).changes;
     },
     forget() {
       remembered.clear();
@@ -212,11 +250,11 @@ export function createTaskRunsRepository(db: SqliteDatabase, repoOptions: TaskRu
  * this order: lines (progress, log) that never change the state; facts that fill in whatever
  * order they arrive in; and the state move, taken only when the event supersedes what is known.
  */
-function merge(row: TaskRunRow | undefined, event: RunEvent, options: ApplyOptions): TaskRunRow {
+function merge(row: TaskRunRow | undefined, event: RunEvent, options: ApplyOptions, prefix: string): TaskRunRow {
   const observed = stateOf(event);
   // A progress or log line for a run not seen yet: it is running.
   const state = observed ?? 'active';
-  const next: TaskRunRow = row ? { ...row } : newRow(event, state);
+  const next: TaskRunRow = row ? { ...row } : newRow(event, state, prefix);
   if (observed === undefined) return applyLine(next, event);
   fillFacts(next, event, state, options);
   const handedBack = isHandBack(row, event);
@@ -224,7 +262,7 @@ function merge(row: TaskRunRow | undefined, event: RunEvent, options: ApplyOptio
   return moveTo(next, row, event, state, handedBack);
 }
 
-function newRow(event: RunEvent, state: TaskState): TaskRunRow {
+function newRow(event: RunEvent, state: TaskState, prefix: string): TaskRunRow {
   return {
     job_id: event.jobId,
     task: event.task,
@@ -245,6 +283,7 @@ function newRow(event: RunEvent, state: TaskState): TaskRunRow {
     progress: null,
     logs: null,
     updated_at: '',
+    prefix,
   };
 }
 

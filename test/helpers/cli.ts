@@ -35,7 +35,8 @@ export function makeProject(configSource: string, options: { redisUrl?: string; 
   fs.writeFileSync(path.join(dir, 'tasks.config.ts'), configSource);
   const prefix = options.prefix ?? `t${randomBytes(4).toString('hex')}`;
   const redisUrl = options.redisUrl ?? inject('redisUrl');
-  const dbFile = path.join(dir, '.tq', 'tq.db');
+  // The default file of the project's prefix (`.tq/<prefix>.db`).
+  const dbFile = path.join(dir, '.tq', `${prefix}.db`);
   const env = { TQ_REDIS_URL: redisUrl, TQ_PREFIX: prefix, NO_COLOR: '1' };
   const project: TestProject = {
     dir,

@@ -78,7 +78,7 @@ describe('createClient (against a real Redis and an in-process worker)', () => {
   const bullQueue = (name: string) => new Queue(name, { connection: { url: redis }, prefix });
 
   beforeAll(async () => {
-    store = openStore(path.join(dir, '.tq', 'tq.db'));
+    store = openStore(path.join(dir, '.tq', `${prefix}.db`), { prefix });
     worker = await WorkerRuntime.start({
       config: configFromObject(config, dir),
       redisUrl: redis,

@@ -102,7 +102,7 @@ describe('one definition of a run: inline and on a worker', () => {
   let reader: RunEventReader;
 
   beforeAll(async () => {
-    store = openStore(path.join(dir, 'tq.db'));
+    store = openStore(path.join(dir, '.tq', `${prefix}.db`), { prefix });
     worker = await WorkerRuntime.start({
       config: configFromObject(config, dir),
       redisUrl,

@@ -30,12 +30,12 @@ async function withAdmin<T>(ctx: CliContext, json: boolean | undefined, fn: (adm
 async function caughtUp<T>(ctx: CliContext, admin: Admin, read: (history: HistoryQueries) => T): Promise<T> {
   const config = await ctx.config();
   const settings = ctx.settings(config);
-  const store = openStore(settings.dbFile);
+  const store = openStore(settings.dbFile, { prefix: settings.prefix });
   try {
     await catchUpHistory(store, admin.runEvents(), settings, config).catch((err: unknown) =>
       ctx.out.warn(`history not updated yet: ${errorMessage(err)}`),
     );
-    return read(new HistoryQueries(store.db));
+    return read(new HistoryQueries(store.db, store.prefix));
   } finally {
     store.close();
   }

@@ -125,7 +125,7 @@ export async function enqueueCommand(ctx: CliContext, taskName: string, args: st
   if (!usesFiles && !task.definition.fromArgs) checkPlainPayload(task, plainPayload, config.payloadLimit);
 
   const producer = await Producer.connect(config, { ...settings, onWarning: (m) => ctx.out.warn(m) });
-  const store = openStore(settings.dbFile);
+  const store = openStore(settings.dbFile, { prefix: settings.prefix });
   let prepared: PreparedRun<unknown>[] = [];
   // Once the runs are added, a later failure (a --wait timeout) is theirs, not a failed enqueue.
   let enqueued = false;

@@ -51,13 +51,13 @@ async function offlineSession<T>(ctx: CliContext, redisOptional: boolean, fn: (s
     if (!redisOptional || !(err instanceof RedisUnavailableError)) throw err;
     ctx.out.warn(`Redis is unreachable (${err.message}); showing this host's history as last caught up (${settings.dbFile})`);
   }
-  const store = openStore(settings.dbFile);
+  const store = openStore(settings.dbFile, { prefix: settings.prefix });
   try {
     if (admin)
       await catchUpHistory(store, admin.runEvents(), settings, config).catch((err: unknown) =>
         ctx.out.warn(`history may be behind: ${String(err)}`),
       );
-    return await fn({ config, settings, admin, store, history: new HistoryQueries(store.db) });
+    return await fn({ config, settings, admin, store, history: new HistoryQueries(store.db, store.prefix) });
   } finally {
     store.close();
     await admin?.close();

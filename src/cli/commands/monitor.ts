@@ -33,7 +33,7 @@ export async function monitorCommand(ctx: CliContext, opts: MonitorCommandOption
   const admin = await Admin.connect(config, { ...settings, onWarning: (m) => ctx.out.warn(m) });
   let store;
   try {
-    store = openStore(settings.dbFile);
+    store = openStore(settings.dbFile, { prefix: settings.prefix });
   } catch (err) {
     await admin.close();
     throw err;
