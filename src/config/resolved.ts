@@ -56,6 +56,11 @@ export interface ResolvedConfig {
   readonly allowEviction: boolean;
   readonly db: string | undefined;
   readonly prefix: string | undefined;
+  /**
+   * The application (`name`, else, for a config loaded from a file, the name in the package.json
+   * nearest the file; undefined when neither). Runs carry it; workers run only their own app's.
+   */
+  readonly app: string | undefined;
 }
 
 /** Connection-level settings after flag > environment > config > default. */

@@ -13,6 +13,7 @@ import {
   resolveWorker,
 } from './validate-sections.js';
 import { resolveTasks } from './validate-tasks.js';
+import { appName } from './app-name.js';
 
 const TOP_KEYS = new Set([
   'tasks',
@@ -22,6 +23,7 @@ const TOP_KEYS = new Set([
   'redis',
   'db',
   'prefix',
+  'name',
   'history',
   'payloadLimit',
   'resultLimit',
@@ -69,6 +71,10 @@ export function resolveConfig(raw: unknown, file: string | undefined, dir: strin
     allowEviction,
     db,
     prefix,
+    // A config loaded from a file belongs to the package the file is in. An object (from code)
+    // does not know where it was written, and guessing from the working directory could name a
+    // web app's runs differently from its workers': it names an app only with `name`.
+    app: problems.nonEmptyString('name', config.name) ?? (file !== undefined ? appName(dir) : undefined),
   };
 
   const list = problems.list;

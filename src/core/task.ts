@@ -9,6 +9,8 @@
  * - worker:   a process (`tq worker`) that takes runs from its queues and calls the handlers.
  * - schedule: a rule in the config that makes `tq beat` enqueue a task periodically.
  * - prefix:   the Redis key namespace of one application (`tq` by default).
+ * - app:      the application a config belongs to (its `name`, else its package.json's name);
+ *             every run tq enqueues carries it, and a worker runs no other application's runs.
  * - recorder: the loop that applies run events from Redis to the SQLite history.
  */
 import type { RecordsStore } from './records.js';
@@ -257,6 +259,13 @@ export interface TqConfig<T extends TaskMap = TaskMap> {
   redis?: string | RedisConfig;
   db?: string;
   prefix?: string;
+  /**
+   * The application's name (default for a config file: the `name` of the package.json nearest
+   * it; a config passed as an object has none unless given).
+   * Every run tq enqueues carries it; a worker leaves other applications' runs alone and refuses
+   * to start on a prefix another application's workers consume.
+   */
+  name?: string;
   history?: HistoryOptions;
   /** Largest payload accepted at enqueue, bytes; default 1 MiB. */
   payloadLimit?: number;

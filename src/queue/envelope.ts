@@ -66,3 +66,16 @@ export function withRateSlot(data: unknown, slot: number, fallbackEnqueuedAt: nu
   if (data && typeof data === 'object' && (data as RunEnvelope).$tq === 1) return { ...(data as RunEnvelope), rateSlot: slot };
   return { $tq: 1, payload: data, enqueuedAt: fallbackEnqueuedAt, rateSlot: slot };
 }
+
+/**
+ * The job option that names the application a run belongs to (`ResolvedConfig.app`). It lives in
+ * the job's options, not its data, so the data stays the payload itself for plain BullMQ
+ * consumers and bull-board; BullMQ keeps options it does not know as they are.
+ */
+export const APP_OPTION = 'tqApp';
+
+/** The application a job was enqueued by (undefined: a plain BullMQ producer, or an app with no name). */
+export function appOf(opts: unknown): string | undefined {
+  const app = opts && typeof opts === 'object' ? (opts as Record<string, unknown>)[APP_OPTION] : undefined;
+  return typeof app === 'string' && app.length > 0 ? app : undefined;
+}

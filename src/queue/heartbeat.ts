@@ -25,6 +25,8 @@ export interface WorkerHeartbeat {
    * measured. Absent from workers of older versions.
    */
   clockOffsetMs?: number;
+  /** The application it belongs to (its config's `name` or package name). Absent: unnamed, or an older version. */
+  app?: string;
   /** In its warm shutdown: takes no new runs, finishes the active ones. Absent: not stopping. */
   stopping?: boolean;
   /** When this heartbeat was written (Redis server clock, like every time in the heartbeat). */

@@ -148,20 +148,20 @@ export class Producer {
     const task = this.task(request.task);
     const payload: unknown = request.payload ?? {};
     assertJsonPayload(payload, 'payload', this.config.payloadLimit);
-    if (!task.schema) return shapeRun(task, request, payload, now);
+    if (!task.schema) return shapeRun(task, request, payload, now, this.config.app);
     const valid = await validateWithSchema(
       task.schema,
       payload,
       (message) => new UsageError(`invalid payload for task "${task.name}": ${message}`),
     );
-    return shapeRun(task, request, valid, now);
+    return shapeRun(task, request, valid, now, this.config.app);
   }
 
   private prepareNow(request: EnqueueRequest, now = this.clock.now()): Prepared {
     const task = this.task(request.task);
     const payload: unknown = request.payload ?? {};
     assertJsonPayload(payload, 'payload', this.config.payloadLimit);
-    return shapeRun(task, request, payload, now);
+    return shapeRun(task, request, payload, now, this.config.app);
   }
 
   /** Adds one run. With a custom id that already exists, adds nothing and says so. */

@@ -5,7 +5,7 @@ import { isPriority, isQueueName, PRIORITY_RULE, QUEUE_NAME_RULE } from '../core
 import type { RunEvent } from '../core/run-events.js';
 import type { ResolvedTask } from '../config/resolved.js';
 import { TQ_BACKOFF } from './backoff.js';
-import { jobData } from './envelope.js';
+import { APP_OPTION, jobData } from './envelope.js';
 import { payloadShapeProblem, type EnqueueOptions } from '../core/task.js';
 import { checkRunId, newRunId } from './run-id.js';
 
@@ -53,7 +53,7 @@ export function enqueuedRun(p: Prepared, existed: boolean): EnqueuedRun {
   };
 }
 
-export function shapeRun(task: ResolvedTask, request: EnqueueRequest, payload: unknown, now: number): Prepared {
+export function shapeRun(task: ResolvedTask, request: EnqueueRequest, payload: unknown, now: number, app?: string): Prepared {
   const shapeProblem = payloadShapeProblem({ name: task.name, args: task.args, takesFiles: Boolean(task.definition.fromArgs) }, payload);
   if (shapeProblem !== undefined) throw new UsageError(shapeProblem);
   const options = request.options ?? {};
@@ -104,6 +104,8 @@ export function shapeRun(task: ResolvedTask, request: EnqueueRequest, payload: u
   // The job's timestamp is the enqueue time by the Redis server's clock (expiry, delays and
   // the unknown-task grace all count from it), not this host's.
   opts.timestamp = now;
+  // Whose run this is: a worker of another application on the same prefix leaves it alone.
+  if (app !== undefined) (opts as Record<string, unknown>)[APP_OPTION] = app;
   const data = jobData(payload, now, {
     ...(expiresMs !== undefined ? { expiresAt: now + delay + expiresMs } : {}),
     ...(timeLimitMs !== undefined ? { timeLimitMs } : {}),

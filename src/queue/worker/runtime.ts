@@ -15,6 +15,7 @@ import { connect } from '../connection.js';
 import { ControlSubscriber, type ControlMessage } from '../control.js';
 import { DelayedError, UnrecoverableError, type Worker } from '../engine.js';
 import { unwrap, withRateSlot } from '../envelope.js';
+import { AppGate, refuseSharedPrefix } from './app-identity.js';
 import { claimWorkerName, type HeartbeatPublisher } from '../heartbeat.js';
 import { Producer } from '../producer.js';
 import { RateLimiter } from '../rate-limit.js';
@@ -58,6 +59,7 @@ export class WorkerRuntime {
   private readonly cancels: CancelRegistry;
   private readonly rate: RateLimiter;
   private readonly unknown: UnknownTaskGrace;
+  private readonly apps: AppGate;
   private readonly zombies: ZombieTracker;
   private readonly outcomes: RunOutcomes;
   private control: ControlSubscriber | undefined;
@@ -89,6 +91,7 @@ export class WorkerRuntime {
     this.clock = new ServerClock(redis);
     this.cancels = new CancelRegistry(redis, options.prefix);
     this.rate = new RateLimiter(redis, options.prefix);
+    this.apps = new AppGate(config.app, logger);
     this.unknown = new UnknownTaskGrace(config.worker.unknownTaskGraceMs, () => config.tasks.keys(), logger);
     this.zombies = new ZombieTracker(config.worker.maxZombies, logger, options.onZombieLimit);
     const ended = (id: string) => this.watch?.finished(id);
@@ -109,6 +112,7 @@ export class WorkerRuntime {
     });
     runtime = new WorkerRuntime(options, redis);
     try {
+      await refuseSharedPrefix(redis, options.prefix, options.config.app);
       await claimWorkerName(redis, options.prefix, runtime.name);
       await runtime.clock.sync();
       checkWorkerClock(runtime.clock, options.config.worker.maxClockOffsetMs, options.logger);
@@ -172,6 +176,7 @@ export class WorkerRuntime {
         concurrency,
         active: this.activeRuns(),
         version,
+        app: this.options.config.app,
         ...(this.stopping ? { stopping: true } : {}),
       },
     });
@@ -247,11 +252,12 @@ export class WorkerRuntime {
     const task = this.options.config.tasks.get(job.name);
     const env = unwrap(job.data);
     const attempt = job.attemptsMade + 1;
+    const enqueuedAt = env.enqueuedAt ?? job.timestamp;
+    const foreignUntil = this.apps.foreignUntil(job, enqueuedAt, this.clock.now());
+    if (foreignUntil !== undefined && token !== undefined) return this.park(job, token, foreignUntil, attempt);
     if (!task) {
-      const verdict = this.unknown.verdict(
-        { task: job.name, queue: job.queueName, enqueuedAt: env.enqueuedAt ?? job.timestamp, canPark: token !== undefined },
-        this.clock.now(),
-      );
+      const run = { task: job.name, queue: job.queueName, enqueuedAt, canPark: token !== undefined };
+      const verdict = this.unknown.verdict(run, this.clock.now());
       if (verdict.kind === 'park') return this.park(job, token!, verdict.dueAt, attempt);
       throw new UnrecoverableError(verdict.reason);
     }

@@ -19,7 +19,7 @@ export function checkWorkerClock(clock: ServerClock, maxOffsetMs: number, logger
 }
 
 /** What the worker says about itself besides its counters. */
-export type WorkerIdentity = Pick<WorkerHeartbeat, 'name' | 'queues' | 'concurrency' | 'active' | 'version' | 'stopping'>;
+export type WorkerIdentity = Pick<WorkerHeartbeat, 'name' | 'queues' | 'concurrency' | 'active' | 'version' | 'stopping' | 'app'>;
 
 /** A heartbeat publisher whose times are on the server clock (the counters' on this host's). */
 export function serverClockHeartbeat(
