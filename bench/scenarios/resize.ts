@@ -8,7 +8,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { writeTestImage } from 'tq/tasks';
+import { writeTestImage } from 'tq-toolkit/tasks';
 import { alternate, atLeast, MB, row, type BenchContext, type ScenarioResult } from '../lib/bench.js';
 import { benchScript, runJson, timeProcess, TQ_BIN } from '../lib/proc.js';
 import { baselinePrefix, makeProject } from '../lib/project.js';

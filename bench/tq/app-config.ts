@@ -3,8 +3,8 @@
  * load the same application from a `tasks.config.ts` written by `bench/lib/project.ts`
  * (CONFIG_SOURCE): keep the two in step.
  */
-import { defineConfig, defineTask } from 'tq';
-import { resizeImage } from 'tq/tasks';
+import { defineConfig, defineTask } from 'tq-toolkit';
+import { resizeImage } from 'tq-toolkit/tasks';
 
 export const NOOP_QUEUE = 'bench';
 

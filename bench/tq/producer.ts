@@ -5,7 +5,7 @@
  *
  *   node tq/producer.js '{"mode":"single","url":"redis://...","prefix":"p","dir":"/tmp/x","runs":20000,"inFlight":64}'
  */
-import { createClient } from 'tq';
+import { createClient } from 'tq-toolkit';
 import { configFromObject, resolveSettings } from '../../dist/config/index.js';
 import { Producer } from '../../dist/queue/index.js';
 import config from './app-config.js';

@@ -32,7 +32,7 @@ describe('two applications on one Redis and one prefix', () => {
       concurrency: 1,
       name: `${name}-w`,
       records: store.records,
-      logger: { info: () => undefined, warn: (l) => warnings.push(l), error: () => undefined },
+      logger: { info: () => undefined, warn: (l) => warnings.push(l) },
       heartbeatIntervalMs: 200,
     });
 

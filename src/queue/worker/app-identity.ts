@@ -23,7 +23,7 @@ export async function refuseSharedPrefix(redis: Redis, prefix: string, app: stri
   throw new UsageError(
     `prefix "${prefix}" is in use by app "${other.app}" (worker ${other.name} on host ${other.host}); this is app "${app}"`,
     {
-      hint: `give each app its own prefix: prefix: '${safePrefix(app)}' in tasks.config.ts (or TQ_PREFIX / --prefix); if both are one app, give them the same name: key`,
+      hint: `give each app its own prefix: prefix: '${safePrefix(app)}' in tasks.config.ts (or TQ_PREFIX / --prefix); if both are one app, set the same name: in both configs`,
     },
   );
 }
