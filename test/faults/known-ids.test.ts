@@ -10,7 +10,7 @@ import { report } from './helpers.js';
 // `hello` records each execution, so a second run of an id shows.
 const CONFIG = `
 import fs from 'node:fs';
-import { defineConfig, defineTask } from '../../src/index.js';
+import { defineConfig, defineTask } from 'tq';
 export default defineConfig({
   worker: { lockDuration: '2s', stalledInterval: '1s', shutdownTimeout: '3s' },
   tasks: {

@@ -4,7 +4,7 @@ import { bullQueue, eventually } from '../helpers/project.js';
 import { producerFor, report } from './helpers.js';
 
 const CONFIG = `
-import { defineConfig, defineTask } from '../../src/index.js';
+import { defineConfig, defineTask } from 'tq';
 export default defineConfig({
   worker: { lockDuration: '2s', stalledInterval: '1s', shutdownTimeout: '3s' },
   tasks: {
