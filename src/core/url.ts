@@ -31,7 +31,8 @@ export type RedisKind = RedisTarget['kind'];
 const SHAPE = /^(rediss?)(\+cluster|\+sentinel)?:\/\/([^/?#]*)(\/[^?#]*)?(\?[^#]*)?$/;
 
 /** The URL forms tq accepts, for error messages. */
-export const REDIS_URL_FORMS = 'redis://host:port, rediss://..., redis+cluster://h1:p1,h2:p2 or redis+sentinel://h1:26379,h2:26379/mymaster';
+export const REDIS_URL_FORMS =
+  'redis://host:port, rediss://..., redis+cluster://h1:p1,h2:p2 or redis+sentinel://h1:26379,h2:26379/mymaster';
 
 /** Parses a Redis URL; throws an `Error` naming what is wrong (the caller decides the error type). */
 export function parseRedisUrl(url: string): RedisTarget {

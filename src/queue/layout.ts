@@ -81,9 +81,13 @@ async function checkTopology(redis: Redis, prefix: string): Promise<void> {
     throw err;
   }
   if (/cluster_enabled:1/.test(info)) {
-    throw new RuntimeError('E_CLUSTER_URL', 'this Redis is a cluster node, but the URL is for a single server (commands would fail with MOVED)', {
-      hint: `connect with redis+cluster://host:port[,host:port...] and a hash-tagged prefix such as --prefix "{${hashTag(prefix) ?? prefix}}"`,
-    });
+    throw new RuntimeError(
+      'E_CLUSTER_URL',
+      'this Redis is a cluster node, but the URL is for a single server (commands would fail with MOVED)',
+      {
+        hint: `connect with redis+cluster://host:port[,host:port...] and a hash-tagged prefix such as --prefix "{${hashTag(prefix) ?? prefix}}"`,
+      },
+    );
   }
 }
 
