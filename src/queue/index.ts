@@ -30,3 +30,6 @@ export {
 } from './inspector.js';
 export type { PurgeState, RetryFailedReport } from './admin.js';
 export { unparseableLabel, unparseableReason, type Unparseable } from './unparseable-jobs.js';
+export { gatherDeployment, streamBacklog, type DeploymentFacts, type ServerFacts } from './deployment.js';
+export { warnIfSkewed } from './clock.js';
+export { redisTarget } from './connection.js';
