@@ -40,6 +40,15 @@ describe('Sentinel failover', () => {
     const beat = stopAfterTest(project.spawn(['beat']));
     await worker.waitFor(/tq worker sw1 ready/);
     await beat.waitFor(/tq beat ready/);
+    const doctorRedis = async () => {
+      const res = await project.run(['doctor', '--json']);
+      return (JSON.parse(res.stdout) as { checks: { name: string; ok: boolean; detail: string }[] }).checks.find((c) => c.name === 'redis');
+    };
+    expect(await doctorRedis()).toEqual({
+      name: 'redis',
+      ok: true,
+      detail: expect.stringMatching(new RegExp(`sentinel-managed primary 127\\.0\\.0\\.1:${sentinel.primaryPort} with 1 replica`)),
+    });
 
     const client = createClient(project.file('tasks.config.ts'), { redis: sentinel.url, prefix: project.prefix });
     const acknowledged: string[] = [];
@@ -89,5 +98,10 @@ describe('Sentinel failover', () => {
     const afterIndex = acknowledged.length - 20;
     expect(acknowledged.slice(afterIndex).every((id) => counts.has(id))).toBe(true);
     expect(worker.output).toMatch(/Redis connection lost/);
+    // The promoted replica has no replica of its own: doctor says a next failover has nothing to promote.
+    expect(await doctorRedis()).toMatchObject({
+      ok: false,
+      detail: expect.stringMatching(new RegExp(`primary 127\\.0\\.0\\.1:${sentinel.replicaPort} with 0 replica.*nothing to promote`)),
+    });
   });
 });
