@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Cluster } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { makeProject, stopAfterTest } from '../helpers/cli.js';
 import { appConfig, eventually, query } from '../helpers/project.js';
 import { startRedisCluster, type TestCluster } from '../helpers/redis-cluster.js';
@@ -32,6 +32,20 @@ describe('tq on a Redis Cluster', () => {
     const project = makeProject(appConfig(), { redisUrl: cluster.url, prefix: tagged() });
     const worker = stopAfterTest(project.spawn(['worker', '-Q', 'default,slow', '-n', 'cw1', '-l', 'debug']));
     await worker.waitFor(/tq worker cw1 ready/);
+    // The lock keeper's thread reaches the cluster too (it renews locks while the main thread is blocked).
+    const clients = async () => {
+      const names: string[] = [];
+      for (const port of cluster.ports) {
+        const node = new Redis(`redis://127.0.0.1:${port}`);
+        try {
+          names.push(...((await node.client('LIST')) as string).split('\n').map((l) => /(?:^| )name=(\S*)/.exec(l)?.[1] ?? ''));
+        } finally {
+          node.disconnect();
+        }
+      }
+      return names;
+    };
+    await eventually(async () => (await clients()).includes('tq-lock-keeper'), 15_000, 'the lock keeper to connect');
 
     const waited = await project.run(['enqueue', 'hello', 'amy', '--wait', '--json']);
     expect(waited.code).toBe(0);
@@ -88,6 +102,8 @@ describe('tq on a Redis Cluster', () => {
         } while (cursor !== '0');
       }
       expect(found.some((k) => k.startsWith(`${project.prefix}::tq:`))).toBe(true);
+      // No stray layout-1 key either.
+      expect(found.filter((k) => k.includes(':_tq:'))).toEqual([]);
       const slots = new Set(await Promise.all(found.map((k) => redis.cluster('KEYSLOT', k))));
       expect(slots.size).toBe(1);
     } finally {
