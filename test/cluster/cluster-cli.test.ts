@@ -9,9 +9,11 @@ import { startRedisCluster, type TestCluster } from '../helpers/redis-cluster.js
  * Every tq command against a real 3-master Redis Cluster (one per file), each test with its own
  * hash-tagged prefix: what users of managed Redis in cluster mode run.
  */
+const PASSWORD = 'cl/ust@r-pw';
 let cluster: TestCluster;
 beforeAll(async () => {
-  cluster = await startRedisCluster();
+  // Password-protected: the cluster URL's credentials reach every node tq connects to.
+  cluster = await startRedisCluster({ password: PASSWORD });
 });
 afterAll(async () => {
   await cluster?.stop();
@@ -36,7 +38,7 @@ describe('tq on a Redis Cluster', () => {
     const clients = async () => {
       const names: string[] = [];
       for (const port of cluster.ports) {
-        const node = new Redis(`redis://127.0.0.1:${port}`);
+        const node = new Redis({ host: '127.0.0.1', port, password: PASSWORD });
         try {
           names.push(...((await node.client('LIST')) as string).split('\n').map((l) => /(?:^| )name=(\S*)/.exec(l)?.[1] ?? ''));
         } finally {
@@ -77,6 +79,13 @@ describe('tq on a Redis Cluster', () => {
     expect(monitor.code, monitor.stderr).toBe(0);
     expect(monitor.stdout).toMatch(/cw1/);
 
+    const doctor = await project.run(['doctor', '--json']);
+    const checks = (JSON.parse(doctor.stdout) as { checks: { name: string; ok: boolean; detail: string }[] }).checks;
+    expect(checks.find((c) => c.name === 'redis')).toMatchObject({ ok: true, detail: expect.stringMatching(/cluster of 3 master\(s\)/) });
+    expect(checks.find((c) => c.name === 'hash-tag')).toMatchObject({ ok: true });
+    expect(checks.find((c) => c.name === 'connections')!.detail).toMatch(/live workers need 9 \(cw1 9: 5 \+ 2 per queue each\) per master/);
+    expect(doctor.stdout + doctor.stderr + worker.output).not.toContain(PASSWORD);
+
     const shutdown = await project.run(['control', 'shutdown', 'cw1']);
     expect(shutdown.code).toBe(0);
     expect(await worker.exited).toBe(0);
@@ -89,7 +98,10 @@ describe('tq on a Redis Cluster', () => {
     expect(rows.map((r) => r.state).sort()).toEqual(expect.arrayContaining(['completed', 'cancelled']));
 
     // Every key of this prefix, tq's and BullMQ's, lives on one node and in one slot.
-    const redis = new Cluster(cluster.ports.map((port) => ({ host: '127.0.0.1', port })));
+    const redis = new Cluster(
+      cluster.ports.map((port) => ({ host: '127.0.0.1', port })),
+      { redisOptions: { password: PASSWORD } },
+    );
     try {
       await new Promise((resolve) => redis.once('ready', resolve));
       const found: string[] = [];
@@ -132,7 +144,10 @@ describe('tq on a Redis Cluster', () => {
   });
 
   it('a cluster node reached by a plain redis:// URL: the worker refuses to start (exit 1, one line)', async () => {
-    const project = makeProject(appConfig(), { redisUrl: `redis://127.0.0.1:${cluster.ports[0]}`, prefix: tagged() });
+    const project = makeProject(appConfig(), {
+      redisUrl: `redis://:${encodeURIComponent(PASSWORD)}@127.0.0.1:${cluster.ports[0]}`,
+      prefix: tagged(),
+    });
     const res = await project.run(['worker']);
     expect(res.code).toBe(1);
     expect(res.stderr.trim().split('\n')).toHaveLength(1);

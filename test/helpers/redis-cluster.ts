@@ -7,8 +7,9 @@ import { freePort, redisAnswers } from '../../src/queue/local-redis.js';
 import { trackProcess } from './processes.js';
 
 export interface TestCluster {
-  /** `redis+cluster://127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3` */
+  /** `redis+cluster://[:password@]127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3` */
   url: string;
+  password?: string;
   ports: number[];
   stop(): Promise<void>;
 }
@@ -16,11 +17,12 @@ export interface TestCluster {
 /**
  * Starts a Redis Cluster of the test's own: `masters` redis-servers with `--cluster-enabled
  * yes` on free ports in temp dirs, joined by `redis-cli --cluster create` (no replicas), and
- * waits until every node says `cluster_state:ok`. Start one per test file (`beforeAll`) and
- * give each test its own hash-tagged prefix.
+ * waits until every node says `cluster_state:ok`; with `password`, every node requires it.
+ * Start one per test file (`beforeAll`) and give each test its own hash-tagged prefix.
  */
-export async function startRedisCluster(options: { masters?: number } = {}): Promise<TestCluster> {
+export async function startRedisCluster(options: { masters?: number; password?: string } = {}): Promise<TestCluster> {
   const count = options.masters ?? 3;
+  const auth = options.password ? ['-a', options.password, '--no-auth-warning'] : [];
   const ports: number[] = [];
   const children: ChildProcess[] = [];
   const stop = async () => {
@@ -58,6 +60,7 @@ export async function startRedisCluster(options: { masters?: number } = {}): Pro
           'no',
           '--logfile',
           'redis.log',
+          ...(options.password ? ['--requirepass', options.password, '--masterauth', options.password] : []),
         ],
         { stdio: 'ignore' },
       );
@@ -73,7 +76,8 @@ export async function startRedisCluster(options: { masters?: number } = {}): Pro
           await exited;
         },
       });
-      const up = await pollUntil(async () => ((await redisAnswers(`redis://127.0.0.1:${port}`, 500)) ? true : undefined), {
+      const nodeUrl = `redis://${options.password ? `:${encodeURIComponent(options.password)}@` : ''}127.0.0.1:${port}`;
+      const up = await pollUntil(async () => ((await redisAnswers(nodeUrl, 500)) ? true : undefined), {
         intervalMs: 25,
         timeoutMs: 10_000,
       });
@@ -81,14 +85,14 @@ export async function startRedisCluster(options: { masters?: number } = {}): Pro
     }
     const created = spawnSync(
       'redis-cli',
-      ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'],
+      [...auth, '--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'],
       { encoding: 'utf8', timeout: 30_000 },
     );
     if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stdout}${created.stderr}`);
     const ok = await pollUntil(
       async () => {
         for (const port of ports) {
-          const info = spawnSync('redis-cli', ['-p', String(port), 'cluster', 'info'], { encoding: 'utf8' }).stdout;
+          const info = spawnSync('redis-cli', [...auth, '-p', String(port), 'cluster', 'info'], { encoding: 'utf8' }).stdout;
           if (!/cluster_state:ok/.test(info)) return undefined;
         }
         return true;
@@ -100,5 +104,7 @@ export async function startRedisCluster(options: { masters?: number } = {}): Pro
     await stop();
     throw err;
   }
-  return { url: `redis+cluster://${ports.map((p) => `127.0.0.1:${p}`).join(',')}`, ports, stop };
+  const credentials = options.password ? `:${encodeURIComponent(options.password)}@` : '';
+  const url = `redis+cluster://${credentials}${ports.map((p) => `127.0.0.1:${p}`).join(',')}`;
+  return options.password ? { url, password: options.password, ports, stop } : { url, ports, stop };
 }
