@@ -12,7 +12,8 @@ import { startRedisSentinel, type TestSentinel } from '../helpers/redis-sentinel
  */
 let sentinel: TestSentinel;
 beforeAll(async () => {
-  sentinel = await startRedisSentinel();
+  // The data nodes require a password (the sentinels do not): the URL's password reaches the primary.
+  sentinel = await startRedisSentinel({ password: 'sent1nel-pw' });
 });
 afterAll(async () => {
   await sentinel?.stop();
@@ -98,6 +99,7 @@ describe('Sentinel failover', () => {
     const afterIndex = acknowledged.length - 20;
     expect(acknowledged.slice(afterIndex).every((id) => counts.has(id))).toBe(true);
     expect(worker.output).toMatch(/Redis connection lost/);
+    expect(worker.output + beat.output).not.toContain('sent1nel-pw');
     // The promoted replica has no replica of its own: doctor says a next failover has nothing to promote.
     expect(await doctorRedis()).toMatchObject({
       ok: false,

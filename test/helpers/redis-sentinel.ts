@@ -21,6 +21,7 @@ export interface TestSentinel {
 }
 
 function redisCli(port: number, ...args: string[]): string {
+  // Sentinels here have no password of their own; data nodes get theirs through `args`.
   return spawnSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8', timeout: 5000 }).stdout ?? '';
 }
 
@@ -29,8 +30,10 @@ function redisCli(port: number, ...args: string[]): string {
  * down after 1 s), all on free ports in temp dirs. Sentinels run as `redis-server <conf>
  * --sentinel`, so the separate redis-sentinel package is not needed.
  */
-export async function startRedisSentinel(options: { name?: string } = {}): Promise<TestSentinel> {
+export async function startRedisSentinel(options: { name?: string; password?: string } = {}): Promise<TestSentinel> {
   const name = options.name ?? 'tqprimary';
+  const password = options.password;
+  const auth = password ? ['-a', password, '--no-auth-warning'] : [];
   const children: ChildProcess[] = [];
   const launch = (args: string[], what: string, dir: string) => {
     const child = spawn('redis-server', args, { stdio: 'ignore', cwd: dir });
@@ -47,8 +50,8 @@ export async function startRedisSentinel(options: { name?: string } = {}): Promi
     });
     return child;
   };
-  const waitUp = async (port: number) => {
-    const up = await pollUntil(async () => ((await redisAnswers(`redis://127.0.0.1:${port}`, 500)) ? true : undefined), {
+  const waitUp = async (port: number, secret = '') => {
+    const up = await pollUntil(async () => ((await redisAnswers(`redis://${secret}127.0.0.1:${port}`, 500)) ? true : undefined), {
       intervalMs: 25,
       timeoutMs: 10_000,
     });
@@ -77,12 +80,14 @@ export async function startRedisSentinel(options: { name?: string } = {}): Promi
     'no',
     '--logfile',
     'redis.log',
+    ...(password ? ['--requirepass', password, '--masterauth', password] : []),
   ];
   try {
     const primaryPort = await freePort();
     const primaryDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tq-sentinel-primary-'));
     const primary = launch(dataArgs(primaryPort, primaryDir), `redis-server primary --port ${primaryPort}`, primaryDir);
-    await waitUp(primaryPort);
+    const dataSecret = password ? `:${encodeURIComponent(password)}@` : '';
+    await waitUp(primaryPort, dataSecret);
     const replicaPort = await freePort();
     const replicaDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tq-sentinel-replica-'));
     launch(
@@ -90,9 +95,9 @@ export async function startRedisSentinel(options: { name?: string } = {}): Promi
       `redis-server replica --port ${replicaPort}`,
       replicaDir,
     );
-    await waitUp(replicaPort);
+    await waitUp(replicaPort, dataSecret);
     const synced = await pollUntil(
-      async () => (/master_link_status:up/.test(redisCli(replicaPort, 'info', 'replication')) ? true : undefined),
+      async () => (/master_link_status:up/.test(redisCli(replicaPort, ...auth, 'info', 'replication')) ? true : undefined),
       {
         intervalMs: 50,
         timeoutMs: 10_000,
@@ -115,6 +120,7 @@ export async function startRedisSentinel(options: { name?: string } = {}): Promi
           `sentinel down-after-milliseconds ${name} 1000`,
           `sentinel failover-timeout ${name} 5000`,
           `sentinel parallel-syncs ${name} 1`,
+          ...(password ? [`sentinel auth-pass ${name} ${password}`] : []),
           '',
         ].join('\n'),
       );
@@ -136,7 +142,7 @@ export async function startRedisSentinel(options: { name?: string } = {}): Promi
     );
     if (!ready) throw new Error('the sentinels did not find the replica and each other');
     return {
-      url: `redis+sentinel://${sentinelPorts.map((p) => `127.0.0.1:${p}`).join(',')}/${name}`,
+      url: `redis+sentinel://${dataSecret}${sentinelPorts.map((p) => `127.0.0.1:${p}`).join(',')}/${name}`,
       name,
       primaryPort,
       replicaPort,
