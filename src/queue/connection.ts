@@ -116,16 +116,14 @@ export function redisOptions(url: string, options: ConnectOptions): RedisOptions
   return { ...nodeOptions(target), ...roleOptions(options) };
 }
 
+/** A role's options for a cluster: per-node ones under `redisOptions`, retries for the cluster. */
 function clusterOptions(target: RedisTarget & { kind: 'cluster' }, options: ConnectOptions): ClusterOptions {
   const { retryStrategy, enableOfflineQueue, lazyConnect, ...perNode } = roleOptions(options);
-  return { redisOptions: { ...nodeOptions(target), ...perNode }, ...clusterRest(retryStrategy, enableOfflineQueue, lazyConnect) };
-}
-
-function clusterRest(retry: RedisOptions['retryStrategy'], offline: boolean | undefined, lazy: boolean | undefined): ClusterOptions {
   return {
-    clusterRetryStrategy: retry ? (times: number) => retry(times) : undefined,
-    enableOfflineQueue: offline ?? true,
-    lazyConnect: lazy ?? true,
+    redisOptions: { ...nodeOptions(target), ...perNode },
+    clusterRetryStrategy: retryStrategy ? (times: number) => retryStrategy(times) : undefined,
+    enableOfflineQueue: enableOfflineQueue ?? true,
+    lazyConnect: lazyConnect ?? true,
     enableReadyCheck: true,
   };
 }
@@ -155,6 +153,8 @@ export function bullConnection(url: string, options: ConnectOptions): { connecti
   const target = redisTarget(url);
   if (target.kind !== 'cluster') return { connection: redisOptions(url, options) as ConnectionOptions, release: () => undefined };
   const cluster = new Cluster(clusterNodes(target.nodes), clusterOptions(target, options));
+  // BullMQ listens to its connections' errors and re-emits them on its own objects, whose
+  // listeners report them (see consumerErrorReporter); this keeps the instance's own quiet.
   cluster.on('error', () => undefined);
   return { connection: cluster as unknown as ConnectionOptions, release: () => cluster.disconnect() };
 }
