@@ -3,8 +3,8 @@ import os from 'node:os';
 import { Redis } from 'ioredis';
 import { Worker } from 'bullmq';
 import { describe, expect, it } from 'vitest';
-import { makeProject, stopAfterTest } from '../helpers/cli.js';
-import { appConfig, eventually } from '../helpers/project.js';
+import { makeProject, stopAfterTest, type TqProcess } from '../helpers/cli.js';
+import { eventually } from '../helpers/project.js';
 import { startRedis } from '../helpers/redis-server.js';
 import { workerConnections } from '../../src/cli/doctor-checks.js';
 
@@ -19,6 +19,18 @@ const skewed = (offset: string) => {
   return { LD_PRELOAD: FAKETIME_LIB, FAKETIME: offset, FAKETIME_DONT_FAKE_MONOTONIC: '1' };
 };
 
+/** Three queues and no image task (a worker without sharp starts faster). */
+const config = (extra = '') => `import { defineConfig, defineTask } from 'tq';
+export default defineConfig({
+  ${extra}
+  tasks: {
+    hello: defineTask({ args: ['name'], run: async ({ name }: { name: string }) => \`hello \${name}\` }),
+    thumb: defineTask({ queue: 'images', run: async () => 'ok' }),
+    slow: defineTask({ queue: 'slow', run: async () => 'ok' }),
+  },
+});
+`;
+
 interface DoctorJson {
   ok: boolean;
   redis: { url: string; kind: string; prefix: string };
@@ -30,9 +42,10 @@ describe('tq doctor', () => {
     // A Redis of this test's own: CLIENT LIST then shows only this worker's connections.
     const redis = await startRedis({ appendonly: true });
     const probe = new Redis(redis.url);
+    let worker: TqProcess | undefined;
     try {
-      const project = makeProject(appConfig(), { redisUrl: redis.url });
-      const worker = stopAfterTest(project.spawn(['worker', '-Q', 'default,images,slow', '-n', 'healthy']));
+      const project = makeProject(config(), { redisUrl: redis.url });
+      worker = stopAfterTest(project.spawn(['worker', '-Q', 'default,images,slow', '-n', 'healthy']));
       await worker.waitFor(/tq worker healthy ready/);
       const names = async () =>
         ((await probe.client('LIST')) as string)
@@ -84,6 +97,8 @@ describe('tq doctor', () => {
       expect(text.stdout.trim().split('\n').at(-1)).toBe('tq doctor: all checks passed');
       expect(text.stdout).toMatch(/^ok {4}redis {13}Redis \d+\.\d+\.\d+, standalone 127\.0\.0\.1:\d+$/m);
     } finally {
+      // The worker first: one whose Redis is gone waits for it before it exits.
+      await worker?.stop();
       probe.disconnect();
       await redis.stop();
     }
@@ -93,15 +108,16 @@ describe('tq doctor', () => {
     const redis = await startRedis({ args: ['--maxmemory-policy', 'allkeys-lru'] });
     const probe = new Redis(redis.url);
     let plain: Worker | undefined;
+    let worker: TqProcess | undefined;
     try {
-      const project = makeProject(appConfig(), { redisUrl: redis.url });
+      const project = makeProject(config(), { redisUrl: redis.url });
       // A worker 5 s ahead (allowed: under worker.maxClockOffset) from a host whose config lets
       // it run on an evicting Redis, and a plain BullMQ worker that took its name on its queue.
-      const host2 = makeProject(appConfig().replace("media: 'media',", "media: 'media', redis: { allowEviction: true },"), {
+      const host2 = makeProject(config('redis: { allowEviction: true },'), {
         redisUrl: redis.url,
         prefix: project.prefix,
       });
-      const worker = stopAfterTest(host2.spawn(['worker', '-Q', 'default', '-n', 'twin'], { env: skewed('+5s') }));
+      worker = stopAfterTest(host2.spawn(['worker', '-Q', 'default', '-n', 'twin'], { env: skewed('+5s') }));
       await worker.waitFor(/tq worker twin ready/);
       plain = new Worker('default', async () => undefined, { connection: { url: redis.url }, prefix: project.prefix, name: 'twin' });
       await plain.waitUntilReady();
@@ -127,6 +143,7 @@ describe('tq doctor', () => {
       expect(json.ok).toBe(false);
       expect(json.checks.filter((c) => !c.ok).every((c) => typeof c.fix === 'string')).toBe(true);
     } finally {
+      await worker?.stop();
       await plain?.close();
       probe.disconnect();
       await redis.stop();
@@ -134,7 +151,7 @@ describe('tq doctor', () => {
   });
 
   it('Redis unreachable: one failed check that says so, exit 1', async () => {
-    const project = makeProject(appConfig(), { redisUrl: 'redis://127.0.0.1:1' });
+    const project = makeProject(config(), { redisUrl: 'redis://127.0.0.1:1' });
     const res = await project.run(['doctor', '--json']);
     expect(res.code).toBe(1);
     const doc = JSON.parse(res.stdout) as DoctorJson;
