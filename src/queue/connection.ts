@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 import type { ClusterOptions, RedisOptions } from 'ioredis';
 import type { ConnectionOptions } from 'bullmq';
 import { Cluster, Redis } from './redis-client.js';
-import { RedisUnavailableError, UsageError, errorMessage } from '../core/errors.js';
+import { RedisUnavailableError, RuntimeError, UsageError, errorMessage } from '../core/errors.js';
 import { maskRedisUrl, parseRedisUrl, scrubSecret, urlSecrets, type RedisNode, type RedisTarget } from '../core/url.js';
 
 export type { Redis };
@@ -188,7 +188,17 @@ export async function connect(url: string, options: ConnectOptions): Promise<Red
     await withTimeout(redis.ping(), timeoutMs, () => new Error(`no answer within ${timeoutMs} ms`));
   } catch (err) {
     redis.disconnect();
-    const reason = secrets.reduce((text, secret) => scrubSecret(text, secret), errorMessage(lastError ?? err));
+    // A cluster client that found no usable node says only "Failed to refresh slots cache": the
+    // last node's own error says why.
+    const cause = lastError ?? err;
+    const nodeError = (cause as { lastNodeError?: unknown }).lastNodeError ?? cause;
+    const reason = secrets.reduce((text, secret) => scrubSecret(text, secret), errorMessage(nodeError));
+    if (/cluster support disabled/i.test(reason)) {
+      throw new RuntimeError('E_NOT_CLUSTER', `Redis at ${maskRedisUrl(url)} is not a cluster (${reason})`, {
+        hint: 'use a single-server URL: redis://host:port (or redis+sentinel://... for Sentinel)',
+        cause: err,
+      });
+    }
     throw new RedisUnavailableError(`cannot reach Redis at ${maskRedisUrl(url)}: ${reason}`, {
       hint: 'start redis-server, or point --redis / TQ_REDIS_URL at a running one (tq dev starts one for you)',
       cause: err,

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Cluster, Redis } from 'ioredis';
 import { makeProject, stopAfterTest } from '../helpers/cli.js';
 import { appConfig, eventually, query } from '../helpers/project.js';
@@ -153,6 +153,16 @@ describe('tq on a Redis Cluster', () => {
     expect(res.stderr.trim().split('\n')).toHaveLength(1);
     expect(res.stderr).toMatch(/this Redis is a cluster node, but the URL is for a single server .* redis\+cluster:\/\//);
     expect(res.stdout + res.stderr).not.toMatch(/ready/);
+  });
+
+  it('a cluster URL pointing at a server that is not a cluster: one line saying so, exit 1', async () => {
+    const port = new URL(inject('redisUrl')).port;
+    const project = makeProject(appConfig(), { redisUrl: `redis+cluster://127.0.0.1:${port}`, prefix: tagged() });
+    const res = await project.run(['worker']);
+    expect(res.code).toBe(1);
+    expect(res.stderr.trim()).toBe(
+      `tq: Redis at redis+cluster://127.0.0.1:${port} is not a cluster (ERR This instance has cluster support disabled) — use a single-server URL: redis://host:port (or redis+sentinel://... for Sentinel)`,
+    );
   });
 
   it('the password of a cluster URL is never printed', async () => {
