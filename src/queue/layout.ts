@@ -42,7 +42,12 @@ export async function ensureLayout(redis: Redis, prefix: string): Promise<void> 
   if (stored === null) {
     try {
       // A cluster never ran layout 1 (it could not: its keys span slots).
-      if (!isCluster(redis)) await migrateLayoutOne(redis, prefix);
+      if (!isCluster(redis)) {
+        await migrateLayoutOne(redis, prefix);
+        // A guard where layout 1 looks: a tq of that version started later refuses to run
+        // ("newer than this tq understands") instead of writing keys nobody reads.
+        await redis.set(`${prefix}:_tq:layout`, String(REDIS_LAYOUT_VERSION), 'NX');
+      }
       await redis.set(key, String(REDIS_LAYOUT_VERSION), 'NX');
       stored = await redis.get(key);
     } catch (err) {

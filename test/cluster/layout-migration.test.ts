@@ -72,7 +72,7 @@ describe('layout migration', () => {
     expect(await root.xlen(k.events)).toBe(1);
   });
 
-  it('a fresh prefix gets layout 2 and no layout-1 keys at all', async () => {
+  it('a fresh prefix gets layout 2, and only the guard that makes a layout-1 tq refuse to run', async () => {
     const prefix = `m${randomBytes(4).toString('hex')}`;
     const c = await connect(inject('redisUrl'), { role: 'producer' });
     try {
@@ -81,6 +81,7 @@ describe('layout migration', () => {
       c.disconnect();
     }
     expect(await root.get(tqKeys(prefix).layout)).toBe('2');
-    expect(await root.keys(`${prefix}:_tq:*`)).toEqual([]);
+    expect(await root.keys(`${prefix}:_tq:*`)).toEqual([`${prefix}:_tq:layout`]);
+    expect(await root.get(`${prefix}:_tq:layout`)).toBe('2');
   });
 });
