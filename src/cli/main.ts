@@ -246,6 +246,14 @@ Examples:
       action: lazy(async () => (await import('./commands/monitor.js')).monitorCommand),
     },
     {
+      name: 'doctor',
+      description:
+        'check a deployment (Redis, persistence, eviction, cluster tags, clocks, names, connections, history, consumers); exit 1 when anything is wrong',
+      options: [JSON_OPTION],
+      help: "\nExamples:\n  $ tq doctor\n  $ tq doctor --json | jq '.checks[] | select(.ok == false)'\n",
+      action: lazy(async () => (await import('./commands/doctor.js')).doctorCommand),
+    },
+    {
       name: 'dev',
       description: 'worker for every queue and beat in one process; starts a private redis-server when none answers',
       options: [['-c, --concurrency <n>', 'runs at once per queue']],

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { UsageError } from '../core/errors.js';
-import { PREFIX_NAME } from '../core/names.js';
+import { PREFIX_NAME, PREFIX_RULE } from '../core/names.js';
+import { maskRedisUrl, parseRedisUrl } from '../core/url.js';
 import type { ResolvedConfig, Settings } from './resolved.js';
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
@@ -42,11 +43,13 @@ export function resolveSettings(flags: GlobalFlags, env: Env, config: ResolvedCo
   const redisUrl = flags.redis ?? nonEmpty(env.TQ_REDIS_URL) ?? config?.redis;
   const prefix = flags.prefix ?? nonEmpty(env.TQ_PREFIX) ?? config?.prefix ?? DEFAULT_PREFIX;
   if (!PREFIX_NAME.test(prefix)) {
-    throw new UsageError(`prefix "${prefix}" must be letters, digits, _ . - (no ':'), at most 64`);
+    throw new UsageError(`prefix "${prefix}" must be ${PREFIX_RULE}`);
   }
   const url = redisUrl ?? DEFAULT_REDIS_URL;
-  if (!/^rediss?:\/\//.test(url)) {
-    throw new UsageError(`Redis URL must start with redis:// or rediss:// (got "${url.replace(/\/\/[^@]*@/, '//***@')}")`);
+  try {
+    parseRedisUrl(url);
+  } catch (err) {
+    throw new UsageError(`bad Redis URL "${maskRedisUrl(url)}": ${(err as Error).message}`);
   }
   const dbFile =
     (flags.db !== undefined ? path.resolve(cwd, flags.db) : undefined) ??

@@ -7,8 +7,13 @@
 export const QUEUE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
 export const QUEUE_NAME_RULE = 'letters, digits, _ . - (at most 100, not starting with _ . -)';
 
-/** Key prefixes (`--prefix`): shorter, the same characters. */
-export const PREFIX_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+/**
+ * Key prefixes (`--prefix`): shorter, the same characters, and at most one Redis Cluster hash
+ * tag (`{tq}`, `app{tq}`): on a cluster every key of a prefix must land in one slot (BullMQ's
+ * scripts touch several keys at once), which only a tag guarantees.
+ */
+export const PREFIX_NAME = /^(?=.{1,64}$)(?:[A-Za-z0-9][A-Za-z0-9_.-]*|[A-Za-z0-9_.-]*\{[A-Za-z0-9_.-]+\}[A-Za-z0-9_.-]*)$/;
+export const PREFIX_RULE = "letters, digits, _ . - and at most one hash tag such as {tq} (no ':'), at most 64";
 
 export function isQueueName(value: unknown): value is string {
   return typeof value === 'string' && QUEUE_NAME.test(value);

@@ -5,7 +5,9 @@ import type { Redis } from 'ioredis';
 import { RuntimeError, errorMessage } from '../core/errors.js';
 import type { ResolvedConfig } from '../config/resolved.js';
 import { pollUntil } from '../core/async.js';
-import { connect, ensureLayout, isReady, quietConnectionErrors } from './connection.js';
+import { ensureLayout } from './layout.js';
+import { warnIfSkewed } from './clock.js';
+import { connect, isReady, quietConnectionErrors } from './connection.js';
 import type { RunEventSource } from '../core/run-events.js';
 import type { ScheduleState } from '../beat/store.js';
 import { RedisBeatStore } from './beat-store.js';
@@ -76,6 +78,7 @@ export class Admin {
     const redis = await connect(settings.redisUrl, { role: settings.role ?? 'producer', name: 'tq-admin' });
     try {
       await ensureLayout(redis, settings.prefix);
+      if (settings.onWarning) await warnIfSkewed(redis, settings.onWarning);
     } catch (err) {
       redis.disconnect();
       throw err;

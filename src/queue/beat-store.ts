@@ -50,7 +50,7 @@ const member = (name: string, fireMs: number) => JSON.stringify([name, fireMs]);
 const ms = (value: number) => String(Math.floor(value));
 
 /**
- * Beat's shared state in Redis, under `<prefix>:_tq:beat:...`: a hash per schedule (`cursor`,
+ * Beat's shared state in Redis, under `<prefix>::tq:beat:...`: a hash per schedule (`cursor`,
  * `spec`, `lastFire`, `updatedAt`), a zset of pending claims and the set of known names.
  */
 export class RedisBeatStore implements BeatStore {

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { scanKeys } from './connection.js';
 import { tqKeys } from './keys.js';
 
 /**
@@ -32,21 +33,17 @@ export class CancelRegistry {
 
   /** Loads every durable cancel request under the prefix (SCAN, not KEYS). */
   async sync(): Promise<string[]> {
-    const prefix = tqKeys(this.prefix).cancel('');
+    const keys = tqKeys(this.prefix);
+    const [head = '', tail = ''] = keys.cancel('\0').split('\0');
     const found: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) {
-        const reasons = await this.redis.mget(...keys);
-        keys.forEach((key, i) => {
-          const id = key.slice(prefix.length);
-          this.add(id, reasons[i] ?? 'cancelled');
-          found.push(id);
-        });
-      }
-    } while (cursor !== '0');
+    for await (const batch of scanKeys(this.redis, `${head}*${tail}`)) {
+      const reasons = await this.redis.mget(...batch);
+      batch.forEach((key, i) => {
+        const id = key.slice(head.length, key.length - tail.length);
+        this.add(id, reasons[i] ?? 'cancelled');
+        found.push(id);
+      });
+    }
     return found;
   }
 }

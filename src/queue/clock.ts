@@ -57,3 +57,15 @@ export class ServerClock {
     return say ? line : undefined;
   }
 }
+
+/**
+ * Measures this host's offset once and says so past a second (processes that do not keep a
+ * clock: inspect, control, monitor). Returns the offset.
+ */
+export async function warnIfSkewed(redis: Redis, warn: (line: string) => void): Promise<number> {
+  const clock = new ServerClock(redis);
+  await clock.sync();
+  const line = clock.skewWarning();
+  if (line) warn(line);
+  return clock.offset;
+}

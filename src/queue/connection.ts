@@ -1,11 +1,10 @@
 import { withTimeout } from '../core/async.js';
 import { isIP } from 'node:net';
-import type { RedisOptions } from 'ioredis';
-import { Redis } from './redis-client.js';
-import { RedisUnavailableError, errorMessage } from '../core/errors.js';
-import { maskRedisUrl, scrubSecret } from '../core/url.js';
-import { REDIS_LAYOUT_VERSION, tqKeys } from './keys.js';
-import { isOutOfMemoryError } from './memory.js';
+import type { ClusterOptions, RedisOptions } from 'ioredis';
+import type { ConnectionOptions } from 'bullmq';
+import { Cluster, Redis } from './redis-client.js';
+import { RedisUnavailableError, RuntimeError, UsageError, errorMessage } from '../core/errors.js';
+import { maskRedisUrl, parseRedisUrl, scrubSecret, urlSecrets, type RedisNode, type RedisTarget } from '../core/url.js';
 
 export type { Redis };
 
@@ -27,29 +26,56 @@ export interface ConnectOptions {
   onStateChange?: (state: 'lost' | 'restored', detail: string) => void;
 }
 
-function baseOptions(url: string): RedisOptions {
-  const u = new URL(url);
-  const options: RedisOptions = {
-    host: u.hostname.replace(/^\[|\]$/g, ''),
-    port: u.port ? Number(u.port) : 6379,
-  };
-  if (u.username) options.username = decodeURIComponent(u.username);
-  if (u.password) options.password = decodeURIComponent(u.password);
-  const db = u.pathname.replace(/^\//, '');
-  if (db) options.db = Number(db);
-  if (u.protocol === 'rediss:') {
-    // SNI takes host names only; for an IP address the certificate's IP SAN is checked instead.
-    options.tls = isIP(options.host ?? '') ? {} : { servername: u.hostname };
+/** The URL's topology, or a usage error (exit 2) naming what is wrong, password masked. */
+export function redisTarget(url: string): RedisTarget {
+  try {
+    return parseRedisUrl(url);
+  } catch (err) {
+    throw new UsageError(`bad Redis URL "${maskRedisUrl(url)}": ${errorMessage(err)}`);
+  }
+}
+
+/** Whether a connection is to a Redis Cluster (an ioredis `Cluster`). */
+export function isCluster(redis: Redis): boolean {
+  return (redis as unknown as { isCluster?: boolean }).isCluster === true;
+}
+
+function tlsFor(host: string): RedisOptions['tls'] {
+  // SNI takes host names only; for an IP address the certificate's IP SAN is checked instead.
+  return isIP(host) ? {} : { servername: host };
+}
+
+/** What every connection to this URL's data nodes carries: credentials, TLS, database. */
+function nodeOptions(target: RedisTarget): RedisOptions {
+  const options: RedisOptions = {};
+  if (target.username) options.username = target.username;
+  if (target.password) options.password = target.password;
+  if (target.kind === 'single') {
+    options.host = target.host;
+    options.port = target.port;
+    if (target.db !== undefined) options.db = target.db;
+    if (target.tls) options.tls = tlsFor(target.host);
+  } else if (target.kind === 'sentinel') {
+    // ioredis asks the sentinels where the primary is, and asks again after a failover.
+    options.sentinels = target.sentinels.map((n) => ({ host: n.host, port: n.port }));
+    options.name = target.name;
+    if (target.sentinelPassword) options.sentinelPassword = target.sentinelPassword;
+    if (target.db !== undefined) options.db = target.db;
+    if (target.tls) {
+      options.tls = {};
+      options.sentinelTLS = {};
+      options.enableTLSForSentinelMode = true;
+    }
+  } else if (target.tls) {
+    options.tls = {};
   }
   return options;
 }
 
-/** ioredis options for a role (also handed to BullMQ, which opens its own connections). */
-export function redisOptions(url: string, options: ConnectOptions): RedisOptions {
-  const base = baseOptions(url);
+/** How a role retries and queues commands (see `ConnectionRole`). */
+function roleOptions(options: ConnectOptions): RedisOptions {
   if (options.role === 'producer') {
     return {
-      ...base,
       connectionName: options.name,
       connectTimeout: options.connectTimeoutMs ?? 3000,
       enableOfflineQueue: true,
@@ -60,7 +86,6 @@ export function redisOptions(url: string, options: ConnectOptions): RedisOptions
   }
   if (options.role === 'client') {
     return {
-      ...base,
       connectionName: options.name,
       connectTimeout: options.connectTimeoutMs ?? 3000,
       enableOfflineQueue: false,
@@ -71,7 +96,6 @@ export function redisOptions(url: string, options: ConnectOptions): RedisOptions
     };
   }
   return {
-    ...base,
     connectionName: options.name,
     connectTimeout: options.connectTimeoutMs ?? 5000,
     maxRetriesPerRequest: null,
@@ -82,12 +106,78 @@ export function redisOptions(url: string, options: ConnectOptions): RedisOptions
 }
 
 /**
+ * ioredis options for a role on a single server or a Sentinel-managed primary (also handed to
+ * BullMQ, which opens its own connections from them). A cluster has no such options: use
+ * `createRedis` or `bullConnection`.
+ */
+export function redisOptions(url: string, options: ConnectOptions): RedisOptions {
+  const target = redisTarget(url);
+  if (target.kind === 'cluster') throw new Error('redisOptions() has no single-server form of a cluster URL');
+  return { ...nodeOptions(target), ...roleOptions(options) };
+}
+
+/** A role's options for a cluster: per-node ones under `redisOptions`, retries for the cluster. */
+function clusterOptions(target: RedisTarget & { kind: 'cluster' }, options: ConnectOptions): ClusterOptions {
+  const { retryStrategy, enableOfflineQueue, lazyConnect, ...perNode } = roleOptions(options);
+  return {
+    redisOptions: { ...nodeOptions(target), ...perNode },
+    clusterRetryStrategy: retryStrategy ? (times: number) => retryStrategy(times) : undefined,
+    enableOfflineQueue: enableOfflineQueue ?? true,
+    lazyConnect: lazyConnect ?? true,
+    enableReadyCheck: true,
+  };
+}
+
+function clusterNodes(nodes: RedisNode[]): { host: string; port: number }[] {
+  return nodes.map((n) => ({ host: n.host, port: n.port }));
+}
+
+/**
+ * A new, not yet connected ioredis client for the URL: a `Redis` for one server or a Sentinel
+ * primary, a `Cluster` for a cluster. A `Cluster` takes the same commands; it is typed as `Redis`
+ * so the code that only sends commands does not care which it talks to (what differs, SCAN and
+ * server commands, goes through `scanKeys` and `serverNodes`).
+ */
+export function createRedis(url: string, options: ConnectOptions): Redis {
+  const target = redisTarget(url);
+  if (target.kind === 'cluster') return new Cluster(clusterNodes(target.nodes), clusterOptions(target, options)) as unknown as Redis;
+  return new Redis({ ...nodeOptions(target), ...roleOptions(options) });
+}
+
+/**
+ * A BullMQ `connection` for the URL. For a single server or Sentinel: options, and BullMQ owns
+ * the connections it opens from them. For a cluster BullMQ needs a `Cluster` instance, which it
+ * does not close: call `release()` once the BullMQ object is closed.
+ */
+export function bullConnection(url: string, options: ConnectOptions): { connection: ConnectionOptions; release(): void } {
+  const target = redisTarget(url);
+  if (target.kind !== 'cluster') return { connection: redisOptions(url, options) as ConnectionOptions, release: () => undefined };
+  const cluster = new Cluster(clusterNodes(target.nodes), clusterOptions(target, options));
+  // BullMQ listens to its connections' errors and re-emits them on its own objects, whose
+  // listeners report them (see consumerErrorReporter); this keeps the instance's own quiet.
+  cluster.on('error', () => undefined);
+  return { connection: cluster as unknown as ConnectionOptions, release: () => cluster.disconnect() };
+}
+
+/** Plain data (no functions) a worker thread can rebuild a connection from (see lock-keeper-thread). */
+export interface ThreadConnection {
+  cluster?: { host: string; port: number }[];
+  redis: RedisOptions;
+}
+
+export function threadConnection(url: string, name: string): ThreadConnection {
+  const target = redisTarget(url);
+  const redis = { ...nodeOptions(target), connectionName: name };
+  return target.kind === 'cluster' ? { cluster: clusterNodes(target.nodes), redis } : { redis };
+}
+
+/**
  * Opens a connection and waits until it is ready. When Redis does not answer within the
  * connect timeout, throws `RedisUnavailableError` (one line, password masked).
  */
 export async function connect(url: string, options: ConnectOptions): Promise<Redis> {
-  const redis = new Redis(redisOptions(url, options));
-  const password = safePassword(url);
+  const redis = createRedis(url, options);
+  const secrets = urlSecrets(url);
   let lastError: unknown;
   redis.on('error', (err) => {
     lastError = err;
@@ -98,7 +188,17 @@ export async function connect(url: string, options: ConnectOptions): Promise<Red
     await withTimeout(redis.ping(), timeoutMs, () => new Error(`no answer within ${timeoutMs} ms`));
   } catch (err) {
     redis.disconnect();
-    const reason = scrubSecret(errorMessage(lastError ?? err), password);
+    // A cluster client that found no usable node says only "Failed to refresh slots cache": the
+    // last node's own error says why.
+    const cause = lastError ?? err;
+    const nodeError = (cause as { lastNodeError?: unknown }).lastNodeError ?? cause;
+    const reason = secrets.reduce((text, secret) => scrubSecret(text, secret), errorMessage(nodeError));
+    if (/cluster support disabled/i.test(reason)) {
+      throw new RuntimeError('E_NOT_CLUSTER', `Redis at ${maskRedisUrl(url)} is not a cluster (${reason})`, {
+        hint: 'use a single-server URL: redis://host:port (or redis+sentinel://... for Sentinel)',
+        cause: err,
+      });
+    }
     throw new RedisUnavailableError(`cannot reach Redis at ${maskRedisUrl(url)}: ${reason}`, {
       hint: 'start redis-server, or point --redis / TQ_REDIS_URL at a running one (tq dev starts one for you)',
       cause: err,
@@ -106,6 +206,26 @@ export async function connect(url: string, options: ConnectOptions): Promise<Red
   }
   watchState(redis, options);
   return redis;
+}
+
+/**
+ * The servers that hold data: the connection itself, or each master of a cluster (SCAN, INFO
+ * and CONFIG answer for one node only).
+ */
+export function serverNodes(redis: Redis): Redis[] {
+  return isCluster(redis) ? (redis as unknown as Cluster).nodes('master') : [redis];
+}
+
+/** Every key matching `pattern`, a batch at a time (SCAN, never KEYS; every master of a cluster). */
+export async function* scanKeys(redis: Redis, pattern: string): AsyncGenerator<string[]> {
+  for (const node of serverNodes(redis)) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) yield keys;
+    } while (cursor !== '0');
+  }
 }
 
 /**
@@ -136,44 +256,6 @@ function watchState(redis: Redis, options: ConnectOptions): void {
     up = true;
     options.onStateChange?.('restored', 'connection ready');
   });
-}
-
-function safePassword(url: string): string | undefined {
-  try {
-    const p = new URL(url).password;
-    return p ? decodeURIComponent(p) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Records (or checks) the layout version of tq's data under `prefix`, so a future tq can
- * migrate keys; refuses to run against data written by a newer layout.
- *
- * Reads first and writes only when the key is missing: every command (inspect and purge too)
- * comes through here, and Redis at `maxmemory` with `noeviction` refuses any write, even a
- * `SET NX` that would change nothing. A missing key that cannot be written for lack of memory is
- * left to the next process that can write: nothing newer wrote there either.
- */
-export async function ensureLayout(redis: Redis, prefix: string): Promise<void> {
-  const key = tqKeys(prefix).layout;
-  let stored = await redis.get(key);
-  if (stored === null) {
-    try {
-      await redis.set(key, String(REDIS_LAYOUT_VERSION), 'NX');
-      stored = await redis.get(key);
-    } catch (err) {
-      if (!isOutOfMemoryError(err)) throw err;
-    }
-  }
-  const version = Number(stored ?? REDIS_LAYOUT_VERSION);
-  if (version > REDIS_LAYOUT_VERSION) {
-    throw new RedisUnavailableError(
-      `the data under prefix "${prefix}" has layout version ${version}, newer than this tq understands (${REDIS_LAYOUT_VERSION})`,
-      { hint: 'upgrade tq, or use another --prefix' },
-    );
-  }
 }
 
 export interface ServerWarnings {
@@ -223,12 +305,7 @@ export async function checkServer(redis: Redis): Promise<ServerWarnings> {
  * the demo's own `<prefix>-demo`; never FLUSHDB.
  */
 export async function deletePrefix(redis: Redis, prefix: string): Promise<number> {
-  let cursor = '0';
   let deleted = 0;
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) deleted += await redis.unlink(...keys);
-  } while (cursor !== '0');
+  for await (const keys of scanKeys(redis, `${prefix}:*`)) deleted += await redis.unlink(...keys);
   return deleted;
 }

@@ -1,4 +1,5 @@
-export { connect, checkServer, ensureLayout, deletePrefix, type Redis } from './connection.js';
+export { connect, checkServer, deletePrefix, isCluster, serverNodes, scanKeys, type Redis } from './connection.js';
+export { ensureLayout } from './layout.js';
 export { assertWritable, asOutOfMemory, EvictionPolicyError, readMemory, RedisOutOfMemoryError, type RedisMemory } from './memory.js';
 export { MemoryWatch } from './memory-watch.js';
 export { Producer, type EnqueuedRun, type EnqueueRequest, type RunOutcome } from './producer.js';
@@ -29,3 +30,6 @@ export {
 } from './inspector.js';
 export type { PurgeState, RetryFailedReport } from './admin.js';
 export { unparseableLabel, unparseableReason, type Unparseable } from './unparseable-jobs.js';
+export { gatherDeployment, streamBacklog, type DeploymentFacts, type ServerFacts } from './deployment.js';
+export { warnIfSkewed } from './clock.js';
+export { redisTarget } from './connection.js';

@@ -1,4 +1,4 @@
-import type { ConnectionOptions, Job } from 'bullmq';
+import type { Job } from 'bullmq';
 import { QueueEvents, type Queue } from './engine.js';
 import { TolerantQueue } from './unparseable-jobs.js';
 import type { Redis } from 'ioredis';
@@ -7,7 +7,8 @@ import { assertJsonPayload } from '../core/json.js';
 import type { RunEventSource } from '../core/run-events.js';
 import type { EnqueueOptions } from '../core/task.js';
 import type { ResolvedConfig, ResolvedTask } from '../config/resolved.js';
-import { connect, ensureLayout, isReady, quietConnectionErrors, redisOptions } from './connection.js';
+import { ensureLayout } from './layout.js';
+import { bullConnection, connect, isReady, quietConnectionErrors } from './connection.js';
 import { assertEvictionAllowed } from './memory.js';
 import { failureState } from '../core/run-outcome.js';
 import { ServerClock } from './clock.js';
@@ -52,6 +53,8 @@ export function producerConnection(producer: Producer): Redis {
 export class Producer {
   private readonly queues = new Map<string, Queue>();
   private readonly events = new Map<string, QueueEvents>();
+  /** Cluster connections handed to BullMQ, which does not close them (see bullConnection). */
+  private readonly releases: (() => void)[] = [];
   private readonly finished = new Map<string, RunOutcome>();
   private readonly finishedListeners = new Set<(id: string, outcome: RunOutcome) => void>();
   private readonly watching = new Set<string>();
@@ -341,8 +344,10 @@ export class Producer {
       // Read BullMQ's event stream from its current end, explicitly: '$' would start wherever
       // the first blocking read happens to land, and a fast run could finish before it.
       const [last] = await this.redis.xrevrange(`${this.settings.prefix}:${queueName}:events`, '+', '-', 'COUNT', 1);
+      const { connection, release } = bullConnection(this.settings.redisUrl, { role: 'worker', name: 'tq-wait' });
+      this.releases.push(release);
       events = new QueueEvents(queueName, {
-        connection: redisOptions(this.settings.redisUrl, { role: 'worker', name: 'tq-wait' }) as ConnectionOptions,
+        connection,
         prefix: this.settings.prefix,
         lastEventId: last?.[0] ?? '0-0',
       });
@@ -375,6 +380,7 @@ export class Producer {
     const unwritten = await this.writer.close();
     await Promise.all([...this.events.values()].map((e) => e.close().catch(() => undefined)));
     await Promise.all([...this.queues.values()].map((q) => q.close().catch(() => undefined)));
+    for (const release of this.releases.splice(0)) release();
     this.redis.disconnect();
     return this.warnings.onClose(unwritten);
   }

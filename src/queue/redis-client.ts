@@ -8,5 +8,6 @@ import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 const ioredis = require('ioredis') as typeof import('ioredis');
 
-export const { Redis } = ioredis;
+export const { Redis, Cluster } = ioredis;
 export type Redis = import('ioredis').Redis;
+export type Cluster = import('ioredis').Cluster;

@@ -89,7 +89,7 @@ describe.skipIf(process.env.TQ_MONITOR_LOAD !== '1')('tq monitor under load (TQ_
       await c.start({ loop: false });
       recorder.start();
       // Let the recorder finish catching up (its work grows with events, not with queued runs).
-      const streamEnd = async () => (await probe.xinfo('STREAM', `${prefix}:_tq:events`).catch(() => [])) as unknown[];
+      const streamEnd = async () => (await probe.xinfo('STREAM', `${prefix}::tq:run-events`).catch(() => [])) as unknown[];
       await eventually(
         async () => {
           const info = await streamEnd();

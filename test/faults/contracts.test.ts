@@ -98,7 +98,7 @@ describe('removing runs (purge, cancel)', () => {
 
 describe('history writes of producers and admins', () => {
   /** Lets the connection use every key but the run-event stream. */
-  const denyStream = () => root.call('ACL', 'SETUSER', 'default', 'resetkeys', `~${prefix}:[^_]*`, `~${prefix}:_tq:[^e]*`);
+  const denyStream = () => root.call('ACL', 'SETUSER', 'default', 'resetkeys', `~${prefix}:[^:]*`, `~${prefix}::tq:[^r]*`);
 
   it('a producer whose enqueued events cannot be written says so, and close() counts them', async () => {
     newPrefix();

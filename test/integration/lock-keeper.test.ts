@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LockKeeper } from '../../src/queue/worker/lock-keeper.js';
+import { tqKeys } from '../../src/queue/keys.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 
 const busy = (ms: number) => {
@@ -99,7 +100,7 @@ describe('lock keeper: a blocked event loop does not lose run locks', () => {
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(stdout).not.toContain('survived');
     expect(stderr).toMatch(/tq worker w3: the event loop has been blocked for .* past the time limit of late\[b\]; ending this process/);
-    const marks = await redis.hgetall('lk3:_tq:marks');
+    const marks = await redis.hgetall(tqKeys('lk3').runMarks);
     expect(marks['q:b']).toMatch(/^1\|1\|TimeLimitExceeded: run exceeded its time limit while blocking the event loop/);
     expect(marks['q:a']).toMatch(/^1\|0\|blocked/);
   });

@@ -132,7 +132,7 @@ describe('resolveSettings', () => {
 
   it('rejects a URL that is not redis:// or rediss://, without printing its password', () => {
     const err = usageError(() => resolveSettings({ redis: 'http://user:hunter2@host:6379' }, {}, undefined, CWD));
-    expect(err.message).toMatch(/must start with redis:\/\/ or rediss:\/\//);
+    expect(err.message).toMatch(/must look like redis:\/\/host:port, rediss:\/\/\.\.\., redis\+cluster:\/\//);
     expect(err.message).not.toContain('hunter2');
     expect(usageError(() => resolveSettings({}, { TQ_REDIS_URL: '127.0.0.1:6379' }, undefined, CWD)).message).toContain('"127.0.0.1:6379"');
     expect(usageError(() => resolveSettings({}, {}, config({ redis: 'memcached://x' }), CWD)).message).toContain('memcached://x');

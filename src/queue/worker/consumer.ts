@@ -1,7 +1,7 @@
 import { errorMessage } from '../../core/errors.js';
 import type { TaskLogger } from '../../core/task.js';
-import type { BackendFactory, ConnectionOptions, Job, RedisQueueBackend } from 'bullmq';
-import { redisOptions } from '../connection.js';
+import type { BackendFactory, Job, RedisQueueBackend } from 'bullmq';
+import { bullConnection } from '../connection.js';
 import { asOutOfMemory } from '../memory.js';
 import type { Worker } from '../engine.js';
 import { TolerantWorker } from '../unparseable-jobs.js';
@@ -27,11 +27,12 @@ export function createConsumer(
   // Two parameters, not three: BullMQ creates an AbortController per run only for processors
   // that take its signal, which it aborts only on `worker.cancelJob()`; tq never calls that
   // (cancels travel over tq's control channel), so it would cost every run for nothing.
-  return new TolerantWorker(
+  const { connection, release } = bullConnection(options.redisUrl, { role: 'worker', name: `tq-worker:${queue}` });
+  const worker = new TolerantWorker(
     queue,
     (job, token) => handlers.process(job, token),
     {
-      connection: redisOptions(options.redisUrl, { role: 'worker', name: `tq-worker:${queue}` }) as ConnectionOptions,
+      connection,
       prefix: options.prefix,
       concurrency: options.concurrency,
       name,
@@ -47,6 +48,9 @@ export function createConsumer(
     },
     handlers.backend,
   );
+  // A cluster connection is ours, not BullMQ's: closed once the consumer is.
+  worker.once('closed', release);
+  return worker;
 }
 
 /** A consumer error listener that says each distinct problem once a minute (not per retry). */

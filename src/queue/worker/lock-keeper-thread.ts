@@ -17,7 +17,7 @@ export const LOCK_KEEPER_THREAD = String.raw`
 'use strict';
 const { workerData, parentPort } = require('node:worker_threads');
 const fs = require('node:fs');
-const { Redis } = require(workerData.ioredis);
+const { Redis, Cluster } = require(workerData.ioredis);
 const ticks = new Float64Array(workerData.ticks);
 const tracked = new Map();
 let redis;
@@ -33,7 +33,10 @@ function line(text) {
 function seconds(ms) { return (ms / 1000).toFixed(1) + 's'; }
 function connection() {
   if (!redis) {
-    redis = new Redis({ ...workerData.redis, lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: true, retryStrategy: (n) => Math.min(200 * n, 2000) });
+    const retry = (n) => Math.min(200 * n, 2000);
+    redis = workerData.cluster
+      ? new Cluster(workerData.cluster, { redisOptions: { ...workerData.redis, maxRetriesPerRequest: 1 }, lazyConnect: false, enableOfflineQueue: true, clusterRetryStrategy: retry })
+      : new Redis({ ...workerData.redis, lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: true, retryStrategy: retry });
     redis.on('error', () => undefined);
   }
   return redis;

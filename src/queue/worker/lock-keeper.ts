@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { Worker as Thread } from 'node:worker_threads';
 import { formatDuration } from '../../core/duration.js';
-import { redisOptions } from '../connection.js';
+import { threadConnection } from '../connection.js';
 import { tqKeys } from '../keys.js';
 import { LOCK_KEEPER_THREAD } from './lock-keeper-thread.js';
 
@@ -68,7 +68,7 @@ export class LockKeeper {
     this.ringSeq = new Int32Array(ring, 0, 1);
     this.ringSlots = Buffer.from(ring, RING_HEADER);
     const require = createRequire(import.meta.url);
-    const { host, port, username, password, db, tls } = redisOptions(options.redisUrl, { role: 'worker', name: 'tq-lock-keeper' });
+    const { cluster, redis } = threadConnection(options.redisUrl, 'tq-lock-keeper');
     this.thread = new Thread(LOCK_KEEPER_THREAD, {
       eval: true,
       // Not the process's flags: `--input-type=module` would make the CommonJS source a module.
@@ -79,7 +79,8 @@ export class LockKeeper {
       stderr: true,
       workerData: {
         ioredis: require.resolve('ioredis'),
-        redis: { host, port, username, password, db, tls, connectionName: 'tq-lock-keeper' },
+        redis,
+        cluster,
         ticks: shared,
         ring,
         ringSlots: RING_SLOTS,
