@@ -1,7 +1,8 @@
-import type { RunEvent } from '../core/run-events.js';
+import { ATTEMPT_END_TYPES, type RunEvent } from '../core/run-events.js';
 import { FINAL_STATES, supersedes, type TaskState } from '../core/states.js';
 import { redact } from '../core/json.js';
 import type { SqliteDatabase } from './database.js';
+import { placeObserved, type PlacedEvent } from './observed.js';
 
 /** A `task_runs` row as stored (JSON columns are text). */
 export interface TaskRunRow {
@@ -152,8 +153,20 @@ export function createTaskRunsRepository(db: SqliteDatabase, repoOptions: TaskRu
       const now = new Date().toISOString();
       const pending = new Map<string, TaskRunRow>();
       const stored = new Map<string, TaskRunRow | undefined>();
-      for (const event of events) {
-        let row = pending.get(event.jobId);
+      for (const raw of events) {
+        let row = pending.get(raw.jobId);
+        let placed: PlacedEvent | undefined;
+        if (raw.observed) {
+          // Seen in BullMQ's stream: placed against what history knows of the run (see observed.ts).
+          if (row === undefined) {
+            if (!stored.has(raw.jobId))
+              stored.set(raw.jobId, remembered.get(raw.jobId) ?? (getStmt.get(raw.jobId) as TaskRunRow | undefined));
+            row = stored.get(raw.jobId);
+          }
+          placed = placeObserved(row, raw);
+          if (!placed) continue;
+        }
+        const event = placed?.event ?? raw;
         if (row === undefined && !stored.has(event.jobId)) {
           if (event.type === 'enqueued') {
             const fresh = merge(undefined, event, options);
@@ -168,7 +181,7 @@ export function createTaskRunsRepository(db: SqliteDatabase, repoOptions: TaskRu
           row = remembered.get(event.jobId) ?? (getStmt.get(event.jobId) as TaskRunRow | undefined);
           stored.set(event.jobId, row);
         }
-        const merged = merge(row, event, options);
+        const merged = merge(row, event, options, placed);
         merged.updated_at = now;
         pending.set(event.jobId, merged);
       }
@@ -212,16 +225,34 @@ export function createTaskRunsRepository(db: SqliteDatabase, repoOptions: TaskRu
  * this order: lines (progress, log) that never change the state; facts that fill in whatever
  * order they arrive in; and the state move, taken only when the event supersedes what is known.
  */
-function merge(row: TaskRunRow | undefined, event: RunEvent, options: ApplyOptions): TaskRunRow {
-  const observed = stateOf(event);
+function merge(row: TaskRunRow | undefined, event: RunEvent, options: ApplyOptions, placed?: PlacedEvent): TaskRunRow {
+  const observed = placed?.force ?? stateOf(event);
   // A progress or log line for a run not seen yet: it is running.
   const state = observed ?? 'active';
   const next: TaskRunRow = row ? { ...row } : newRow(event, state);
   if (observed === undefined) return applyLine(next, event);
-  fillFacts(next, event, state, options);
+  fillFacts(next, row, event, state, options);
+  if (placed?.force) {
+    if (placed.reopen) startOver(next, true);
+    return moveTo(next, row, event, state, false);
+  }
+  const reopened = isReopenedByLaterAttempt(row, event);
+  if (reopened) startOver(next, true);
   const handedBack = isHandBack(row, event);
-  if (row && !handedBack && !supersedes({ state: row.state, attempt: row.attempt }, { state, attempt: event.attempt })) return next;
+  if (row && !handedBack && !reopened && !supersedes({ state: row.state, attempt: row.attempt }, { state, attempt: event.attempt }))
+    return next;
   return moveTo(next, row, event, state, handedBack);
+}
+
+/**
+ * A finished run that tq's own worker reports starting or ending a later attempt was retried
+ * by something that did not tell tq's stream (bull-board, a plain BullMQ client): BullMQ counts
+ * on from the earlier attempts, so only a retry can bring a later attempt after an end. The row
+ * reopens as that attempt; the earlier attempts' errors stay.
+ */
+function isReopenedByLaterAttempt(row: TaskRunRow | undefined, event: RunEvent): boolean {
+  if (!row || !FINAL_STATES.has(row.state) || event.observed) return false;
+  return (event.type === 'active' || ATTEMPT_END_TYPES.has(event.type)) && event.attempt > row.attempt;
 }
 
 function newRow(event: RunEvent, state: TaskState): TaskRunRow {
@@ -260,7 +291,13 @@ function applyLine(next: TaskRunRow, event: RunEvent): TaskRunRow {
 }
 
 /** Facts that do not depend on ordering: they fill in whenever they arrive. */
-function fillFacts(next: TaskRunRow, event: RunEvent, state: TaskState, options: ApplyOptions): void {
+function fillFacts(next: TaskRunRow, row: TaskRunRow | undefined, event: RunEvent, state: TaskState, options: ApplyOptions): void {
+  // The end of an attempt history already has (BullMQ's stream told it first): tq's own event
+  // of it still says who ran it and for how long.
+  if (row && row.state === state && row.attempt === event.attempt && FINAL_STATES.has(state)) {
+    if (event.worker !== undefined && next.worker === null) next.worker = event.worker;
+    if (event.runtimeMs !== undefined && next.runtime_ms === null) next.runtime_ms = Math.round(event.runtimeMs);
+  }
   if (event.payload !== undefined && next.payload === null) {
     next.payload = json(options.redactKeys?.length ? redact(event.payload, options.redactKeys) : event.payload);
   }
