@@ -252,7 +252,9 @@ function merge(row: TaskRunRow | undefined, event: RunEvent, options: ApplyOptio
  */
 function isReopenedByLaterAttempt(row: TaskRunRow | undefined, event: RunEvent): boolean {
   if (!row || !FINAL_STATES.has(row.state) || event.observed) return false;
-  return (event.type === 'active' || ATTEMPT_END_TYPES.has(event.type)) && event.attempt > row.attempt;
+  // A run that ended before it started (attempt 0: expired, cancelled while waiting) still took
+  // BullMQ's first attempt: only a second one is a retry.
+  return (event.type === 'active' || ATTEMPT_END_TYPES.has(event.type)) && event.attempt > Math.max(row.attempt, 1);
 }
 
 function newRow(event: RunEvent, state: TaskState): TaskRunRow {
