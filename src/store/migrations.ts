@@ -72,6 +72,11 @@ export const MIGRATIONS: readonly Migration[] = [
     description: 'task_runs.checked_at (when history last asked Redis about a run that stopped moving)',
     sql: `ALTER TABLE task_runs ADD COLUMN checked_at INTEGER;`,
   },
+  {
+    version: 7,
+    description: 'images.run_id, images.run_attempt (image records follow their runs on every host)',
+    sql: `ALTER TABLE images ADD COLUMN run_id TEXT; ALTER TABLE images ADD COLUMN run_attempt INTEGER;`,
+  },
 ];
 
 /** The layout version of tq's data (SQLite schema and Redis keys). A newer tq can migrate it. */

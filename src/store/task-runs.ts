@@ -3,6 +3,7 @@ import { FINAL_STATES, supersedes, type TaskState } from '../core/states.js';
 import { redact } from '../core/json.js';
 import type { SqliteDatabase } from './database.js';
 import { placeObserved, type PlacedEvent } from './observed.js';
+import { createImageProjection } from './image-projection.js';
 
 /** A `task_runs` row as stored (JSON columns are text). */
 export interface TaskRunRow {
@@ -121,6 +122,8 @@ export function createTaskRunsRepository(db: SqliteDatabase, repoOptions: TaskRu
     if (remembered.size > rememberRows) remembered.delete(remembered.keys().next().value!);
   };
   const getStmt = db.prepare('SELECT * FROM task_runs WHERE job_id = ?');
+  // Image records follow their runs (see image-projection.ts), in the same transaction.
+  const images = createImageProjection(db);
   // One row, every column: the base of the upsert and of the insert of a new run below.
   const insertRow = `INSERT INTO task_runs (job_id, ${WRITTEN_COLUMNS.join(', ')})
     VALUES (@job_id, ${WRITTEN_COLUMNS.map((c) => `@${c}`).join(', ')})`;
@@ -153,6 +156,7 @@ export function createTaskRunsRepository(db: SqliteDatabase, repoOptions: TaskRu
       const now = new Date().toISOString();
       const pending = new Map<string, TaskRunRow>();
       const stored = new Map<string, TaskRunRow | undefined>();
+      const inserted = new Set<string>();
       for (const raw of events) {
         let row = pending.get(raw.jobId);
         let placed: PlacedEvent | undefined;
@@ -172,6 +176,7 @@ export function createTaskRunsRepository(db: SqliteDatabase, repoOptions: TaskRu
             const fresh = merge(undefined, event, options);
             fresh.updated_at = now;
             if (insertNewStmt.run(fresh).changes === 1) {
+              inserted.add(event.jobId);
               // Stored as it is now: later events of this batch update it.
               stored.set(event.jobId, fresh);
               pending.set(event.jobId, fresh);
@@ -190,6 +195,8 @@ export function createTaskRunsRepository(db: SqliteDatabase, repoOptions: TaskRu
         if (before) update(before, row);
         else upsertStmt.run(row);
         remember(row);
+        const moved = inserted.has(jobId) || !before || before.state !== row.state || before.attempt !== row.attempt;
+        images.apply(row, moved);
       }
       return pending.size;
     },
