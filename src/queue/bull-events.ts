@@ -118,12 +118,29 @@ export function fromQueueEntry(
   }
 }
 
+/** Text this long may hide nesting too deep to write back as JSON (checked only then). */
+const DEEP_CHECK_CHARS = 10_000;
+
+/**
+ * A stored value as history can keep it: the parsed JSON; the text itself when it is not JSON
+ * (a plain BullMQ client may store anything); a note when it nests too deep to be written back
+ * (JSON.parse copes, JSON.stringify overflows the stack): one such job must never stop history.
+ */
 function parseJson(text: string): unknown {
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (err) {
-    // A plain BullMQ client may store text that is not JSON.
     if (err instanceof SyntaxError) return text;
     throw err;
   }
+  if (text.length > DEEP_CHECK_CHARS && value !== null && typeof value === 'object') {
+    try {
+      JSON.stringify(value);
+    } catch (err) {
+      if (err instanceof RangeError) return `(not recorded: ${text.length} characters of JSON nested too deep to store)`;
+      throw err;
+    }
+  }
+  return value;
 }
