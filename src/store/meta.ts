@@ -1,6 +1,9 @@
 import type Database from 'better-sqlite3';
 import type { SqliteDatabase } from './database.js';
 
+/** Meta key the recorder watches: rows were changed behind its back (what it remembers is stale). */
+export const ROWS_EPOCH = 'history_rows_epoch';
+
 /** The `meta` table: the recorder's positions, counters and lease, one value per key. */
 export type Statement = Database.Statement<unknown[], unknown>;
 const metaStatements = new WeakMap<SqliteDatabase, { get: Statement; set: Statement }>();

@@ -6,7 +6,7 @@ import { errorMessage } from '../core/errors.js';
 import type { TaskLogger } from '../core/task.js';
 import type { SqliteDatabase } from './database.js';
 import { fileRefusal } from './file-refusal.js';
-import { firstBefore, getMeta, setMeta } from './meta.js';
+import { firstBefore, getMeta, ROWS_EPOCH, setMeta } from './meta.js';
 import { readQueueEvents, storeQueuePositions } from './queue-positions.js';
 import { reconcileRuns } from './reconcile.js';
 import { createTaskRunsRepository, type TaskRunsRepository } from './task-runs.js';
@@ -95,6 +95,7 @@ export class Recorder {
   private lastWritten: string | undefined;
   /** Run events applied by this recorder (for catchUp's report). */
   private eventsApplied = 0;
+  private rowsEpoch: string | undefined;
 
   constructor(
     private readonly db: SqliteDatabase,
@@ -263,6 +264,7 @@ export class Recorder {
     if (queued.length > 0) {
       // After this file's own stream: tq's events of a move come first (see QUEUE_EVENTS_LAG_MS).
       this.immediate(() => {
+        this.checkRowsEpoch();
         this.applyTqEntries(entries);
         const events = queued.length === 1 ? queued[0]!.events : queued.flatMap((b) => b.events);
         this.runs.apply(events, { redactKeys: this.options.redactKeys ?? [] });
@@ -272,8 +274,18 @@ export class Recorder {
       return Math.max(entries.length, queuedRead);
     }
     if (entries.length === 0) return 0;
-    this.immediate(() => this.applyTqEntries(entries));
+    this.immediate(() => {
+      this.checkRowsEpoch();
+      this.applyTqEntries(entries);
+    });
     return entries.length;
+  }
+
+  /** Rows changed by another writer than a recorder (`tq history sync`): forget the remembered ones. */
+  private checkRowsEpoch(): void {
+    const epoch = getMeta(this.db, ROWS_EPOCH);
+    if (epoch !== this.rowsEpoch) this.runs.forget();
+    this.rowsEpoch = epoch;
   }
 
   /** Applies entries of tq's stream (inside the caller's transaction) and stores the position. */
