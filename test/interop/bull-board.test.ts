@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
-import type { AppControllerRoute, BullBoardQueues, IServerAdapter } from '@bull-board/api/dist/types';
+import type { AppControllerRoute, BullBoardQueues, IServerAdapter } from '@bull-board/api/typings/app';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, defineConfig, defineTask } from '../../src/index.js';
 import { makeProject, type TestProject, type TqProcess } from '../helpers/cli.js';
