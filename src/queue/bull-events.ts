@@ -17,14 +17,13 @@ import { failureState } from '../core/run-outcome.js';
 import { unwrap } from './envelope.js';
 
 /** The job hash fields read for a run history does not know yet (a plain producer's). */
-export const JOB_FIELDS = ['name', 'data', 'delay', 'failedReason', 'ats'] as const;
+export const JOB_FIELDS = ['name', 'data', 'delay', 'ats'] as const;
 
 /** What the job's hash said when it was read (absent fields: the job is gone). */
 export interface JobHash {
   name?: string | undefined;
   data?: string | undefined;
   delay?: string | undefined;
-  failedReason?: string | undefined;
   ats?: string | undefined;
 }
 
@@ -88,7 +87,7 @@ export function fromQueueEntry(
         ...base,
         type: 'delayed',
         ...(Number.isFinite(dueAt) ? { dueAt } : {}),
-        ...(job?.failedReason ? { error: job.failedReason } : {}),
+        // No error: the job's `failedReason` when read may already be a later attempt's.
         observed: {},
       };
     }

@@ -96,7 +96,7 @@ export class QueueEventsReader implements QueueEventSource {
         const jobId = fields.get('jobId');
         if (!movesRun(type) || !jobId) continue;
         if (type === 'added' && fields.has('name')) names.set(`${queue}:${jobId}`, fields.get('name')!);
-        if (type === 'delayed' || !known(jobId)) wanted.set(`${queue}:${jobId}`, { queue, id: jobId });
+        if (!known(jobId)) wanted.set(`${queue}:${jobId}`, { queue, id: jobId });
       }
     }
     const jobs = await this.readJobs([...wanted.values()]);
