@@ -30,6 +30,8 @@ export class QueueEventsReader implements QueueEventSource {
   private known: string[] = [];
   private discoveredAt = Number.NEGATIVE_INFINITY;
   private cursor = '0';
+  /** Which master the scan is on (a Redis Cluster has several). */
+  private node = 0;
   private readonly found = new Set<string>();
 
   constructor(
@@ -48,13 +50,22 @@ export class QueueEventsReader implements QueueEventSource {
     return this.known;
   }
 
-  /** One bounded part of a SCAN for `<prefix>:*:meta`; newly found queues join the registry. */
+  /**
+   * One bounded part of a SCAN for `<prefix>:*:meta`; newly found queues join the registry. On a
+   * Redis Cluster the scan goes to the masters in turn (with a hash-tagged prefix, one of them
+   * holds every key).
+   */
   private async discover(): Promise<void> {
     const head = `${this.prefix}:`;
     const fresh: string[] = [];
-    for (let i = 0; i < SCAN_CALLS_PER_PASS; i++) {
-      const [next, keys] = await this.redis.scan(this.cursor, 'MATCH', `${head}*:meta`, 'COUNT', 1000);
+    const cluster = this.redis as unknown as { nodes?: (role: 'master') => Redis[] };
+    const nodes = typeof cluster.nodes === 'function' ? cluster.nodes('master') : [this.redis];
+    for (let i = 0; i < SCAN_CALLS_PER_PASS && nodes.length > 0; i++) {
+      const node = nodes[this.node % nodes.length]!;
+      const [next, keys] = await node.scan(this.cursor, 'MATCH', `${head}*:meta`, 'COUNT', 1000);
       this.cursor = next;
+      // This node's keyspace is done: the next pass (or call) starts on the next node.
+      if (next === '0') this.node += 1;
       for (const key of keys) {
         const name = key.slice(head.length, -':meta'.length);
         if (followable(name) && !this.found.has(name)) {
@@ -62,7 +73,7 @@ export class QueueEventsReader implements QueueEventSource {
           fresh.push(name);
         }
       }
-      if (next === '0') break;
+      if (next === '0' && this.node % nodes.length === 0) break;
     }
     if (fresh.length > 0) await this.redis.sadd(tqKeys(this.prefix).queues, ...fresh);
   }

@@ -143,7 +143,9 @@ export class Recorder {
   async catchUp(options: { waitForHolderMs?: number } = {}): Promise<CatchUpResult> {
     if (!this.acquireLease()) {
       // Another process records into this file: wait (briefly) until it has applied everything
-      // in the stream now, so the caller reads its own writes.
+      // in the stream now, so the caller reads its own writes. Queues nothing registered are
+      // looked for now all the same (the holder looks every 30 s), so the caller lists them.
+      await this.source.queueEvents?.queues();
       await this.waitForHolder(options.waitForHolderMs ?? 3000);
       return { applied: 0 };
     }

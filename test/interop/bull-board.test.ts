@@ -153,4 +153,15 @@ describe('bull-board and tq on the same queues', () => {
     const runs = JSON.parse(found.stdout).runs as { id: string; state: string }[];
     expect(runs.map((r) => [r.id, r.state])).toEqual([[plain.id, 'completed']]);
   });
+
+  it('a queue only plain BullMQ producers feed is listed by tq inspect queues', async () => {
+    const orphan = new Queue('orphan', { connection: { url: project.redisUrl }, prefix: project.prefix });
+    queues.push(orphan);
+    await orphan.add('report', { n: 1 });
+    const listed = await project.run(['inspect', 'queues', '--json']);
+    expect(listed.code, listed.stderr).toBe(0);
+    const names = (JSON.parse(listed.stdout).queues as { name: string; waiting: number }[]).map((q) => q.name);
+    expect(names).toContain('orphan');
+    expect(names).not.toContain('_tq');
+  });
 });
