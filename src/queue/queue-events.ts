@@ -100,27 +100,34 @@ export class QueueEventsReader implements QueueEventSource {
     // The runs history does not know yet: read their jobs (payload, enqueue time, name) in one pipeline.
     const wanted = new Map<string, { queue: string; id: string }>();
     const names = new Map<string, string>();
-    for (const { queue, entries } of streams) {
-      for (const [, raw] of entries) {
-        const fields = entryFields(raw);
+    const parsed = streams.map(({ queue, entries }) => ({
+      queue,
+      entries: entries.map(([id, raw]) => ({ id, fields: entryFields(raw) })),
+    }));
+    const checked = new Set<string>();
+    for (const { queue, entries } of parsed) {
+      for (const { fields } of entries) {
         const type = fields.get('event');
         const jobId = fields.get('jobId');
         if (!movesRun(type) || !jobId) continue;
-        if (type === 'added' && fields.has('name')) names.set(`${queue}:${jobId}`, fields.get('name')!);
-        if (!known(jobId)) wanted.set(`${queue}:${jobId}`, { queue, id: jobId });
+        const key = `${queue}:${jobId}`;
+        if (type === 'added' && fields.has('name')) names.set(key, fields.get('name')!);
+        // One question per run and read, not per entry (a run has several).
+        if (checked.has(key)) continue;
+        checked.add(key);
+        if (!known(jobId)) wanted.set(key, { queue, id: jobId });
       }
     }
     const jobs = await this.readJobs([...wanted.values()]);
-    return streams.map(({ queue, entries }) => {
+    return parsed.map(({ queue, entries }) => {
       const events: RunEvent[] = [];
-      for (const [id, raw] of entries) {
-        const fields = entryFields(raw);
+      for (const { id, fields } of entries) {
         const key = `${queue}:${fields.get('jobId') ?? ''}`;
         const job = jobs.get(key);
         const event = fromQueueEntry(queue, id, fields, job, job?.name ?? names.get(key) ?? '');
         if (event) events.push(event);
       }
-      return { queue, lastId: entries[entries.length - 1]![0], read: entries.length, events };
+      return { queue, lastId: entries[entries.length - 1]!.id, read: entries.length, events };
     });
   }
 
