@@ -1,4 +1,4 @@
-import type { QueueEventBatch, RunEventSource, StreamEntry } from '../core/run-events.js';
+import { compareStreamIds, type QueueEventBatch, type RunEventSource, type StreamEntry } from '../core/run-events.js';
 import type { SqliteDatabase } from './database.js';
 import { getMeta, setMeta, type Statement } from './meta.js';
 
@@ -41,5 +41,10 @@ export async function readQueueEvents(
 
 /** Stores where each queue's stream was read to (inside the transaction that applied it). */
 export function storeQueuePositions(db: SqliteDatabase, stream: string, batches: readonly QueueEventBatch[]): void {
-  for (const b of batches) setMeta(db, `${QUEUE_POSITION}:${stream}:${b.queue}`, b.lastId);
+  for (const b of batches) {
+    const key = `${QUEUE_POSITION}:${stream}:${b.queue}`;
+    // Another recorder (its lease taken over while this one read) may have gone further: never back.
+    const stored = getMeta(db, key);
+    if (stored === undefined || compareStreamIds(b.lastId, stored) > 0) setMeta(db, key, b.lastId);
+  }
 }
