@@ -43,6 +43,7 @@ const RUN_COLUMNS = [
   'due_at',
   'progress',
   'logs',
+  'moved_at',
 ] as const satisfies readonly (keyof TaskRunRow)[];
 /** Facts a row here may lack while the other file has them (same state and attempt). */
 const FACTS = [

@@ -74,8 +74,10 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 7,
-    description: 'images.run_id, images.run_attempt (image records follow their runs on every host)',
-    sql: `ALTER TABLE images ADD COLUMN run_id TEXT; ALTER TABLE images ADD COLUMN run_attempt INTEGER;`,
+    description:
+      'images.run_id, images.run_attempt (image records follow their runs on every host); task_runs.moved_at (event time of the last state move)',
+    sql: `ALTER TABLE images ADD COLUMN run_id TEXT; ALTER TABLE images ADD COLUMN run_attempt INTEGER;
+      ALTER TABLE task_runs ADD COLUMN moved_at INTEGER;`,
   },
 ];
 

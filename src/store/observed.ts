@@ -10,11 +10,13 @@ export interface KnownRun {
   finished_at: string | null;
   /** JSON array of `{ attempt, error, at }`. */
   errors: string | null;
+  /** Event time of the last state move (epoch ms). */
+  moved_at: number | null;
 }
 
-/** When history last saw the run move (epoch ms): its latest enqueue, start, failed attempt or end. */
+/** When history last saw the run move (epoch ms): its last state move, enqueue, start, failed attempt or end. */
 export function lastMoved(row: KnownRun): number {
-  let last = Number.NEGATIVE_INFINITY;
+  let last = row.moved_at ?? Number.NEGATIVE_INFINITY;
   for (const t of [row.enqueued_at, row.started_at, row.finished_at]) if (t) last = Math.max(last, Date.parse(t));
   if (row.errors) for (const e of JSON.parse(row.errors) as { at: string }[]) last = Math.max(last, Date.parse(e.at));
   return last;

@@ -27,6 +27,11 @@ export interface TaskRunRow {
   progress: string | null;
   /** JSON array of the lines the run logged (the last MAX_LOG_LINES). */
   logs: string | null;
+  /**
+   * When the run last moved (epoch ms, the event's time on Redis's clock): where BullMQ's own
+   * events of the run are placed from (older ones are old news).
+   */
+  moved_at: number | null;
   updated_at: string;
 }
 
@@ -108,6 +113,7 @@ const WRITTEN_COLUMNS = [
   'due_at',
   'progress',
   'logs',
+  'moved_at',
   'updated_at',
 ] as const satisfies readonly (keyof TaskRunRow)[];
 
@@ -195,7 +201,12 @@ export function createTaskRunsRepository(db: SqliteDatabase, repoOptions: TaskRu
         if (before) update(before, row);
         else upsertStmt.run(row);
         remember(row);
-        const moved = inserted.has(jobId) || !before || before.state !== row.state || before.attempt !== row.attempt;
+        const moved =
+          inserted.has(jobId) ||
+          !before ||
+          before.state !== row.state ||
+          before.attempt !== row.attempt ||
+          before.finished_at !== row.finished_at;
         images.apply(row, moved);
       }
       return pending.size;
@@ -284,6 +295,7 @@ function newRow(event: RunEvent, state: TaskState): TaskRunRow {
     due_at: null,
     progress: null,
     logs: null,
+    moved_at: null,
     updated_at: '',
   };
 }
@@ -303,9 +315,12 @@ function applyLine(next: TaskRunRow, event: RunEvent): TaskRunRow {
 function fillFacts(next: TaskRunRow, row: TaskRunRow | undefined, event: RunEvent, state: TaskState, options: ApplyOptions): void {
   // The end of an attempt history already has (BullMQ's stream told it first): tq's own event
   // of it still says who ran it and for how long.
-  if (row && row.state === state && row.attempt === event.attempt && FINAL_STATES.has(state)) {
+  // Its times are tq's then, on every host, whichever of the two events a host applied first.
+  if (row && !event.observed && row.state === state && row.attempt === event.attempt && FINAL_STATES.has(state)) {
     if (event.worker !== undefined && next.worker === null) next.worker = event.worker;
     if (event.runtimeMs !== undefined && next.runtime_ms === null) next.runtime_ms = Math.round(event.runtimeMs);
+    next.finished_at = iso(event.at);
+    if (event.startedAt !== undefined) next.started_at = iso(event.startedAt);
   }
   if (event.payload !== undefined && next.payload === null) {
     next.payload = json(options.redactKeys?.length ? redact(event.payload, options.redactKeys) : event.payload);
@@ -342,6 +357,7 @@ function isHandBack(row: TaskRunRow | undefined, event: RunEvent): boolean {
 /** The state move itself, with the fields that belong to the new state. */
 function moveTo(next: TaskRunRow, row: TaskRunRow | undefined, event: RunEvent, state: TaskState, handedBack: boolean): TaskRunRow {
   next.state = state;
+  next.moved_at = Math.max(row?.moved_at ?? event.at, event.at);
   next.attempt = Math.max(event.attempt, row?.attempt ?? 0);
   if (event.worker !== undefined) next.worker = event.worker;
   if (event.dueAt !== undefined) next.due_at = iso(event.dueAt);

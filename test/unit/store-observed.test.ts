@@ -21,6 +21,7 @@ const row = (state: KnownRun['state'], attempt: number, times: Partial<KnownRun>
   started_at: null,
   finished_at: null,
   errors: null,
+  moved_at: null,
   ...times,
 });
 
@@ -32,6 +33,13 @@ describe("placing BullMQ's own events against history", () => {
     expect(placeObserved(row('retrying', 1, { started_at: iso(T + 1) }), seen('active', T + 5))?.event.attempt).toBe(2);
     // tq's own start came first: the same attempt.
     expect(placeObserved(row('active', 1, { started_at: iso(T + 1) }), seen('active', T + 1))?.event.attempt).toBe(1);
+  });
+
+  it('a start BullMQ saw before tq handed the run back is old news (the row waits, same attempt)', () => {
+    // tq: active(1) at T+1, handed back (requeued) at T+10: started_at cleared, moved_at kept.
+    const handedBack = row('waiting', 1, { moved_at: T + 10 });
+    expect(placeObserved(handedBack, seen('active', T + 1))).toBeUndefined();
+    expect(placeObserved(handedBack, seen('active', T + 20))?.event.attempt).toBe(2);
   });
 
   it('drops moves older than what history saw, and anything for a finished run but a later retry', () => {
