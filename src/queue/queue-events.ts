@@ -5,6 +5,8 @@ import { tqKeys } from './keys.js';
 
 /** How often the recorder looks for queues nothing registered (a plain producer's). */
 const DISCOVER_EVERY_MS = 30_000;
+/** Jobs read ahead of their entries' turn, at most (a plain producer's burst within the lag). */
+const JOBS_KEPT = 20_000;
 /** SCAN calls per discovery pass at most (COUNT 1,000 each): bounded work on a big keyspace. */
 const SCAN_CALLS_PER_PASS = 10;
 
@@ -33,6 +35,7 @@ export class QueueEventsReader implements QueueEventSource {
   /** Which master the scan is on (a Redis Cluster has several). */
   private node = 0;
   private readonly found = new Set<string>();
+  private readonly jobs = new Map<string, JobHash>();
 
   constructor(
     private readonly redis: Redis,
@@ -90,20 +93,15 @@ export class QueueEventsReader implements QueueEventSource {
     const reply = (await this.redis.xread('COUNT', count, 'STREAMS', ...keys, ...queues.map((q) => positions.get(q)!))) as
       [string, [string, string[]][]][] | null;
     if (!reply) return [];
-    const streams = reply
-      .map(([key, entries]) => {
-        // Entries are in time order: keep those up to `until`.
-        const cut = entries.findIndex(([id]) => Number(id.split('-')[0]) > until);
-        return { queue: queues[keys.indexOf(key)]!, entries: cut < 0 ? entries : entries.slice(0, cut) };
-      })
-      .filter((s) => s.entries.length > 0);
-    // The runs history does not know yet: read their jobs (payload, enqueue time, name) in one pipeline.
+    const parsed = reply.map(([key, entries]) => ({
+      queue: queues[keys.indexOf(key)]!,
+      entries: entries.map(([id, raw]) => ({ id, ms: Number(id.split('-')[0]), fields: entryFields(raw) })),
+    }));
+    // The runs history does not know yet: read their jobs (payload, enqueue time, name) in one
+    // pipeline, including runs added within the lag (applied at a later read): a job finished and
+    // removed (`keep: 0`) within that second would be gone by then.
     const wanted = new Map<string, { queue: string; id: string }>();
     const names = new Map<string, string>();
-    const parsed = streams.map(({ queue, entries }) => ({
-      queue,
-      entries: entries.map(([id, raw]) => ({ id, fields: entryFields(raw) })),
-    }));
     const checked = new Set<string>();
     for (const { queue, entries } of parsed) {
       for (const { fields } of entries) {
@@ -113,22 +111,36 @@ export class QueueEventsReader implements QueueEventSource {
         const key = `${queue}:${jobId}`;
         if (type === 'added' && fields.has('name')) names.set(key, fields.get('name')!);
         // One question per run and read, not per entry (a run has several).
-        if (checked.has(key)) continue;
+        if (checked.has(key) || this.jobs.has(key)) continue;
         checked.add(key);
         if (!known(jobId)) wanted.set(key, { queue, id: jobId });
       }
     }
-    const jobs = await this.readJobs([...wanted.values()]);
-    return parsed.map(({ queue, entries }) => {
+    for (const [key, job] of await this.readJobs([...wanted.values()])) this.remember(key, job);
+    const batches: QueueEventBatch[] = [];
+    for (const { queue, entries } of parsed) {
+      // Entries are in time order: apply those up to `until`; the rest come again next time.
+      const cut = entries.findIndex((e) => e.ms > until);
+      const applied = cut < 0 ? entries : entries.slice(0, cut);
+      if (applied.length === 0) continue;
       const events: RunEvent[] = [];
-      for (const { id, fields } of entries) {
+      for (const { id, fields } of applied) {
         const key = `${queue}:${fields.get('jobId') ?? ''}`;
-        const job = jobs.get(key);
+        const job = this.jobs.get(key);
         const event = fromQueueEntry(queue, id, fields, job, job?.name ?? names.get(key) ?? '');
         if (event) events.push(event);
+        // Its payload is in history once `added` is applied.
+        if (fields.get('event') === 'added') this.jobs.delete(key);
       }
-      return { queue, lastId: entries[entries.length - 1]!.id, read: entries.length, events };
-    });
+      batches.push({ queue, lastId: applied[applied.length - 1]!.id, read: applied.length, events });
+    }
+    return batches;
+  }
+
+  /** Jobs read ahead of applying their entries, by `<queue>:<id>` (bounded). */
+  private remember(key: string, job: JobHash): void {
+    this.jobs.set(key, job);
+    if (this.jobs.size > JOBS_KEPT) this.jobs.delete(this.jobs.keys().next().value!);
   }
 
   private async readJobs(runs: readonly { queue: string; id: string }[]): Promise<Map<string, JobHash>> {

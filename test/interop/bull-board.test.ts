@@ -22,6 +22,7 @@ export default defineConfig({
         return 'hello ' + p.name;
       },
     }),
+    brief: defineTask({ run: async (p: { n: number }) => p.n * 2 }),
     flaky: defineTask({
       attempts: 1,
       run: async () => {
@@ -152,6 +153,13 @@ describe('bull-board and tq on the same queues', () => {
     expect(found.code).toBe(0);
     const runs = JSON.parse(found.stdout).runs as { id: string; state: string }[];
     expect(runs.map((r) => [r.id, r.state])).toEqual([[plain.id, 'completed']]);
+  });
+
+  it("a plain producer's run a tq worker finishes and Redis drops at once still has its payload", async () => {
+    const plain = await queues[0]!.add('brief', { n: 21 }, { removeOnComplete: true });
+    const rec = await eventually(() => (row(plain.id!)?.state === 'completed' && row(plain.id!)?.payload ? row(plain.id!) : undefined));
+    expect(rec).toMatchObject({ payload: '{"n":21}', result: '42', worker: 'board-w' });
+    expect(await queues[0]!.getJob(plain.id!)).toBeUndefined();
   });
 
   it('a queue only plain BullMQ producers feed is listed by tq inspect queues', async () => {
