@@ -49,11 +49,12 @@ export function placeObserved(row: KnownRun | undefined, event: RunEvent): Place
   // came first (with more to say: worker, runtime, attempt), or a later move replaced it.
   const moves = event.type !== 'enqueued' && event.type !== 'progress' && event.type !== 'retried';
   if (moves && row && event.at < lastMoved(row)) return undefined;
-  const final = row !== undefined && (FINAL_STATES.has(row.state) || row.state === 'lost');
+  // `lost` is not final: a real move seen later replaces it.
+  const final = row !== undefined && FINAL_STATES.has(row.state);
   // The attempt a start seen now belongs to.
   const started = (): number => {
     if (!row) return Math.max(1, event.attempt);
-    if (row.state === 'active' || final) return Math.max(1, known);
+    if (row.state === 'active' || row.state === 'lost' || final) return Math.max(1, known);
     return known + 1;
   };
   switch (event.type) {

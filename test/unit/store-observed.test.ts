@@ -56,6 +56,11 @@ describe("placing BullMQ's own events against history", () => {
     });
   });
 
+  it('a real end replaces lost', () => {
+    const lost = row('lost', 1, { started_at: iso(T + 1), moved_at: T + 60_000 });
+    expect(placeObserved(lost, seen('completed', T + 70_000, { result: 1 }))?.event).toMatchObject({ type: 'completed', attempt: 1 });
+  });
+
   it('reads a delay while running as a retry, a promotion as waiting, a removal as cancelled', () => {
     const running = row('active', 1, { started_at: iso(T + 1) });
     expect(placeObserved(running, seen('delayed', T + 9, { dueAt: T + 5000 }))?.event).toMatchObject({
