@@ -167,6 +167,25 @@ Examples:
       ],
     },
     {
+      name: 'history',
+      description: "this host's durable history (SQLite)",
+      commands: [
+        {
+          name: 'sync',
+          description: "fill this host's history from another host's database file (after a long outage)",
+          options: [['--from <file>', "another host's tq database (a copy is fine)"], JSON_OPTION],
+          help: `
+Runs and image records missing here are copied; those the other file knows further along move
+forward; nothing moves backwards, so running it twice changes nothing. Redis is not needed.
+
+Example:
+  $ tq history sync --from /mnt/backup/web-1.db
+`,
+          action: lazy(async () => (await import('./commands/history.js')).historySyncCommand),
+        },
+      ],
+    },
+    {
       name: 'control',
       description: 'steer runs, queues and workers: retry, cancel, pause, resume, purge, shutdown',
       help: `

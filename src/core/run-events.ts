@@ -33,6 +33,14 @@ export interface RunEvent {
   progress?: unknown;
   /** A line from ctx.log (type `log`). */
   log?: string;
+  /**
+   * Seen in BullMQ's own event stream of the queue (written by whatever moved the run: a tq
+   * process, bull-board, a plain BullMQ producer or worker), not written by tq. Such an event
+   * says what BullMQ did, not which attempt it belongs to: `attempt` is a lower bound, and the
+   * recorder places it against what history knows of the run (see the store's `observedMove`).
+   * For `retried` and `cancelled` (a run removed before it ended) it carries BullMQ's `prev`.
+   */
+  observed?: { prev?: string };
 }
 
 /**
@@ -79,6 +87,38 @@ export interface RunEventSource {
   info(): Promise<StreamInfo>;
   /** What Redis knows of these runs now (for repairing history); absent: no repair possible. */
   lookup?(runs: readonly { id: string; queue: string; since?: number }[]): Promise<Map<string, RunSnapshot>>;
+  /**
+   * Queue event streams (BullMQ's own, one per queue) to follow beside the run-event stream;
+   * absent: the recorder follows tq's stream only.
+   */
+  queueEvents?: QueueEventSource;
+}
+
+/** Events read from BullMQ's event stream of one queue, as run events. */
+export interface QueueEventBatch {
+  queue: string;
+  /** The id of the last entry read (the position to store). */
+  lastId: string;
+  /** Entries read (some hold nothing history needs: `drained`, `cleaned`, ...). */
+  read: number;
+  events: RunEvent[];
+}
+
+/** BullMQ's per-queue event streams, read as run events (implemented in `src/queue`). */
+export interface QueueEventSource {
+  /** The queues to follow: the registry, plus queues found in Redis that nothing registered. */
+  queues(): Promise<string[]>;
+  /**
+   * Entries after each queue's position (at most `count` per queue). `known(id)`: history has
+   * the run with its payload already (no need to read the job for it). `until` (epoch ms): leave
+   * entries written after it for a later read.
+   */
+  read(
+    positions: ReadonlyMap<string, string>,
+    count: number,
+    known: (jobId: string) => boolean,
+    until?: number,
+  ): Promise<QueueEventBatch[]>;
 }
 
 /**

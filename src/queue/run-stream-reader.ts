@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { RunEvent, RunEventSource, RunSnapshot, StreamEntry, StreamInfo } from '../core/run-events.js';
 import { tqKeys } from './keys.js';
 import { lookupRuns } from './run-lookup.js';
+import { QueueEventsReader } from './queue-events.js';
 
 /** Whether a Redis error says the key does not exist (XINFO STREAM on a stream never written). */
 function isNoSuchKey(err: unknown): boolean {
@@ -16,12 +17,15 @@ export class RunEventReader implements RunEventSource {
   }
 
   private readonly key: string;
+  /** BullMQ's event streams of the queues, read on the same connection. */
+  readonly queueEvents: QueueEventsReader;
 
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
   ) {
     this.key = tqKeys(prefix).events;
+    this.queueEvents = new QueueEventsReader(redis, prefix);
   }
 
   async read(afterId: string, count: number, blockMs: number): Promise<StreamEntry[]> {

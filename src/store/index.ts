@@ -16,3 +16,4 @@ export {
   type RecentQuery,
 } from './history.js';
 export { openReader, storedRunOf, type RecordsReader, type StoredRun, type ImageFilter } from './reader.js';
+export { syncHistoryFrom, type SyncReport } from './history-sync.js';

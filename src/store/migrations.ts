@@ -86,6 +86,13 @@ export const MIGRATIONS: readonly Migration[] = [
         WHERE (SELECT count(*) FROM meta WHERE key LIKE 'recorder_last_id:%') = 1;
     `,
   },
+  {
+    version: 7,
+    description:
+      'images.run_id, images.run_attempt (image records follow their runs on every host); task_runs.moved_at (event time of the last state move)',
+    sql: `ALTER TABLE images ADD COLUMN run_id TEXT; ALTER TABLE images ADD COLUMN run_attempt INTEGER;
+      ALTER TABLE task_runs ADD COLUMN moved_at INTEGER;`,
+  },
 ];
 
 /** The layout version of tq's data (SQLite schema and Redis keys). A newer tq can migrate it. */

@@ -1,12 +1,13 @@
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { compareStreamIds, type RunEventSource } from '../core/run-events.js';
+import { compareStreamIds, type RunEventSource, type StreamEntry } from '../core/run-events.js';
 import { sleep } from '../core/async.js';
 import { errorMessage } from '../core/errors.js';
 import type { TaskLogger } from '../core/task.js';
-import type Database from 'better-sqlite3';
 import type { SqliteDatabase } from './database.js';
 import { fileRefusal } from './file-refusal.js';
+import { firstBefore, getMeta, ROWS_EPOCH, setMeta } from './meta.js';
+import { readQueueEvents, storeQueuePositions } from './queue-positions.js';
 import { reconcileRuns } from './reconcile.js';
 import { createTaskRunsRepository, type TaskRunsRepository } from './task-runs.js';
 
@@ -14,6 +15,12 @@ const LAST_ID = 'recorder_last_id';
 const APPLIED = 'recorder_applied_total';
 const LEASE = 'recorder_lease';
 const GAP = 'recorder_missed_total';
+/**
+ * BullMQ's streams are read this far behind (ms): tq's own event of the same move (with the
+ * worker, the runtime and the attempt) is applied first, and BullMQ's then only confirms it.
+ * Moves no tq process reports (bull-board, plain BullMQ clients) reach history this much later.
+ */
+const QUEUE_EVENTS_LAG_MS = 1000;
 /**
  * After a batch that was not a full read, pause this long before reading on: the events of the
  * next moments (a run's `active` and `completed` follow its `enqueued` within milliseconds) then
@@ -25,30 +32,6 @@ const PAUSE_MS = 50;
 /** A file locked this long by another process is worth a warning (shorter is ordinary contention). */
 const REFUSAL_WARN_MS = 2000;
 
-type Statement = Database.Statement<unknown[], unknown>;
-const metaStatements = new WeakMap<SqliteDatabase, { get: Statement; set: Statement }>();
-
-/** `meta` reads and writes with their statements prepared once per database (several per batch). */
-function metaOf(db: SqliteDatabase): { get: Statement; set: Statement } {
-  let stmts = metaStatements.get(db);
-  if (!stmts) {
-    stmts = {
-      get: db.prepare('SELECT value FROM meta WHERE key = ?'),
-      set: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
-    };
-    metaStatements.set(db, stmts);
-  }
-  return stmts;
-}
-
-function getMeta(db: SqliteDatabase, key: string): string | undefined {
-  return (metaOf(db).get.get(key) as { value: string } | undefined)?.value;
-}
-
-function setMeta(db: SqliteDatabase, key: string, value: string): void {
-  metaOf(db).set.run(key, value);
-}
-
 export interface RecorderOptions {
   /**
    * Which stream this recorder follows (the key prefix). Its position and lease are kept per
@@ -59,6 +42,8 @@ export interface RecorderOptions {
   redactKeys?: readonly string[];
   /** Finished runs older than this (ms) are pruned; undefined keeps everything. */
   keepMs?: number;
+  /** How far behind BullMQ's own event streams are read in the background, ms (default 1,000). */
+  queueEventsLagMs?: number;
   /**
    * Rows that have not moved for this long are checked against Redis (see `reconcileRuns`);
    * default 60 s. Only the background loop (`start()`) reconciles, and only with a source
@@ -111,6 +96,7 @@ export class Recorder {
   /** Run events applied by this recorder (for catchUp's report). */
   private eventsApplied = 0;
   private collisionWarned = false;
+  private rowsEpoch: string | undefined;
 
   constructor(
     private readonly db: SqliteDatabase,
@@ -171,7 +157,9 @@ export class Recorder {
   async catchUp(options: { waitForHolderMs?: number } = {}): Promise<CatchUpResult> {
     if (!this.acquireLease()) {
       // Another process records into this file: wait (briefly) until it has applied everything
-      // in the stream now, so the caller reads its own writes.
+      // in the stream now, so the caller reads its own writes. Queues nothing registered are
+      // looked for now all the same (the holder looks every 30 s), so the caller lists them.
+      await this.source.queueEvents?.queues();
       await this.waitForHolder(options.waitForHolderMs ?? 3000);
       return { applied: 0 };
     }
@@ -241,7 +229,7 @@ export class Recorder {
           continue;
         }
         await this.checkGap(false);
-        const read = await this.step(1000);
+        const read = await this.step(1000, this.options.queueEventsLagMs ?? QUEUE_EVENTS_LAG_MS);
         this.maybePrune(false);
         await this.maybeReconcile();
         if (failures > 0 || this.refusalWarned) this.options.logger?.info('history recorder: recovered; history is current again');
@@ -285,28 +273,56 @@ export class Recorder {
    * Reads one batch of entries after the last applied id and applies their events; returns how
    * many entries (each a batch of events) it read, and adds the events to `eventsApplied`.
    */
-  private async step(blockMs: number): Promise<number> {
+  private async step(blockMs: number, lagMs = 0): Promise<number> {
     const entries = await this.source.read(this.lastId, this.batchSize, blockMs);
+    const queued = await readQueueEvents(this.db, this.source, this.options.stream ?? '', entries, this.batchSize, lagMs);
+    const queuedRead = queued.reduce((n, b) => Math.max(n, b.read), 0);
+    if (queued.length > 0) {
+      // After this file's own stream: tq's events of a move come first (see QUEUE_EVENTS_LAG_MS).
+      this.immediate(() => {
+        this.checkRowsEpoch();
+        this.applyTqEntries(entries);
+        const events = queued.length === 1 ? queued[0]!.events : queued.flatMap((b) => b.events);
+        this.runs.apply(events, { redactKeys: this.options.redactKeys ?? [] });
+        this.eventsApplied += events.length;
+        storeQueuePositions(this.db, this.options.stream ?? '', queued);
+      });
+      return Math.max(entries.length, queuedRead);
+    }
     if (entries.length === 0) return 0;
-    const last = entries[entries.length - 1]!.id;
     this.immediate(() => {
-      // Another recorder may have applied these meanwhile (lease lost while blocked): skip them.
-      const stored = getMeta(this.db, this.keys.lastId) ?? '0-0';
-      // Someone else applied entries since this recorder last did: the rows it remembers may be stale.
-      if (stored !== this.lastWritten) this.runs.forget();
-      // Entries come in stream order: usually all are fresh, and one comparison says so.
-      const from = compareStreamIds(entries[0]!.id, stored) > 0 ? 0 : entries.findIndex((e) => compareStreamIds(e.id, stored) > 0);
-      if (from < 0) return;
-      const fresh = from === 0 ? entries : entries.slice(from);
-      const redactKeys = this.options.redactKeys ?? [];
-      const events = fresh.length === 1 ? fresh[0]!.events : fresh.flatMap((e) => e.events);
-      this.runs.apply(events, { redactKeys });
-      this.eventsApplied += events.length;
-      setMeta(this.db, this.keys.lastId, last);
-      this.lastWritten = last;
-      setMeta(this.db, this.keys.applied, String(Number(getMeta(this.db, this.keys.applied) ?? '0') + fresh.length));
+      this.checkRowsEpoch();
+      this.applyTqEntries(entries);
     });
     return entries.length;
+  }
+
+  /** Rows changed by another writer than a recorder (`tq history sync`): forget the remembered ones. */
+  private checkRowsEpoch(): void {
+    const epoch = getMeta(this.db, ROWS_EPOCH);
+    if (epoch !== this.rowsEpoch) this.runs.forget();
+    this.rowsEpoch = epoch;
+  }
+
+  /** Applies entries of tq's stream (inside the caller's transaction) and stores the position. */
+  private applyTqEntries(entries: readonly StreamEntry[]): void {
+    if (entries.length === 0) return;
+    const last = entries[entries.length - 1]!.id;
+    // Another recorder may have applied these meanwhile (lease lost while blocked): skip them.
+    const stored = getMeta(this.db, this.keys.lastId) ?? '0-0';
+    // Someone else applied entries since this recorder last did: the rows it remembers may be stale.
+    if (stored !== this.lastWritten) this.runs.forget();
+    // Entries come in stream order: usually all are fresh, and one comparison says so.
+    const from = compareStreamIds(entries[0]!.id, stored) > 0 ? 0 : entries.findIndex((e) => compareStreamIds(e.id, stored) > 0);
+    if (from < 0) return;
+    const fresh = from === 0 ? entries : entries.slice(from);
+    const redactKeys = this.options.redactKeys ?? [];
+    const events = fresh.length === 1 ? fresh[0]!.events : fresh.flatMap((e) => e.events);
+    this.runs.apply(events, { redactKeys });
+    this.eventsApplied += events.length;
+    setMeta(this.db, this.keys.lastId, last);
+    this.lastWritten = last;
+    setMeta(this.db, this.keys.applied, String(Number(getMeta(this.db, this.keys.applied) ?? '0') + fresh.length));
   }
 
   /**
@@ -390,12 +406,4 @@ export class Recorder {
       throw err;
     }
   }
-}
-
-/** The id just before `id` (so that reading "after" it includes `id`). */
-function firstBefore(id: string): string {
-  const [ms = '0', seq = '0'] = id.split('-');
-  if (seq !== '0') return `${ms}-${BigInt(seq) - 1n}`;
-  const m = BigInt(ms);
-  return m === 0n ? '0-0' : `${m - 1n}-18446744073709551615`;
 }

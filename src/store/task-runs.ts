@@ -1,7 +1,9 @@
-import type { RunEvent } from '../core/run-events.js';
+import { ATTEMPT_END_TYPES, type RunEvent } from '../core/run-events.js';
 import { FINAL_STATES, supersedes, type TaskState } from '../core/states.js';
 import { redact } from '../core/json.js';
 import type { SqliteDatabase } from './database.js';
+import { placeObserved, type PlacedEvent } from './observed.js';
+import { createImageProjection } from './image-projection.js';
 
 /** A `task_runs` row as stored (JSON columns are text). */
 export interface TaskRunRow {
@@ -25,6 +27,11 @@ export interface TaskRunRow {
   progress: string | null;
   /** JSON array of the lines the run logged (the last MAX_LOG_LINES). */
   logs: string | null;
+  /**
+   * When the run last moved (epoch ms, the event's time on Redis's clock): where BullMQ's own
+   * events of the run are placed from (older ones are old news).
+   */
+  moved_at: number | null;
   updated_at: string;
   /** The key prefix whose run this is (several prefixes may share one file). */
   prefix: string;
@@ -120,6 +127,7 @@ const WRITTEN_COLUMNS = [
   'due_at',
   'progress',
   'logs',
+  'moved_at',
   'updated_at',
   'prefix',
 ] as const satisfies readonly (keyof TaskRunRow)[];
@@ -139,6 +147,8 @@ export function createTaskRunsRepository(db: SqliteDatabase, repoOptions: TaskRu
   const getStmt = db.prepare('SELECT * FROM task_runs WHERE job_id = ?');
   const getOwnStmt = readPrefix === undefined ? getStmt : db.prepare('SELECT * FROM task_runs WHERE job_id = ? AND prefix = ?');
   const ownArgs = (jobId: string): unknown[] => (readPrefix === undefined ? [jobId] : [jobId, readPrefix]);
+  // Image records follow their runs (see image-projection.ts), in the same transaction.
+  const images = createImageProjection(db, writePrefix);
   // One row, every column: the base of the upsert and of the insert of a new run below.
   const insertRow = `INSERT INTO task_runs (job_id, ${WRITTEN_COLUMNS.join(', ')})
     VALUES (@job_id, ${WRITTEN_COLUMNS.map((c) => `@${c}`).join(', ')})`;
@@ -180,13 +190,34 @@ export function createTaskRunsRepository(db: SqliteDatabase, repoOptions: TaskRu
       const pending = new Map<string, TaskRunRow>();
       const stored = new Map<string, TaskRunRow | undefined>();
       const skipped = new Set<string>();
-      for (const event of events) {
-        let row = pending.get(event.jobId);
+      const inserted = new Set<string>();
+      for (const raw of events) {
+        if (skipped.has(raw.jobId)) continue;
+        let row = pending.get(raw.jobId);
+        let placed: PlacedEvent | undefined;
+        if (raw.observed) {
+          // Seen in BullMQ's stream: placed against what history knows of the run (see observed.ts).
+          if (row === undefined) {
+            if (!stored.has(raw.jobId)) {
+              const found = remembered.get(raw.jobId) ?? (getStmt.get(raw.jobId) as TaskRunRow | undefined);
+              if (foreign(found)) {
+                skipped.add(raw.jobId);
+                continue;
+              }
+              stored.set(raw.jobId, found);
+            }
+            row = stored.get(raw.jobId);
+          }
+          placed = placeObserved(row, raw);
+          if (!placed) continue;
+        }
+        const event = placed?.event ?? raw;
         if (row === undefined && !stored.has(event.jobId)) {
           if (event.type === 'enqueued') {
             const fresh = merge(undefined, event, options, writePrefix);
             fresh.updated_at = now;
             if (insertNewStmt.run(fresh).changes === 1) {
+              inserted.add(event.jobId);
               // Stored as it is now: later events of this batch update it.
               stored.set(event.jobId, fresh);
               pending.set(event.jobId, fresh);
@@ -202,7 +233,7 @@ export function createTaskRunsRepository(db: SqliteDatabase, repoOptions: TaskRu
           stored.set(event.jobId, row);
         }
         if (skipped.has(event.jobId)) continue;
-        const merged = merge(row, event, options, writePrefix);
+        const merged = merge(row, event, options, writePrefix, placed);
         merged.updated_at = now;
         pending.set(event.jobId, merged);
       }
@@ -211,6 +242,13 @@ export function createTaskRunsRepository(db: SqliteDatabase, repoOptions: TaskRu
         if (before) update(before, row);
         else upsertStmt.run(row);
         remember(row);
+        const moved =
+          inserted.has(jobId) ||
+          !before ||
+          before.state !== row.state ||
+          before.attempt !== row.attempt ||
+          before.finished_at !== row.finished_at;
+        images.apply(row, moved);
       }
       return pending.size;
     },
@@ -250,16 +288,36 @@ export function createTaskRunsRepository(db: SqliteDatabase, repoOptions: TaskRu
  * this order: lines (progress, log) that never change the state; facts that fill in whatever
  * order they arrive in; and the state move, taken only when the event supersedes what is known.
  */
-function merge(row: TaskRunRow | undefined, event: RunEvent, options: ApplyOptions, prefix: string): TaskRunRow {
-  const observed = stateOf(event);
+function merge(row: TaskRunRow | undefined, event: RunEvent, options: ApplyOptions, prefix: string, placed?: PlacedEvent): TaskRunRow {
+  const observed = placed?.force ?? stateOf(event);
   // A progress or log line for a run not seen yet: it is running.
   const state = observed ?? 'active';
   const next: TaskRunRow = row ? { ...row } : newRow(event, state, prefix);
   if (observed === undefined) return applyLine(next, event);
-  fillFacts(next, event, state, options);
+  fillFacts(next, row, event, state, options);
+  if (placed?.force) {
+    if (placed.reopen) startOver(next, true);
+    return moveTo(next, row, event, state, false);
+  }
+  const reopened = isReopenedByLaterAttempt(row, event);
+  if (reopened) startOver(next, true);
   const handedBack = isHandBack(row, event);
-  if (row && !handedBack && !supersedes({ state: row.state, attempt: row.attempt }, { state, attempt: event.attempt })) return next;
+  if (row && !handedBack && !reopened && !supersedes({ state: row.state, attempt: row.attempt }, { state, attempt: event.attempt }))
+    return next;
   return moveTo(next, row, event, state, handedBack);
+}
+
+/**
+ * A finished run that tq's own worker reports starting or ending a later attempt was retried
+ * by something that did not tell tq's stream (bull-board, a plain BullMQ client): BullMQ counts
+ * on from the earlier attempts, so only a retry can bring a later attempt after an end. The row
+ * reopens as that attempt; the earlier attempts' errors stay.
+ */
+function isReopenedByLaterAttempt(row: TaskRunRow | undefined, event: RunEvent): boolean {
+  if (!row || !FINAL_STATES.has(row.state) || event.observed) return false;
+  // A run that ended before it started (attempt 0: expired, cancelled while waiting) still took
+  // BullMQ's first attempt: only a second one is a retry.
+  return (event.type === 'active' || ATTEMPT_END_TYPES.has(event.type)) && event.attempt > Math.max(row.attempt, 1);
 }
 
 function newRow(event: RunEvent, state: TaskState, prefix: string): TaskRunRow {
@@ -282,6 +340,7 @@ function newRow(event: RunEvent, state: TaskState, prefix: string): TaskRunRow {
     due_at: null,
     progress: null,
     logs: null,
+    moved_at: null,
     updated_at: '',
     prefix,
   };
@@ -299,7 +358,16 @@ function applyLine(next: TaskRunRow, event: RunEvent): TaskRunRow {
 }
 
 /** Facts that do not depend on ordering: they fill in whenever they arrive. */
-function fillFacts(next: TaskRunRow, event: RunEvent, state: TaskState, options: ApplyOptions): void {
+function fillFacts(next: TaskRunRow, row: TaskRunRow | undefined, event: RunEvent, state: TaskState, options: ApplyOptions): void {
+  // The end of an attempt history already has (BullMQ's stream told it first): tq's own event
+  // of it still says who ran it and for how long.
+  // Its times are tq's then, on every host, whichever of the two events a host applied first.
+  if (row && !event.observed && row.state === state && row.attempt === event.attempt && FINAL_STATES.has(state)) {
+    if (event.worker !== undefined && next.worker === null) next.worker = event.worker;
+    if (event.runtimeMs !== undefined && next.runtime_ms === null) next.runtime_ms = Math.round(event.runtimeMs);
+    next.finished_at = iso(event.at);
+    if (event.startedAt !== undefined) next.started_at = iso(event.startedAt);
+  }
   if (event.payload !== undefined && next.payload === null) {
     next.payload = json(options.redactKeys?.length ? redact(event.payload, options.redactKeys) : event.payload);
   }
@@ -335,6 +403,7 @@ function isHandBack(row: TaskRunRow | undefined, event: RunEvent): boolean {
 /** The state move itself, with the fields that belong to the new state. */
 function moveTo(next: TaskRunRow, row: TaskRunRow | undefined, event: RunEvent, state: TaskState, handedBack: boolean): TaskRunRow {
   next.state = state;
+  next.moved_at = Math.max(row?.moved_at ?? event.at, event.at);
   next.attempt = Math.max(event.attempt, row?.attempt ?? 0);
   if (event.worker !== undefined) next.worker = event.worker;
   if (event.dueAt !== undefined) next.due_at = iso(event.dueAt);

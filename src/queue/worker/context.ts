@@ -29,8 +29,9 @@ export interface WorkerContextDeps {
 
 /**
  * A worker run's `ctx`: the shared context with sinks that write to Redis and to the run-event
- * stream. Progress is written at most every PROGRESS_INTERVAL_MS, trailing: a short run costs no
- * Redis write at all (its final progress still reaches history when it ends). Log lines go out
+ * stream. Progress is written at most every PROGRESS_INTERVAL_MS, trailing; the latest value not
+ * written yet goes out when the run ends, before its completion (BullMQ tools such as bull-board
+ * show a run's final progress, not 0), one command for a run that reported any. Log lines go out
  * without waiting for Redis (BullMQ's client sends them in order, before the run's completion).
  */
 export function workerContext(
@@ -61,8 +62,9 @@ export function workerContext(
     logger: deps.logger,
     progressIntervalMs: PROGRESS_INTERVAL_MS,
     sinks: {
-      progress: (value, final) => {
-        if (!final) background(job.updateProgress(value));
+      progress: (value) => {
+        // The final value too: sent on this connection before the run's completion.
+        background(job.updateProgress(value));
         deps.emit({ type: 'progress', ...base, at: deps.now(), progress: value });
       },
       log: (line) => {

@@ -5,6 +5,7 @@
  */
 import type { RunEvent } from '../../core/run-events.js';
 import { failureState } from '../../core/run-outcome.js';
+import { unwrap } from '../envelope.js';
 
 /** The fields of a BullMQ Job the mapping reads (a Job fits; tests pass plain objects). */
 export interface JobFacts {
@@ -12,7 +13,12 @@ export interface JobFacts {
   name: string;
   queueName: string;
   attemptsMade: number;
-  opts: { attempts?: number | undefined };
+  opts: {
+    attempts?: number | undefined;
+    removeOnComplete?: boolean | number | { count?: number | undefined } | undefined;
+    removeOnFail?: boolean | number | { count?: number | undefined } | undefined;
+  };
+  data?: unknown;
   processedOn?: number | undefined;
   finishedOn?: number | undefined;
   stacktrace?: string[] | null | undefined;
@@ -33,6 +39,19 @@ export interface AttemptFacts {
 
 const isNamed = (err: { name?: string }, name: string) => err.name === name;
 
+/** Whether BullMQ deletes the job as it ends (`keep: 0`, or a plain producer's `removeOnComplete: true`). */
+function goneAtEnd(remove: boolean | number | { count?: number | undefined } | undefined): boolean {
+  return remove === true || remove === 0 || (typeof remove === 'object' && remove !== null && remove.count === 0);
+}
+
+/**
+ * The payload, on the end event of a run Redis drops as it ends: history reads a plain BullMQ
+ * producer's payload from the job (tq's producer reports its own), and that job will be gone.
+ */
+function payloadIfGone(job: JobFacts, remove: JobFacts['opts']['removeOnComplete']): { payload?: unknown } {
+  return goneAtEnd(remove) && job.data !== undefined ? { payload: unwrap(job.data).payload } : {};
+}
+
 /** The `completed` event of a run whose handler returned `result`. */
 export function completedEvent(job: JobFacts, result: unknown, facts: AttemptFacts): RunEvent {
   const runtimeMs = job.finishedOn && job.processedOn ? job.finishedOn - job.processedOn : undefined;
@@ -45,6 +64,7 @@ export function completedEvent(job: JobFacts, result: unknown, facts: AttemptFac
     attempt: Math.max(1, job.attemptsMade),
     worker: facts.worker,
     result,
+    ...payloadIfGone(job, job.opts.removeOnComplete),
     ...(runtimeMs !== undefined ? { runtimeMs } : {}),
     ...(facts.startedAt !== undefined ? { startedAt: facts.startedAt } : {}),
   };
@@ -75,6 +95,7 @@ export function failureEvent(
     attempt: Math.max(1, job.attemptsMade),
     worker: facts.worker,
     error: err.message,
+    ...(final ? payloadIfGone(job, job.opts.removeOnFail) : {}),
     ...(stack && state === 'failed' ? { stack } : {}),
     ...(runtimeMs !== undefined ? { runtimeMs } : {}),
     ...(facts.startedAt !== undefined ? { startedAt: facts.startedAt } : {}),
