@@ -99,6 +99,27 @@ describe('history of runs that no tq process moved', () => {
     expect(JSON.parse(bad.errors!)).toMatchObject([{ attempt: 2, error: 'no customer zeta (attempt 2)' }]);
   });
 
+  it("shows a plain worker's attempt retried after a backoff as retrying, then the end", async () => {
+    const w = world();
+    const q = w.queue('backoff');
+    await q.add('sync', { x: 1 }, { jobId: 'b-1', attempts: 2, backoff: { type: 'fixed', delay: 60_000 } });
+    const worker = w.worker('backoff', async () => {
+      throw new Error('remote busy');
+    });
+    const delayed = new Promise<void>((resolve) => worker.once('failed', () => resolve()));
+    await delayed;
+    await w.catchUp();
+    const row = w.store.runs.get('b-1')!;
+    expect(row).toMatchObject({ state: 'retrying', attempt: 1 });
+    expect(Date.parse(row.due_at!)).toBeGreaterThan(Date.now() + 30_000);
+    // Promoted by an operator: the second attempt runs and fails for good.
+    const ended = ends(worker, 1);
+    await (await q.getJob('b-1'))!.promote();
+    await ended;
+    await w.catchUp();
+    expect(w.store.runs.get('b-1')).toMatchObject({ state: 'failed', attempt: 2, error: 'remote busy' });
+  });
+
   it('reopens a failed run retried by an operator, keeps the first error, and ends it completed', async () => {
     const w = world();
     const q = w.queue('ops');
