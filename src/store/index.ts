@@ -16,3 +16,4 @@ export {
   type RecentQuery,
 } from './history.js';
 export { openReader, storedRunOf, type RecordsReader, type StoredRun, type ImageFilter } from './reader.js';
+export { createAuditLog, type AuditLog, type AuditEntry, type AuditRow } from './audit.js';

@@ -72,6 +72,24 @@ export const MIGRATIONS: readonly Migration[] = [
     description: 'task_runs.checked_at (when history last asked Redis about a run that stopped moving)',
     sql: `ALTER TABLE task_runs ADD COLUMN checked_at INTEGER;`,
   },
+  {
+    version: 6,
+    description: 'audit (every action taken through tq web: who, role, action, target, query, result, time)',
+    sql: `
+      CREATE TABLE audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        who TEXT NOT NULL,
+        role TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT,
+        query TEXT,
+        result TEXT NOT NULL,
+        detail TEXT
+      );
+      CREATE INDEX audit_at ON audit (at);
+    `,
+  },
 ];
 
 /** The layout version of tq's data (SQLite schema and Redis keys). A newer tq can migrate it. */
