@@ -159,6 +159,12 @@ Examples:
           action: lazy(async () => (await inspect()).inspectHistory),
         },
         {
+          name: 'audit',
+          description: 'actions taken through tq web: who, role, action, target, query, result',
+          options: [['--limit <n>', 'at most this many entries (default 50)'], JSON_OPTION],
+          action: lazy(async () => (await inspect()).inspectAudit),
+        },
+        {
           name: 'schedule',
           description: 'schedules with their last and next fire',
           options: [JSON_OPTION],
@@ -246,10 +252,26 @@ Examples:
       action: lazy(async () => (await import('./commands/monitor.js')).monitorCommand),
     },
     {
+      name: 'web',
+      description: 'HTTP server: REST API, live events (SSE) and Prometheus /metrics; tokens from TQ_WEB_TOKENS or TQ_WEB_TOKENS_FILE',
+      options: [
+        ['--port <n>', 'port to listen on (default 5555; 0 picks a free one)'],
+        ['--host <host>', 'address to bind (default 127.0.0.1; any other needs tokens)'],
+        ['--read-only', 'refuse every action, whatever the role'],
+        ['--allow-actions', 'without tokens: allow actions (the loopback server is read-only otherwise)'],
+      ],
+      help: '\nExamples:\n  $ tq web\n  $ TQ_WEB_TOKENS=ops:admin:$(openssl rand -hex 24) tq web --host 0.0.0.0\n  $ curl -H "Authorization: Bearer $TOKEN" localhost:5555/api/queues\n',
+      action: lazy(async () => (await import('./commands/web.js')).webCommand),
+    },
+    {
       name: 'dev',
       description: 'worker for every queue and beat in one process; starts a private redis-server when none answers',
-      options: [['-c, --concurrency <n>', 'runs at once per queue']],
-      help: '\nExamples:\n  $ tq dev\n  $ tq dev --redis redis://127.0.0.1:6380\n',
+      options: [
+        ['-c, --concurrency <n>', 'runs at once per queue'],
+        ['--web', 'also serve tq web (REST API, events, /metrics) on 127.0.0.1'],
+        ['--web-port <n>', 'with --web: its port (default 5555)'],
+      ],
+      help: '\nExamples:\n  $ tq dev\n  $ tq dev --web\n  $ tq dev --redis redis://127.0.0.1:6380\n',
       action: lazy(async () => (await import('./commands/dev.js')).devCommand),
     },
     {

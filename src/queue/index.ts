@@ -29,3 +29,4 @@ export {
 } from './inspector.js';
 export type { PurgeState, RetryFailedReport } from './admin.js';
 export { unparseableLabel, unparseableReason, type Unparseable } from './unparseable-jobs.js';
+export { removeRun } from './remove-run.js';

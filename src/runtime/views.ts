@@ -6,7 +6,7 @@
 import { isFinalState } from '../core/states.js';
 import type { ResolvedConfig } from '../config/index.js';
 import { hasNoConsumer, type QueueStats, type RunDetail, type WorkerStatus } from '../queue/index.js';
-import type { TaskRunRow } from '../store/index.js';
+import type { AuditRow, TaskRunRow } from '../store/index.js';
 
 /** A queue's flags: `paused`, and `no-consumer` (see `hasNoConsumer`). */
 export function queueFlags(q: QueueStats): string[] {
@@ -116,4 +116,19 @@ export function mergeDetail(live: RunDetail | undefined, row: TaskRunRow | undef
     logs: live.logs.length ? live.logs : (fromHistory?.logs ?? []),
     source: 'redis',
   };
+}
+
+/** Audit rows as `GET /api/audit` and `tq inspect audit --json` show them. */
+export function auditJson(rows: readonly AuditRow[]) {
+  return rows.map((r) => ({
+    id: r.id,
+    at: r.at,
+    who: r.who,
+    role: r.role,
+    action: r.action,
+    target: r.target,
+    query: r.query,
+    result: r.result,
+    detail: r.detail === null ? null : (JSON.parse(r.detail) as unknown),
+  }));
 }

@@ -3,7 +3,8 @@ import { RedisUnavailableError, RuntimeError, UsageError } from '../../core/erro
 import { isTaskState, type TaskState } from '../../core/states.js';
 import type { ResolvedConfig, Settings } from '../../config/index.js';
 import { Admin, pingWorkers, queueStats, workerStatuses, type WorkerStatus } from '../../queue/index.js';
-import { finishedIn, HistoryQueries, openStore, type Store } from '../../store/index.js';
+import { createAuditLog, finishedIn, HistoryQueries, openStore, type Store } from '../../store/index.js';
+import { auditJson } from '../../runtime/views.js';
 import {
   historyDocument,
   liveRunsDocument,
@@ -275,5 +276,35 @@ export async function inspectSchedule(ctx: CliContext, opts: { json?: boolean })
     if (opts.json) ctx.out.json({ schedules: rows });
     else ctx.out.print(scheduleTable(ctx.out, rows));
     return 0;
+  });
+}
+
+/** `tq inspect audit`: actions taken through tq web, newest first, from this host's SQLite file. */
+export async function inspectAudit(ctx: CliContext, opts: { limit?: string; json?: boolean }): Promise<number> {
+  return jsonErrors(ctx.out, opts.json, async () => {
+    const limit = opts.limit === undefined ? 50 : Number(opts.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000)
+      throw new UsageError(`--limit must be an integer from 1 to 10000 (got "${opts.limit}")`);
+    const config = await ctx.config();
+    const store = openStore(ctx.settings(config).dbFile);
+    try {
+      const entries = auditJson(createAuditLog(store.db).list({ limit }));
+      if (opts.json) {
+        ctx.out.json({ entries });
+        return 0;
+      }
+      ctx.out.print(
+        entries.length === 0
+          ? '(no actions recorded)'
+          : table(
+              ctx.out,
+              ['at', 'who', 'role', 'action', 'target', 'query', 'result'],
+              entries.map((e) => [when(e.at), e.who, e.role, e.action, e.target ?? '-', e.query ?? '-', e.result]),
+            ),
+      );
+      return 0;
+    } finally {
+      store.close();
+    }
   });
 }

@@ -1,0 +1,135 @@
+/**
+ * What one `tq web` process holds open: an admin connection (reads and actions), a producer
+ * (enqueue), this host's history kept current by a background recorder, the audit log, the
+ * one run-event reader (live events and metrics), and the access policy.
+ */
+import type { ResolvedConfig, Settings } from '../config/index.js';
+import { errorMessage } from '../core/errors.js';
+import { Admin, connect, Producer, queueStats, RunEventReader, workerStatuses, type Redis } from '../queue/index.js';
+import { startRecorder, type RunningRecorder } from '../runtime/history.js';
+import { queueJson, workerJson } from '../runtime/views.js';
+import { TQ_VERSION } from '../runtime/version.js';
+import { schedulesOf, type InspectSources } from '../runtime/inspect-reads.js';
+import { createAuditLog, getMeta, HistoryQueries, openStore, type AuditLog, type Store } from '../store/index.js';
+import type { AccessPolicy } from './auth.js';
+import { EventHub } from './event-hub.js';
+import { WebMetrics } from './metrics.js';
+
+export interface WebLogger {
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+export interface WebContext {
+  readonly config: ResolvedConfig;
+  readonly settings: Settings;
+  readonly policy: AccessPolicy;
+  readonly admin: Admin;
+  readonly producer: Producer;
+  readonly store: Store;
+  readonly history: HistoryQueries;
+  readonly audit: AuditLog;
+  readonly hub: EventHub;
+  readonly metrics: WebMetrics;
+  readonly logger: WebLogger;
+  readonly sources: InspectSources;
+  /** Redis and SQLite answer (`/readyz`). */
+  ready(): Promise<{ redis: boolean; sqlite: boolean }>;
+  close(): Promise<void>;
+}
+
+export async function openWebContext(
+  config: ResolvedConfig,
+  settings: Settings,
+  policy: AccessPolicy,
+  logger: WebLogger,
+): Promise<WebContext> {
+  const cleanup: (() => Promise<unknown> | unknown)[] = [];
+  const close = async () => {
+    for (const c of cleanup.reverse()) await Promise.resolve(c()).catch((err: unknown) => logger.warn(`closing: ${errorMessage(err)}`));
+    cleanup.length = 0;
+  };
+  try {
+    const admin = await Admin.connect(config, { ...settings, onWarning: (m) => logger.warn(m) });
+    cleanup.push(() => admin.close());
+    const producer = await Producer.connect(config, { ...settings, onWarning: (m) => logger.warn(m) });
+    cleanup.push(() => producer.close());
+    const store = openStore(settings.dbFile);
+    cleanup.push(() => store.close());
+    // Like every long-running tq process: keep this host's history current.
+    const recorder: RunningRecorder = await startRecorder(store, settings, config, logger);
+    cleanup.push(() => recorder.close());
+    const history = new HistoryQueries(store.db);
+    const sources: InspectSources = { config, prefix: settings.prefix, admin, history };
+
+    const eventsRedis: Redis = await connect(settings.redisUrl, { role: 'worker', name: 'tq-web-events' });
+    const hub = new EventHub({
+      reader: new RunEventReader(eventsRedis, settings.prefix),
+      backfill: admin.runEvents(),
+      snapshot: async () => {
+        const stats = await queueStats(admin, []);
+        const workers = await workerStatuses(admin, stats);
+        const withConsumers = await queueStats(admin, workers);
+        return { queues: withConsumers.map(queueJson), workers: workers.map((w) => workerJson(w)) };
+      },
+      onError: (m) => logger.warn(m),
+    });
+    cleanup.push(async () => {
+      const closing = hub.close();
+      eventsRedis.disconnect();
+      await closing;
+    });
+
+    const missedKey = `recorder_missed_total:${settings.prefix}`;
+    const metrics = new WebMetrics(TQ_VERSION, async () => {
+      const stats = await queueStats(admin, []);
+      const workers = await workerStatuses(admin, stats);
+      const queues = await queueStats(admin, workers);
+      const schedules = await schedulesOf(sources);
+      const info = await admin.runEvents().info();
+      return {
+        queues,
+        workers,
+        schedules,
+        streamLastId: info.lastId,
+        recorderLastId: recorder.recorder.lastId,
+        recorderMissed: Number(getMeta(store.db, missedKey) ?? 0),
+      };
+    });
+    hub.onEvents((events) => metrics.observe(events));
+    await hub.start();
+
+    return {
+      config,
+      settings,
+      policy,
+      admin,
+      producer,
+      store,
+      history,
+      audit: createAuditLog(store.db),
+      hub,
+      metrics,
+      logger,
+      sources,
+      async ready() {
+        const redis = await admin
+          .knownQueues()
+          .then(() => true)
+          .catch(() => false);
+        let sqlite = true;
+        try {
+          store.db.prepare('SELECT 1').get();
+        } catch {
+          sqlite = false;
+        }
+        return { redis, sqlite };
+      },
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * `GET /api/events`: Server-Sent Events of run transitions (`runs`, id = the stream id),
+ * queue and worker changes (`queues`, `workers`), bulk progress (`bulk`), and `gap` when a
+ * resume reaches back past the stream's retention. `Last-Event-ID` (header, or `lastEventId`
+ * in the query for clients that cannot set headers) resumes after that id.
+ */
+import { Type } from '@fastify/type-provider-typebox';
+import type { WebApp } from './app.js';
+import type { WebContext } from './context.js';
+import type { HubMessage } from './event-hub.js';
+import { responses } from './schemas.js';
+
+const STREAM_ID = /^\d{1,20}-\d{1,20}$/;
+
+export function registerEventRoutes(app: WebApp, ctx: WebContext): void {
+  app.get(
+    '/api/events',
+    {
+      config: { role: 'viewer' },
+      schema: {
+        summary: 'Live run transitions, queue and worker changes (Server-Sent Events; Last-Event-ID resumes)',
+        tags: ['read'],
+        querystring: Type.Object({ lastEventId: Type.Optional(Type.String({ pattern: STREAM_ID.source })) }),
+        headers: Type.Object({ 'last-event-id': Type.Optional(Type.String({ pattern: STREAM_ID.source })) }),
+        produces: ['text/event-stream'],
+        response: responses(Type.String({ description: 'text/event-stream' })),
+      },
+    },
+    async (request, reply) => {
+      const after = request.headers['last-event-id'] ?? request.query.lastEventId;
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-transform',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+      });
+      res.write(`retry: 2000\n: tq events from ${ctx.hub.position}\n\n`);
+      const send = (m: HubMessage) => {
+        res.write(`${m.id ? `id: ${m.id}\n` : ''}event: ${m.event}\ndata: ${JSON.stringify(m.data)}\n\n`);
+      };
+      let unsubscribe: (() => void) | undefined;
+      let closed = false;
+      const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
+      res.on('close', () => {
+        closed = true;
+        clearInterval(ping);
+        unsubscribe?.();
+      });
+      try {
+        unsubscribe = await ctx.hub.subscribe(send, after);
+        if (closed) unsubscribe();
+      } catch (err) {
+        send({ event: 'gap', data: { message: `could not resume: ${String(err)}` } });
+        res.end();
+      }
+    },
+  );
+}
