@@ -73,11 +73,9 @@ export async function buildApp(ctx: WebContext): Promise<WebApp> {
     return reply.status(status).send(errorDocument(err));
   });
   app.setNotFoundHandler((request, reply) =>
-    reply
-      .status(404)
-      .send({
-        error: { code: 'E_NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}`, hint: 'see /api/openapi.json' },
-      }),
+    reply.status(404).send({
+      error: { code: 'E_NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}`, hint: 'see /api/openapi.json' },
+    }),
   );
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));

@@ -21,12 +21,12 @@ async function startWeb(project: TestProject, args: string[] = [], env: Record<s
   return { web, url };
 }
 
-const auth = (role?: Role) => (role ? { authorization: `Bearer ${SECRETS[role]}` } : {});
+const auth = (role?: Role): Record<string, string> => (role ? { authorization: `Bearer ${SECRETS[role]}` } : {});
 
 async function call(url: string, method: string, path: string, role?: Role, body?: unknown) {
   const res = await fetch(url + path, {
     method,
-    headers: { ...auth(role), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    headers: { ...auth(role), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) } as Record<string, string>,
     ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
   });
   const text = await res.text();
@@ -203,11 +203,11 @@ describe('tq web', () => {
 function openStream(url: string, lastEventId?: string) {
   const controller = new AbortController();
   const events: { id: string; data: any[] }[] = [];
-  let resolveReady: () => void;
+  let resolveReady = () => undefined as void;
   const ready = new Promise<void>((r) => (resolveReady = r));
   void (async () => {
     const res = await fetch(`${url}/api/events`, {
-      headers: { ...auth('viewer'), ...(lastEventId ? { 'last-event-id': lastEventId } : {}) },
+      headers: { ...auth('viewer'), ...(lastEventId ? { 'last-event-id': lastEventId } : {}) } as Record<string, string>,
       signal: controller.signal,
     });
     resolveReady();
