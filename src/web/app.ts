@@ -3,7 +3,7 @@
  * the OpenAPI document (`/api/openapi.json`, by @fastify/swagger), the access check on every
  * request, and errors as `{ "error": { "code", "message", "hint" } }`.
  */
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { errorMessage } from '../core/errors.js';
@@ -11,6 +11,7 @@ import { TQ_VERSION } from '../runtime/version.js';
 import { allows, authenticate, type Principal, type Role } from './auth.js';
 import type { WebContext } from './context.js';
 import { errorDocument, HttpError, statusOf } from './errors.js';
+import { audit, type WebApp } from './audited.js';
 import { registerReadRoutes } from './routes-read.js';
 import { registerActionRoutes } from './routes-actions.js';
 import { registerBulkRoutes } from './routes-bulk.js';
@@ -27,14 +28,6 @@ declare module 'fastify' {
     action?: string;
   }
 }
-
-export type WebApp = FastifyInstance<
-  import('node:http').Server,
-  import('node:http').IncomingMessage,
-  import('node:http').ServerResponse,
-  import('fastify').FastifyBaseLogger,
-  TypeBoxTypeProvider
->;
 
 export async function buildApp(ctx: WebContext): Promise<WebApp> {
   const app = Fastify({
@@ -125,41 +118,3 @@ async function checkAccess(ctx: WebContext, request: FastifyRequest): Promise<vo
     );
   }
 }
-
-/** Writes one audit row for the request's caller. */
-export function audit(
-  ctx: WebContext,
-  request: FastifyRequest,
-  entry: { action: string; result: string; target?: string | null; query?: string | null; detail?: unknown },
-): void {
-  const who = request.principal ?? { name: 'unknown', role: 'viewer' };
-  try {
-    ctx.audit.record({ who: who.name, role: who.role, ...entry });
-  } catch (err) {
-    // An action that happened must not be answered as failed because its audit row was not written.
-    ctx.logger.error(`audit: could not record ${entry.action} by ${who.name}: ${errorMessage(err)}`);
-  }
-}
-
-/**
- * Runs an action and audits it: `ok`, or the error code it failed with (the error still
- * answers the request).
- */
-export async function audited<T>(
-  ctx: WebContext,
-  request: FastifyRequest,
-  entry: { action: string; target?: string | null; query?: string | null },
-  fn: () => Promise<T>,
-  detail?: (value: T) => unknown,
-): Promise<T> {
-  try {
-    const value = await fn();
-    audit(ctx, request, { ...entry, result: 'ok', ...(detail ? { detail: detail(value) } : {}) });
-    return value;
-  } catch (err) {
-    audit(ctx, request, { ...entry, result: errorDocument(err).error.code, detail: { message: errorMessage(err) } });
-    throw err;
-  }
-}
-
-export type Reply = FastifyReply;

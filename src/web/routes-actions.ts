@@ -12,7 +12,7 @@ import type { PurgeState, RunOutcome } from '../queue/index.js';
 import { checkPlainPayload, enqueuedRunJson, payloadFromArgs } from '../runtime/enqueue-checks.js';
 import { mustExist } from '../runtime/inspect-reads.js';
 import { runKnownToHistory } from '../runtime/known-run.js';
-import { audited, type WebApp } from './app.js';
+import { audited, type WebApp } from './audited.js';
 import type { WebContext } from './context.js';
 import { AnyObject, doc, IdParams, QueueParams, responses } from './schemas.js';
 

@@ -8,7 +8,7 @@ import { Type } from '@fastify/type-provider-typebox';
 import { errorMessage, RuntimeError } from '../core/errors.js';
 import { removeRun } from '../queue/index.js';
 import { historyJson } from '../runtime/views.js';
-import { audited, type WebApp } from './app.js';
+import { audited, type WebApp } from './audited.js';
 import type { WebContext } from './context.js';
 import { countRuns, eachRunId } from './runs-query.js';
 import { AnyObject, doc, responses } from './schemas.js';

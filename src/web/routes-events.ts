@@ -5,7 +5,7 @@
  * in the query for clients that cannot set headers) resumes after that id.
  */
 import { Type } from '@fastify/type-provider-typebox';
-import type { WebApp } from './app.js';
+import type { WebApp } from './audited.js';
 import type { WebContext } from './context.js';
 import type { HubMessage } from './event-hub.js';
 import { responses } from './schemas.js';

@@ -10,7 +10,7 @@ import {
   workersDocument,
 } from '../runtime/inspect-reads.js';
 import { auditJson, historyJson } from '../runtime/views.js';
-import type { WebApp } from './app.js';
+import type { WebApp } from './audited.js';
 import type { WebContext } from './context.js';
 import { findRuns, RUN_SORTS } from './runs-query.js';
 import { AnyObject, doc, IdParams, QueueParams, responses } from './schemas.js';
