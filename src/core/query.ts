@@ -143,13 +143,14 @@ export function parseQuery(text: string, now: Date = new Date()): HistoryQuery {
         break;
       case 'since':
       case 'until': {
+        const which: 'since' | 'until' = key === 'since' ? 'since' : 'until';
         const previous = key === 'since' ? since : until;
         if (previous) {
           throw new QueryError(token.raw, `${token.raw}: ${key} is given twice (${previous.raw} and ${token.raw})`, {
             hint: `keep one ${key}: term`,
           });
         }
-        const iso = timeOf(token, key, now);
+        const iso = timeOf(token, which, now);
         if (key === 'since') since = { raw: token.raw, iso };
         else until = { raw: token.raw, iso };
         break;

@@ -16,3 +16,5 @@ export {
   type RecentQuery,
 } from './history.js';
 export { openReader, storedRunOf, type RecordsReader, type StoredRun, type ImageFilter } from './reader.js';
+export { pruneInChunks, type PruneOptions, type PruneReport } from './prune.js';
+export type { RunCounts, SearchOptions, SearchResult, SearchSort, SearchOrder } from './search.js';

@@ -9,6 +9,8 @@ import { catchUpHistory } from '../../runtime/history.js';
 import type { CliContext } from '../context.js';
 import { historyJson, queueJson, queuesTable, runsTable, scheduleTable, workerJson, workersTable } from '../inspect-views.js';
 import { alreadyInDocument, jsonErrors } from '../output.js';
+import { formatQuery } from '../../core/query.js';
+import { historyPaging, historyQueryOf } from './inspect-history.js';
 import { mergeDetail, printRunDetail } from '../run-detail-view.js';
 import { table, when } from '../table.js';
 
@@ -79,6 +81,12 @@ export interface FilterOptions {
   since?: string;
   search?: string;
   json?: boolean;
+}
+
+export interface HistoryOptions extends FilterOptions {
+  sort?: string;
+  order?: string;
+  cursor?: string;
 }
 
 function parseFilters(o: FilterOptions) {
@@ -257,15 +265,18 @@ export async function inspectRegistered(ctx: CliContext, opts: { json?: boolean 
  * `tq inspect history`: runs, per-task statistics and totals from SQLite; every filter applies
  * to all three. Works with Redis unreachable (see `offlineSession`).
  */
-export async function inspectHistory(ctx: CliContext, opts: FilterOptions): Promise<number> {
+export async function inspectHistory(ctx: CliContext, opts: HistoryOptions): Promise<number> {
   return jsonErrors(ctx.out, opts.json, async () => {
     const f = parseFilters(opts);
+    const query = historyQueryOf(f);
+    const paging = historyPaging(opts, f.limit);
     return offlineSession(ctx, true, async (s) => {
-      const runs = s.history.list(f);
-      const totals = s.history.totals(f);
-      const tasks = s.history.taskStats(f);
+      const page = s.history.search(query, { ...paging, countUpTo: 0 });
+      const runs = page.rows;
+      const totals = s.history.totalsByState(query);
+      const tasks = s.history.taskStats(query);
       if (opts.json) {
-        ctx.out.json({ runs: runs.map(historyJson), totals, tasks });
+        ctx.out.json({ runs: runs.map(historyJson), totals, tasks, nextCursor: page.nextCursor, query: formatQuery(query) });
         return 0;
       }
       ctx.out.print(runsTable(ctx.out, runs.map(historyJson)));
@@ -289,7 +300,7 @@ export async function inspectHistory(ctx: CliContext, opts: FilterOptions): Prom
       const byState = Object.entries(totals.byState)
         .map(([k, v]) => `${v} ${k}`)
         .join(', ');
-      const more = runs.length < totals.total ? ` (showing ${runs.length}; --limit for more)` : '';
+      const more = page.nextCursor ? ` (showing ${runs.length}; --limit for more, or --cursor ${page.nextCursor} for the next page)` : '';
       ctx.out.print(`${totals.total} run(s) match${totals.total ? `: ${byState}` : ''}${more}`);
       return 0;
     });
