@@ -171,6 +171,11 @@ export class HistoryQueries {
     anyOf('state', query.states);
     anyOf('task', query.tasks);
     anyOf('queue', query.queues);
+    if (query.match) {
+      const compiled = compileQuery(query.match);
+      clauses.push(...compiled.clauses);
+      params.push(...compiled.params);
+    }
     const key = query.before ?? query.after;
     const older = query.after === undefined;
     const part = (finished: boolean) => {
@@ -238,6 +243,8 @@ export interface RecentQuery {
   states?: readonly TaskState[];
   tasks?: readonly string[];
   queues?: readonly string[];
+  /** Only runs matching this history query (every term applies). */
+  match?: HistoryQuery;
   /** Only runs that changed before this key (older). */
   before?: RecentKey;
   /** Only runs that changed after this key (newer). */

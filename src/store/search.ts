@@ -88,7 +88,10 @@ export function compileQuery(query: HistoryQuery): Compiled {
   const fts: string[] = [];
   for (const p of query.payload) {
     const path = `$.${p.path.map((k) => `"${k}"`).join('.')}`;
-    const values = p.values.flatMap((v) => (/^-?\d+(\.\d+)?$/.test(v) ? [v, Number(v)] : [v]));
+    // JSON numbers and booleans come out of json_extract as SQL numbers (true is 1).
+    const values = p.values.flatMap((v) =>
+      /^-?\d+(\.\d+)?$/.test(v) ? [v, Number(v)] : v === 'true' ? [v, 1] : v === 'false' ? [v, 0] : [v],
+    );
     clauses.push(`json_extract(payload, ?) IN (${values.map(() => '?').join(', ')})`);
     params.push(path, ...values);
     // The index narrows the rows json_extract has to read: the value's words are in the payload.

@@ -285,6 +285,15 @@ describe('the index and the counters follow the rows', () => {
   });
 });
 
+describe("recent (the monitor's list by last change) takes a query too", () => {
+  it('filters with every term, free text through the index', () => {
+    const recent = (text: string) => history.recent({ match: q(text), limit: 50 }).map((r) => r.job_id);
+    expect(recent('corrupt')).toEqual(['a-002']);
+    expect(recent('task:email state:cancelled,active')).toEqual(['b-003', 'b-002']);
+    expect(recent('payload.user:42')).toEqual(['a-003', 'a-001']);
+  });
+});
+
 describe('migration 5 on a database that already has history', () => {
   it('backfills the index and the counters', () => {
     const file = tmpFile();

@@ -300,7 +300,7 @@ export async function inspectHistory(ctx: CliContext, opts: HistoryOptions): Pro
       const byState = Object.entries(totals.byState)
         .map(([k, v]) => `${v} ${k}`)
         .join(', ');
-      const more = page.nextCursor ? ` (showing ${runs.length}; --limit for more, or --cursor ${page.nextCursor} for the next page)` : '';
+      const more = page.nextCursor ? ` (showing ${runs.length}; --limit for more)` : '';
       ctx.out.print(`${totals.total} run(s) match${totals.total ? `: ${byState}` : ''}${more}`);
       return 0;
     });
