@@ -58,7 +58,10 @@ const RUN_FILTERS: readonly OptionSpec[] = [
 const HISTORY_FILTERS: readonly OptionSpec[] = [
   ...RUN_FILTERS,
   ['--since <duration>', 'only runs enqueued within this long (1h, 7d)'],
-  ['--search <text>', 'runs whose payload, result or error contains the text'],
+  ['--search <query>', 'a history query: words, "phrases" and terms like state:failed error:"premature end" payload.user:42'],
+  ['--sort <key>', 'enqueued (default), finished or runtime'],
+  ['--order <dir>', 'desc (default: newest or longest first) or asc'],
+  ['--cursor <cursor>', 'the next page: the cursor the previous page printed'],
 ];
 
 const inspect = () => import('./commands/inspect.js');

@@ -6,7 +6,8 @@ import { RuntimeError } from '../core/errors.js';
 import type { ResolvedConfig } from '../config/index.js';
 import { scheduleRows, type ScheduleRow } from '../beat/index.js';
 import { Admin, listRuns, queueStats, runDetail, workerStatuses, type RunSummary } from '../queue/index.js';
-import type { HistoryFilter, HistoryQueries } from '../store/index.js';
+import { formatQuery, type HistoryQuery } from '../core/query.js';
+import type { HistoryQueries, SearchOptions } from '../store/index.js';
 import { historyJson, mergeDetail, queueJson, registeredJson, workerJson, type RunDetailView } from './views.js';
 
 /** What a read needs: the config, a connection, this host's history. */
@@ -83,7 +84,17 @@ export async function registeredDocument(config: ResolvedConfig, admin: Admin | 
   return { tasks: registeredJson(config, workers) };
 }
 
-/** `tq inspect history --json`: runs, totals and per-task statistics; every filter applies to all three. */
-export function historyDocument(history: HistoryQueries, filter: HistoryFilter) {
-  return { runs: history.list(filter).map(historyJson), totals: history.totals(filter), tasks: history.taskStats(filter) };
+/**
+ * `tq inspect history --json`: a page of runs, totals and per-task statistics (every term of the
+ * query applies to all three), the next page's cursor and the query as understood.
+ */
+export function historyDocument(history: HistoryQueries, query: HistoryQuery, paging: SearchOptions) {
+  const page = history.search(query, { ...paging, countUpTo: 0 });
+  return {
+    runs: page.rows.map(historyJson),
+    totals: history.totalsByState(query),
+    tasks: history.taskStats(query),
+    nextCursor: page.nextCursor,
+    query: formatQuery(query),
+  };
 }

@@ -1,3 +1,5 @@
+import { HISTORY_SEARCH_SQL } from './search-schema.js';
+
 /**
  * Versioned schema migrations, applied in order on open. `PRAGMA user_version` holds the
  * schema version. The `images` and `task_runs` column names are a public surface (users query
@@ -71,6 +73,11 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 3,
     description: 'task_runs.checked_at (when history last asked Redis about a run that stopped moving)',
     sql: `ALTER TABLE task_runs ADD COLUMN checked_at INTEGER;`,
+  },
+  {
+    version: 5,
+    description: 'history search: a full-text index and per (queue, task, state) counters, kept by triggers; indexes for filtered pages',
+    sql: HISTORY_SEARCH_SQL,
   },
   {
     version: 6,

@@ -116,7 +116,7 @@ export function registerReadRoutes(app: WebApp, ctx: WebContext): void {
       schema: {
         summary: 'Runs from the durable history, filtered by a query, newest first, with cursor paging',
         description:
-          'q: `state:failed task:resize queue:images worker:host1 id:abc since:1h until:2026-12-01` plus free text. ' +
+          'q: the history query language, e.g. `state:failed task:resize queue:images worker:host1 id:abc error:"premature end" since:1h until:2026-12-01 payload.user:42` plus free text. ' +
           'sort: enqueued (default), finished or runtime (only runs that have one). Pass nextCursor back as cursor for the next page.',
         tags: ['read'],
         querystring: Type.Object({
@@ -124,6 +124,7 @@ export function registerReadRoutes(app: WebApp, ctx: WebContext): void {
           cursor: Type.Optional(Type.String({ maxLength: 2000 })),
           limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 50 })),
           sort: Type.Optional(Type.Union(RUN_SORTS.map((s) => Type.Literal(s)))),
+          order: Type.Optional(Type.Union([Type.Literal('desc'), Type.Literal('asc')])),
         }),
         response: responses(
           doc({ runs: Type.Array(AnyObject), nextCursor: Type.Union([Type.String(), Type.Null()]) }, 'a page of runs'),
@@ -132,8 +133,13 @@ export function registerReadRoutes(app: WebApp, ctx: WebContext): void {
       },
     },
     async (request) => {
-      const { q, cursor, limit, sort } = request.query;
-      const page = findRuns(ctx.store, q, { sort: sort ?? 'enqueued', limit: limit ?? 50, ...(cursor ? { cursor } : {}) });
+      const { q, cursor, limit, sort, order } = request.query;
+      const page = findRuns(ctx.store, q, {
+        sort: sort ?? 'enqueued',
+        order: order ?? 'desc',
+        limit: limit ?? 50,
+        ...(cursor ? { cursor } : {}),
+      });
       return { runs: page.rows.map(historyJson), nextCursor: page.nextCursor };
     },
   );

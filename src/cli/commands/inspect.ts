@@ -20,6 +20,7 @@ import { catchUpHistory } from '../../runtime/history.js';
 import type { CliContext } from '../context.js';
 import { queuesTable, runsTable, scheduleTable, workerJson, workersTable } from '../inspect-views.js';
 import { alreadyInDocument, jsonErrors } from '../output.js';
+import { historyPaging, historyQueryOf } from './inspect-history.js';
 import { printRunDetail } from '../run-detail-view.js';
 import { table, when } from '../table.js';
 
@@ -88,6 +89,12 @@ export interface FilterOptions {
   since?: string;
   search?: string;
   json?: boolean;
+}
+
+export interface HistoryOptions extends FilterOptions {
+  sort?: string;
+  order?: string;
+  cursor?: string;
 }
 
 function parseFilters(o: FilterOptions) {
@@ -232,11 +239,13 @@ export async function inspectRegistered(ctx: CliContext, opts: { json?: boolean 
  * `tq inspect history`: runs, per-task statistics and totals from SQLite; every filter applies
  * to all three. Works with Redis unreachable (see `offlineSession`).
  */
-export async function inspectHistory(ctx: CliContext, opts: FilterOptions): Promise<number> {
+export async function inspectHistory(ctx: CliContext, opts: HistoryOptions): Promise<number> {
   return jsonErrors(ctx.out, opts.json, async () => {
     const f = parseFilters(opts);
+    const query = historyQueryOf(f);
+    const paging = historyPaging(opts, f.limit);
     return offlineSession(ctx, true, async (s) => {
-      const doc = historyDocument(s.history, f);
+      const doc = historyDocument(s.history, query, paging);
       const { runs, totals, tasks } = doc;
       if (opts.json) {
         ctx.out.json(doc);
@@ -263,7 +272,7 @@ export async function inspectHistory(ctx: CliContext, opts: FilterOptions): Prom
       const byState = Object.entries(totals.byState)
         .map(([k, v]) => `${v} ${k}`)
         .join(', ');
-      const more = runs.length < totals.total ? ` (showing ${runs.length}; --limit for more)` : '';
+      const more = doc.nextCursor ? ` (showing ${runs.length}; --limit for more)` : '';
       ctx.out.print(`${totals.total} run(s) match${totals.total ? `: ${byState}` : ''}${more}`);
       return 0;
     });
