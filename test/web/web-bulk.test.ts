@@ -52,7 +52,7 @@ describe('tq web bulk actions', () => {
       );
       expect((await runs('state:failed')).runs).toHaveLength(1);
 
-      const dry = await (
+      const dry: any = await (
         await fetch(`${url}/api/runs/bulk/retry`, {
           method: 'POST',
           headers,
@@ -83,7 +83,7 @@ describe('tq web bulk actions', () => {
         }
       })();
 
-      const real = await (
+      const real: any = await (
         await fetch(`${url}/api/runs/bulk/retry`, { method: 'POST', headers, body: JSON.stringify({ q: 'state:failed task:fail' }) })
       ).json();
       expect(real).toMatchObject({ action: 'retry', dryRun: false, matched: RUNS, done: RUNS, skipped: 0, chunks: 3, errors: [] });
@@ -96,7 +96,7 @@ describe('tq web bulk actions', () => {
       // Every run is waiting again in Redis, and the audit says who did it.
       expect(await queue.getFailedCount()).toBe(0);
       expect(await queue.getWaitingCount()).toBe(RUNS);
-      const audit = await (await fetch(`${url}/api/audit?action=bulk-retry`, { headers })).json();
+      const audit: any = await (await fetch(`${url}/api/audit?action=bulk-retry`, { headers })).json();
       expect(audit.entries).toHaveLength(1);
       expect(audit.entries[0]).toMatchObject({
         who: 'ops',
