@@ -80,6 +80,7 @@ function commandTable(): readonly CommandSpec[] {
         new Option('-l, --loglevel <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).default('info'),
         new Option('--log-format <format>', 'log format').choices(['text', 'json']).default('text'),
         ['--shutdown-timeout <duration>', 'on SIGTERM, how long active runs may finish before they are handed back (default 30s)'],
+        ['--metrics-port <[host:]port>', "serve this worker's process metrics for Prometheus at /metrics (host default 127.0.0.1)"],
       ],
       help: '\nExamples:\n  $ tq worker\n  $ tq worker -Q images,default -c 4 -n thumbs-1\n  $ tq worker --log-format json --shutdown-timeout 2m\n',
       action: lazy(async () => (await import('./commands/worker.js')).workerCommand),

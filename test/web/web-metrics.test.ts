@@ -156,4 +156,30 @@ describe('tq web /metrics', () => {
       await redis.stop();
     }
   }, 180_000);
+
+  it("tq worker --metrics-port serves that worker's process metrics: event-loop lag, memory, active runs", async () => {
+    const project = appProject();
+    const worker = stopAfterTest(project.spawn(['worker', '-Q', 'slow', '-n', 'lagger', '--metrics-port', '127.0.0.1:0']));
+    await worker.waitFor(/metrics\s+(http:\/\/\S+)\/metrics/);
+    const url = /metrics\s+(http:\/\/\S+)\/metrics/.exec(worker.output)![1]!;
+    expect((await project.run(['enqueue', 'slow', '3000'])).code).toBe(0);
+    const text = await eventually(async () => {
+      const t = await (await fetch(`${url}/metrics`)).text();
+      return /tq_worker_active_runs\{worker="lagger"\} 1\n/.test(t) ? t : undefined;
+    });
+    const families = parsePrometheus(text) as Family[];
+    const names = families.map((f) => f.name);
+    expect(names).toContain('tq_worker_event_loop_lag_seconds');
+    expect(names).toContain('tq_worker_cpu_seconds_total');
+    expect(value(families, 'tq_worker_event_loop_lag_seconds', { worker: 'lagger', stat: 'p99' })).toBeGreaterThanOrEqual(0);
+    expect(value(families, 'tq_worker_memory_bytes', { worker: 'lagger', kind: 'rss' })).toBeGreaterThan(1_000_000);
+    for (const f of families) expect(f.name.endsWith('_total')).toBe(f.type === 'COUNTER');
+    // A port that cannot be had is one line and exit 1, not a worker without its metrics.
+    const taken = new URL(url).port;
+    const second = await project.run(['worker', '-Q', 'slow', '-n', 'second', '--metrics-port', taken]);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toMatch(/cannot serve worker metrics on 127\.0\.0\.1:\d+/);
+    const bad = await project.run(['worker', '--metrics-port', 'nope']);
+    expect(bad.code).toBe(2);
+  });
 });
