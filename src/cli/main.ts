@@ -1,8 +1,8 @@
 import { Command, CommanderError, Option } from 'commander';
-import { TqError, UsageError, errorMessage } from '../core/errors.js';
+import { UsageError } from '../core/errors.js';
+import { report } from './failure-report.js';
 import { didYouMean } from '../core/suggest.js';
 import { MAX_PRIORITY } from '../core/names.js';
-import { scrubSecret } from '../core/url.js';
 import { createContext, type CliContext, type SignalHub } from './context.js';
 import { createSignalHub, ForcedExit } from './signals.js';
 import { commandPath, oneLineUsage } from './usage-error.js';
@@ -348,35 +348,6 @@ Examples:
     );
   for (const spec of commandTable()) addCommand(program, spec, signals, result);
   return program;
-}
-
-function report(failure: unknown, debug: boolean, argv: readonly string[]): number {
-  // Redis refusing a write for memory is one line that names maxmemory, whichever command (or
-  // BullMQ script) met it first.
-  const err = asOutOfMemory(failure);
-  const stderr = process.stderr;
-  // Never print a Redis password, even inside messages from libraries.
-  const redisArg = argv[argv.indexOf('--redis') + 1] ?? process.env.TQ_REDIS_URL;
-  let password: string | undefined;
-  try {
-    password = redisArg ? decodeURIComponent(new URL(redisArg).password) || undefined : undefined;
-  } catch {
-    password = undefined;
-  }
-  const clean = (text: string) => scrubSecret(text, password);
-  if (err instanceof ForcedExit) {
-    stderr.write(`tq: ${err.message}\n`);
-    return 1;
-  }
-  if (err instanceof TqError) {
-    stderr.write(`tq: ${clean(err.message)}${err.hint ? ` — ${err.hint}` : ''}\n`);
-    if (debug && err.stack) stderr.write(`${clean(err.stack)}\n`);
-    return err.exitCode;
-  }
-  if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
-  stderr.write(`tq: internal error: ${clean(errorMessage(err))}${debug ? '' : ' (run with --debug for the stack)'}\n`);
-  if (debug && err instanceof Error && err.stack) stderr.write(`${clean(err.stack)}\n`);
-  return 1;
 }
 
 /** The entry point: parses, runs one command, and is the only place that exits the process. */
