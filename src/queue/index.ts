@@ -30,3 +30,4 @@ export {
 export type { PurgeState, RetryFailedReport } from './admin.js';
 export { unparseableLabel, unparseableReason, type Unparseable } from './unparseable-jobs.js';
 export { removeRun } from './remove-run.js';
+export { runnableSince } from './runnable-age.js';

@@ -5,7 +5,7 @@
  */
 import type { ResolvedConfig, Settings } from '../config/index.js';
 import { errorMessage } from '../core/errors.js';
-import { Admin, connect, Producer, queueStats, RunEventReader, workerStatuses, type Redis } from '../queue/index.js';
+import { Admin, connect, Producer, queueStats, RunEventReader, runnableSince, workerStatuses, type Redis } from '../queue/index.js';
 import { startRecorder, type RunningRecorder } from '../runtime/history.js';
 import { queueJson, workerJson } from '../runtime/views.js';
 import { TQ_VERSION } from '../runtime/version.js';
@@ -86,10 +86,15 @@ export async function openWebContext(
       const stats = await queueStats(admin, []);
       const workers = await workerStatuses(admin, stats);
       const queues = await queueStats(admin, workers);
+      const since = await runnableSince(
+        admin,
+        queues.map((q) => q.name),
+      );
       const schedules = await schedulesOf(sources);
       const info = await admin.runEvents().info();
       return {
         queues,
+        runnableSince: since,
         workers,
         schedules,
         streamLastId: info.lastId,

@@ -21,6 +21,8 @@ const RUN_STATES = ['waiting', 'active', 'delayed', 'completed', 'failed', 'canc
 /** What a scrape reads (see `snapshot` in the server). */
 export interface MetricsSnapshot {
   queues: readonly QueueStats[];
+  /** Per queue: since when its longest-waiting startable run has been due (see `runnableSince`), beyond `oldestWaitingMs`. */
+  runnableSince: ReadonlyMap<string, number>;
   workers: readonly WorkerStatus[];
   schedules: readonly ScheduleRow[];
   /** The stream's newest id and this host's recorder's last applied id (their time apart is the lag). */
@@ -97,9 +99,11 @@ export class WebMetrics {
       });
     };
     const runs = gauge('tq_runs', 'Runs in Redis now, by queue and state', ['queue', 'state']);
-    const oldest = gauge('tq_queue_oldest_waiting_age_seconds', 'Age of the oldest run waiting to start in the queue (0 when none waits)', [
-      'queue',
-    ]);
+    const oldest = gauge(
+      'tq_queue_oldest_runnable_age_seconds',
+      'How long the longest-waiting run that could start now has been due: waiting, prioritized, or delayed and overdue (0: none)',
+      ['queue'],
+    );
     const paused = gauge('tq_queue_paused', '1 when the queue is paused', ['queue']);
     const consumers = gauge('tq_workers_online', 'Live workers consuming the queue', ['queue']);
     const up = gauge('tq_worker_up', '1 for each live worker (from its heartbeat)', ['worker']);
@@ -113,10 +117,13 @@ export class WebMetrics {
 
     async function collectAll(): Promise<void> {
       const s = await snapshot();
+      const now = Date.now();
       for (const g of [runs, oldest, paused, consumers, up, lastFetch, stuck, active, lastFire, nextFire]) g.reset();
       for (const q of s.queues) {
         for (const state of RUN_STATES) runs.labels(q.name, state).set(q[state]);
-        oldest.labels(q.name).set((q.oldestWaitingMs ?? 0) / 1000);
+        const since = s.runnableSince.get(q.name);
+        const overdueMs = since === undefined ? 0 : Math.max(0, now - since);
+        oldest.labels(q.name).set(Math.max(q.oldestWaitingMs ?? 0, overdueMs) / 1000);
         paused.labels(q.name).set(q.paused ? 1 : 0);
         consumers.labels(q.name).set(q.consumers);
       }

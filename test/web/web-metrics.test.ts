@@ -46,12 +46,20 @@ describe('tq web /metrics', () => {
 
     const scrape = async () => (await fetch(`${url}/metrics`)).text();
     // The server's stream reader sees the ends a moment after the CLI did.
+    let last = '';
     const text = await eventually(async () => {
-      const t = await scrape();
+      const t = (last = await scrape());
       return /tq_runs_finished_total\{queue="default",task="boom",state="failed"\} 2/.test(t) &&
         /tq_run_wait_seconds_count\{queue="default",task="hello"\} 3/.test(t)
         ? t
         : undefined;
+    }, 30_000).catch((err: unknown) => {
+      throw new Error(
+        `${String(err)}\n${last
+          .split('\n')
+          .filter((l) => /^tq_(runs|run_wait_seconds_count|run_retries)/.test(l))
+          .join('\n')}`,
+      );
     });
     const families = parsePrometheus(text) as Family[];
     const finished = (task: string, state: string) => value(families, 'tq_runs_finished_total', { queue: 'default', task, state });
@@ -63,7 +71,7 @@ describe('tq web /metrics', () => {
     expect(value(families, 'tq_runs', { queue: 'default', state: 'delayed' })).toBe(1);
     expect(value(families, 'tq_runs', { queue: 'slow', state: 'waiting' })).toBe(1);
     expect(value(families, 'tq_runs', { queue: 'default', state: 'waiting' })).toBe(0);
-    expect(value(families, 'tq_queue_oldest_waiting_age_seconds', { queue: 'slow' })).toBeGreaterThan(0);
+    expect(value(families, 'tq_queue_oldest_runnable_age_seconds', { queue: 'slow' })).toBeGreaterThan(0);
     expect(value(families, 'tq_workers_online', { queue: 'default' })).toBe(1);
     expect(value(families, 'tq_workers_online', { queue: 'slow' })).toBe(0);
     expect(value(families, 'tq_worker_up', { worker: 'metrics-worker' })).toBe(1);
@@ -141,6 +149,14 @@ describe('tq web /metrics', () => {
     };
     try {
       await enqueue(1);
+      // A delayed run whose time has come but no worker moved it: it could start now.
+      const producer = await Producer.connect(config, settings);
+      await producer.enqueue('other', {}, { delay: 1 });
+      await producer.close();
+      await new Promise((r) => setTimeout(r, 1100));
+      const overdue = await (await fetch(`${server.url}/metrics`)).text();
+      expect(overdue).toMatch(/tq_runs\{queue="other",state="delayed"\} 1\n/);
+      expect(Number(/tq_queue_oldest_runnable_age_seconds\{queue="other"\} ([\d.]+)/.exec(overdue)?.[1])).toBeGreaterThanOrEqual(1);
       const one = await perScrape();
       await enqueue(99_999);
       expect(await probe.llen(`${prefix}:default:wait`)).toBe(100_000);
