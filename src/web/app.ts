@@ -6,7 +6,7 @@
 import Fastify, { type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { errorMessage } from '../core/errors.js';
+import { errorMessage, TqError } from '../core/errors.js';
 import { TQ_VERSION } from '../runtime/version.js';
 import { allows, authenticate, type Principal, type Role } from './auth.js';
 import type { WebContext } from './context.js';
@@ -56,6 +56,17 @@ export async function buildApp(ctx: WebContext): Promise<WebApp> {
     if (validation) {
       const message = errorMessage(err);
       return reply.status(400).send({ error: { code: 'E_BAD_REQUEST', message, hint: 'see /api/openapi.json for this route' } });
+    }
+    // A library's own error while Redis is away (ioredis refusing a command while it reconnects)
+    // is Redis being unreachable, not a bug: 503 with what to do.
+    if (!(err instanceof TqError || err instanceof HttpError) && !ctx.redisUp()) {
+      return reply.status(503).send({
+        error: {
+          code: 'E_REDIS',
+          message: `Redis is unreachable (${errorMessage(err)})`,
+          hint: 'tq web reconnects by itself: try again once Redis is back; /readyz says when',
+        },
+      });
     }
     const status = statusOf(err);
     const fastifyStatus = (err as { statusCode?: number }).statusCode;

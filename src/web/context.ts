@@ -34,6 +34,8 @@ export interface WebContext {
   readonly metrics: WebMetrics;
   readonly logger: WebLogger;
   readonly sources: InspectSources;
+  /** Whether the connections to Redis take commands now (false while they reconnect). */
+  redisUp(): boolean;
   /** Redis and SQLite answer (`/readyz`). */
   ready(): Promise<{ redis: boolean; sqlite: boolean }>;
   close(): Promise<void>;
@@ -47,13 +49,18 @@ export async function openWebContext(
 ): Promise<WebContext> {
   const cleanup: (() => Promise<unknown> | unknown)[] = [];
   const close = async () => {
-    for (const c of cleanup.reverse()) await Promise.resolve(c()).catch((err: unknown) => logger.warn(`closing: ${errorMessage(err)}`));
+    for (const c of cleanup.reverse()) {
+      logger.info('DEBUG close ' + c.toString().slice(0, 60));
+      await Promise.resolve(c()).catch((err: unknown) => logger.warn(`closing: ${errorMessage(err)}`));
+    }
     cleanup.length = 0;
   };
   try {
-    const admin = await Admin.connect(config, { ...settings, onWarning: (m) => logger.warn(m) });
+    // 'client' connections: while Redis is down a request fails at once (503) instead of
+    // waiting, and they reconnect by themselves when it is back (a long-running server).
+    const admin = await Admin.connect(config, { ...settings, role: 'client', onWarning: (m) => logger.warn(m) });
     cleanup.push(() => admin.close());
-    const producer = await Producer.connect(config, { ...settings, onWarning: (m) => logger.warn(m) });
+    const producer = await Producer.connect(config, { ...settings, role: 'client', onWarning: (m) => logger.warn(m) });
     cleanup.push(() => producer.close());
     const store = openStore(settings.dbFile);
     cleanup.push(() => store.close());
@@ -118,6 +125,7 @@ export async function openWebContext(
       metrics,
       logger,
       sources,
+      redisUp: () => admin.connected && producer.connected,
       async ready() {
         const redis = await admin
           .knownQueues()

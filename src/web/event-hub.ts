@@ -37,6 +37,9 @@ export class EventHub {
   private readonly listeners = new Set<HubListener>();
   private readonly entryListeners = new Set<(events: readonly RunEvent[]) => void>();
   private running = false;
+  /** Resolves when `close()` is called: a read that Redis never answers (it is down) must not hold the close. */
+  private stop!: () => void;
+  private readonly stopped = new Promise<'stopped'>((resolve) => (this.stop = () => resolve('stopped')));
   private loop: Promise<void> | undefined;
   private poller: NodeJS.Timeout | undefined;
   private lastSnapshot = { queues: '', workers: '' };
@@ -69,11 +72,15 @@ export class EventHub {
     while (this.running) {
       let entries: StreamEntry[];
       try {
-        entries = await this.options.reader.read(this.lastId, 500, 1000);
+        const reading = this.options.reader.read(this.lastId, 500, 1000);
+        reading.catch(() => undefined); // settled after close: nobody waits for it any more
+        const got = await Promise.race([reading, this.stopped]);
+        if (got === 'stopped') return;
+        entries = got;
       } catch (err) {
         if (!this.running) return;
         this.options.onError?.(`live events paused, Redis read failed: ${errorMessage(err)}; retrying`);
-        await new Promise((r) => setTimeout(r, 1000));
+        await Promise.race([new Promise((r) => setTimeout(r, 1000)), this.stopped]);
         continue;
       }
       for (const entry of entries) this.accept(entry);
@@ -165,6 +172,7 @@ export class EventHub {
 
   async close(): Promise<void> {
     this.running = false;
+    this.stop();
     if (this.poller) clearInterval(this.poller);
     this.listeners.clear();
     await this.loop?.catch(() => undefined);
