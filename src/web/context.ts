@@ -50,7 +50,6 @@ export async function openWebContext(
   const cleanup: (() => Promise<unknown> | unknown)[] = [];
   const close = async () => {
     for (const c of cleanup.reverse()) {
-      logger.info('DEBUG close ' + c.toString().slice(0, 60));
       await Promise.resolve(c()).catch((err: unknown) => logger.warn(`closing: ${errorMessage(err)}`));
     }
     cleanup.length = 0;
