@@ -9,7 +9,8 @@ import { Admin, connect, Producer, queueStats, RunEventReader, runnableSince, wo
 import { startRecorder, type RunningRecorder } from '../runtime/history.js';
 import { queueJson, workerJson } from '../runtime/views.js';
 import { TQ_VERSION } from '../runtime/version.js';
-import { schedulesOf, type InspectSources } from '../runtime/inspect-reads.js';
+import type { InspectSources } from '../runtime/inspect-reads.js';
+import { dueFireTimes, resolveSchedules, scheduleRow, type ResolvedSchedule, type ScheduleState } from '../beat/index.js';
 import { createAuditLog, getMeta, HistoryQueries, openStore, type AuditLog, type Store } from '../store/index.js';
 import type { AccessPolicy } from './auth.js';
 import { EventHub } from './event-hub.js';
@@ -96,7 +97,13 @@ export async function openWebContext(
         admin,
         queues.map((q) => q.name),
       );
-      const schedules = await schedulesOf(sources);
+      const resolved = resolveSchedules(config);
+      const states = await admin.scheduleStates(resolved.map((r) => r.name));
+      const now = Date.now();
+      const schedules = resolved.map((r) => ({
+        ...scheduleRow(r, states.get(r.name), now),
+        overdue: overdueFires(r, states.get(r.name), now),
+      }));
       const info = await admin.runEvents().info();
       return {
         queues,
@@ -144,4 +151,17 @@ export async function openWebContext(
     await close();
     throw err;
   }
+}
+
+/** A beat deals with a fire time within a second or two; one a minute late has no beat to fire it. */
+const OVERDUE_AFTER_MS = 60_000;
+
+/**
+ * Fire times of a schedule that came more than a minute ago and no beat has dealt with: while no
+ * beat runs they pile up, and a beat that comes back treats them by the schedule's `missed`
+ * policy. 0 for a disabled schedule or one no beat has seen yet.
+ */
+export function overdueFires(s: ResolvedSchedule, state: ScheduleState | undefined, now: number): number {
+  if (!s.enabled || !state || state.spec !== s.spec || state.cursor >= now - OVERDUE_AFTER_MS) return 0;
+  return dueFireTimes(s, state.cursor, now - OVERDUE_AFTER_MS, 1).count;
 }

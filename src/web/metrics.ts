@@ -24,7 +24,8 @@ export interface MetricsSnapshot {
   /** Per queue: since when its longest-waiting startable run has been due (see `runnableSince`), beyond `oldestWaitingMs`. */
   runnableSince: ReadonlyMap<string, number>;
   workers: readonly WorkerStatus[];
-  schedules: readonly ScheduleRow[];
+  /** With the fire times overdue by more than a minute (no beat dealt with them). */
+  schedules: readonly (ScheduleRow & { overdue: number })[];
   /** The stream's newest id and this host's recorder's last applied id (their time apart is the lag). */
   streamLastId: string | undefined;
   recorderLastId: string;
@@ -112,13 +113,18 @@ export class WebMetrics {
     const active = gauge('tq_worker_active_runs', 'Runs the worker is running now', ['worker']);
     const lastFire = gauge('tq_schedule_last_fire_timestamp_seconds', 'The last fire time a beat enqueued', ['schedule']);
     const nextFire = gauge('tq_schedule_next_fire_timestamp_seconds', 'The next fire time of the schedule', ['schedule']);
+    const overdue = gauge(
+      'tq_schedule_overdue_fires',
+      'Fire times due over a minute ago that no beat has dealt with (no beat running); a returning beat applies the missed policy',
+      ['schedule'],
+    );
     const lag = gauge('tq_recorder_lag_seconds', "Time between the stream's newest event and the newest this host's history applied", []);
     const gaps = gauge('tq_recorder_missed_entries', "Stream entries trimmed before this host's history read them (ever)", []);
 
     async function collectAll(): Promise<void> {
       const s = await snapshot();
       const now = Date.now();
-      for (const g of [runs, oldest, paused, consumers, up, lastFetch, stuck, active, lastFire, nextFire]) g.reset();
+      for (const g of [runs, oldest, paused, consumers, up, lastFetch, stuck, active, lastFire, nextFire, overdue]) g.reset();
       for (const q of s.queues) {
         for (const state of RUN_STATES) runs.labels(q.name, state).set(q[state]);
         const since = s.runnableSince.get(q.name);
@@ -136,6 +142,7 @@ export class WebMetrics {
       for (const sch of s.schedules) {
         if (sch.lastFire) lastFire.labels(sch.name).set(Date.parse(sch.lastFire) / 1000);
         if (sch.nextFire) nextFire.labels(sch.name).set(Date.parse(sch.nextFire) / 1000);
+        overdue.labels(sch.name).set(sch.overdue);
       }
       const behind =
         s.streamLastId && compareStreamIds(s.streamLastId, s.recorderLastId) > 0

@@ -138,3 +138,20 @@ describe('event hub', () => {
     await hub.close();
   });
 });
+
+describe('overdue schedule fires', () => {
+  it('counts fire times over a minute late that no beat dealt with, and nothing for a running or new schedule', async () => {
+    const { resolveSchedule } = await import('../../src/beat/index.js');
+    const { overdueFires } = await import('../../src/web/context.js');
+    const s = resolveSchedule('tick', { task: 'hello', every: '10s' }, 'UTC');
+    const now = Date.UTC(2026, 11, 1, 12, 0, 0);
+    const state = (cursor: number) => ({ cursor, spec: s.spec, lastFire: cursor });
+    // The last beat dealt with fires up to 5 minutes ago: 4 minutes of fires (every 10 s) are over a minute late.
+    expect(overdueFires(s, state(now - 300_000), now)).toBe(24);
+    expect(overdueFires(s, state(now - 5_000), now)).toBe(0);
+    expect(overdueFires(s, undefined, now)).toBe(0);
+    expect(overdueFires(s, { ...state(now - 300_000), spec: 'other' }, now)).toBe(0);
+    const off = resolveSchedule('off', { task: 'hello', every: '10s', enabled: false }, 'UTC');
+    expect(overdueFires(off, { cursor: now - 300_000, spec: off.spec, lastFire: undefined }, now)).toBe(0);
+  });
+});
