@@ -163,7 +163,7 @@ export class EventHub {
         const text = JSON.stringify(now[key], (k, v: unknown) => (VOLATILE.has(k) ? undefined : v));
         if (text === this.lastSnapshot[key]) continue;
         this.lastSnapshot[key] = text;
-        this.publish({ event: key, data: now[key] });
+        this.publish({ event: key, data: { [key]: now[key] } });
       }
     } catch (err) {
       this.options.onError?.(`queue and worker changes paused: ${errorMessage(err)}`);

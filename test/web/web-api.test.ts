@@ -194,6 +194,10 @@ describe('tq web', () => {
     } finally {
       redis.disconnect();
     }
+    // Queue changes reach the clients too: pausing a queue is a `queues` event saying so.
+    expect((await call(url, 'POST', '/api/queues/default/pause', 'operator')).json).toEqual({ queues: ['default'], paused: true });
+    await eventually(() => b.others('queues').some((d: any) => d.queues.some((q: any) => q.name === 'default' && q.paused)), 10_000);
+    expect(b.others('workers').length).toBeGreaterThan(0);
     b.close();
     c.close();
   });
@@ -203,6 +207,7 @@ describe('tq web', () => {
 function openStream(url: string, lastEventId?: string) {
   const controller = new AbortController();
   const events: { id: string; data: any[] }[] = [];
+  const others: { event: string; data: any }[] = [];
   let resolveReady = () => undefined as void;
   const ready = new Promise<void>((r) => (resolveReady = r));
   void (async () => {
@@ -226,6 +231,7 @@ function openStream(url: string, lastEventId?: string) {
               .find((l) => l.startsWith(`${name}: `))
               ?.slice(name.length + 2);
           if (field('event') === 'runs') events.push({ id: field('id')!, data: JSON.parse(field('data')!) });
+          else if (field('event')) others.push({ event: field('event')!, data: JSON.parse(field('data')!) });
         }
       }
     } catch {
@@ -236,6 +242,7 @@ function openStream(url: string, lastEventId?: string) {
     ready,
     ids: () => events.map((e) => e.id),
     runs: () => events.map((e) => [e.id, e.data.map((d: any) => `${d.type}:${d.jobId}`)]),
+    others: (event: string) => others.filter((o) => o.event === event).map((o) => o.data),
     close: () => controller.abort(),
   };
 }
