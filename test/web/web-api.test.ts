@@ -246,3 +246,16 @@ function openStream(url: string, lastEventId?: string) {
     close: () => controller.abort(),
   };
 }
+
+describe('tq dev --web', () => {
+  it('serves the API beside the dev worker, with actions allowed on loopback', async () => {
+    const project = appProject();
+    const dev = stopAfterTest(project.spawn(['dev', '--web', '--web-port', '0'], { env: { TQ_WEB_TOKENS: '' } }));
+    await dev.waitFor(/tq dev web: (http:\/\/\S+)/);
+    const url = /tq dev web: (http:\/\/\S+)/.exec(dev.output)![1]!;
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const r = await call(url, 'POST', '/api/enqueue', undefined, { task: 'hello', args: ['dev'], wait: true, timeout: '20s' });
+    expect(r.status).toBe(200);
+    expect(r.json).toMatchObject({ task: 'hello', state: 'completed', result: 'hello dev' });
+  });
+});
