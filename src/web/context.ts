@@ -5,6 +5,7 @@
  */
 import type { ResolvedConfig, Settings } from '../config/index.js';
 import { errorMessage } from '../core/errors.js';
+import { redact } from '../core/json.js';
 import { Admin, connect, Producer, queueStats, RunEventReader, runnableSince, workerStatuses, type Redis } from '../queue/index.js';
 import { startRecorder, type RunningRecorder } from '../runtime/history.js';
 import { queueJson, workerJson } from '../runtime/views.js';
@@ -81,6 +82,13 @@ export async function openWebContext(
         return { queues: withConsumers.map(queueJson), workers: workers.map((w) => workerJson(w)) };
       },
       onError: (m) => logger.warn(m),
+      // Clients see payloads as history stores them: `history.redact` keys masked.
+      ...(config.history.redact.length > 0
+        ? {
+            redact: (events) =>
+              events.map((e) => (e.payload === undefined ? e : { ...e, payload: redact(e.payload, config.history.redact) })),
+          }
+        : {}),
     });
     cleanup.push(async () => {
       const closing = hub.close();

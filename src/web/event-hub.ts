@@ -27,6 +27,8 @@ export interface EventHubOptions {
   bufferSize?: number;
   pollMs?: number;
   onError?: (message: string) => void;
+  /** What clients may see of run events (the history's redaction of payload keys). */
+  redact?: (events: readonly RunEvent[]) => RunEvent[];
 }
 
 export class EventHub {
@@ -95,7 +97,11 @@ export class EventHub {
     this.buffer.push(entry);
     if (this.buffer.length > (this.options.bufferSize ?? 5000)) this.floor = this.buffer.shift()!.id;
     for (const l of this.entryListeners) l(entry.events);
-    if (entry.events.length > 0) this.publish({ id: entry.id, event: 'runs', data: entry.events });
+    if (entry.events.length > 0) this.publish({ id: entry.id, event: 'runs', data: this.shown(entry.events) });
+  }
+
+  private shown(events: readonly RunEvent[]): readonly RunEvent[] {
+    return this.options.redact ? this.options.redact(events) : events;
   }
 
   /** Sends a message to every client. */
@@ -125,7 +131,7 @@ export class EventHub {
       const backlog = await this.backlog(after, upTo);
       if (backlog.gap) listener({ event: 'gap', data: { after, message: backlog.gap } });
       for (const e of backlog.entries) {
-        if (e.events.length > 0) listener({ id: e.id, event: 'runs', data: e.events });
+        if (e.events.length > 0) listener({ id: e.id, event: 'runs', data: this.shown(e.events) });
         sent = e.id;
       }
       if (compareStreamIds(sent!, upTo) < 0) sent = upTo;

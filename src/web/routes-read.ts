@@ -1,5 +1,6 @@
 /** Read routes: what `tq inspect --json` prints, the runs list over history, and the audit trail. */
 import { Type } from '@fastify/type-provider-typebox';
+import { redact } from '../core/json.js';
 import {
   overviewJson,
   queuesDocument,
@@ -155,7 +156,11 @@ export function registerReadRoutes(app: WebApp, ctx: WebContext): void {
         response: responses(doc({ id: Type.String(), state: Type.String(), errors: Type.Array(Type.Unknown()) }, 'one run'), 404, 503),
       },
     },
-    async (request) => runDocument(ctx.sources, request.params.id, ctx.settings.dbFile),
+    async (request) => {
+      const run = await runDocument(ctx.sources, request.params.id, ctx.settings.dbFile);
+      // Over HTTP a payload is shown as history stores it: `history.redact` keys masked.
+      return ctx.config.history.redact.length > 0 ? { ...run, payload: redact(run.payload, ctx.config.history.redact) } : run;
+    },
   );
 
   app.get(

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { Redis } from 'ioredis';
-import { stopAfterTest, type TqProcess } from '../helpers/cli.js';
+import { makeProject, stopAfterTest, type TqProcess } from '../helpers/cli.js';
 import { appProject, eventually } from '../helpers/project.js';
 import type { TestProject } from '../helpers/cli.js';
 
@@ -242,6 +242,7 @@ function openStream(url: string, lastEventId?: string) {
     ready,
     ids: () => events.map((e) => e.id),
     runs: () => events.map((e) => [e.id, e.data.map((d: any) => `${d.type}:${d.jobId}`)]),
+    payloads: () => events.flatMap((e) => e.data.map((d: any) => d.payload)),
     others: (event: string) => others.filter((o) => o.event === event).map((o) => o.data),
     close: () => controller.abort(),
   };
@@ -257,5 +258,31 @@ describe('tq dev --web', () => {
     const r = await call(url, 'POST', '/api/enqueue', undefined, { task: 'hello', args: ['dev'], wait: true, timeout: '20s' });
     expect(r.status).toBe(200);
     expect(r.json).toMatchObject({ task: 'hello', state: 'completed', result: 'hello dev' });
+  });
+});
+
+describe('tq web and history.redact', () => {
+  it('shows payloads over HTTP as history stores them: redacted keys masked in run details and live events', async () => {
+    const project = makeProject(`
+import { defineConfig, defineTask } from 'tq';
+export default defineConfig({
+  history: { redact: ['password'] },
+  tasks: { login: defineTask({ run: async () => 'ok' }) },
+});
+`);
+    const { url } = await startWeb(project);
+    const stream = openStream(url);
+    await stream.ready;
+    const r = await call(url, 'POST', '/api/enqueue', 'operator', { task: 'login', payload: { user: 'ann', password: 'hunter2-hunter2' } });
+    expect(r.status).toBe(200);
+    await eventually(() => stream.ids().length >= 1);
+    const live = JSON.stringify(stream.runs()) + JSON.stringify(stream.payloads());
+    expect(live).toContain('ann');
+    expect(live).not.toContain('hunter2-hunter2');
+    const detail = await call(url, 'GET', `/api/runs/${r.json.id}`, 'viewer');
+    expect(detail.status).toBe(200);
+    expect(detail.json.payload.user).toBe('ann');
+    expect(detail.text).not.toContain('hunter2-hunter2');
+    stream.close();
   });
 });
