@@ -1,18 +1,24 @@
+import type Database from 'better-sqlite3';
+import type { SqliteDatabase } from './database.js';
+
 /**
- * The schema behind history search (migration 5), kept apart because the trigger bodies and
- * the backfill must index exactly the same text.
+ * The schema behind history search (migration 5), kept apart because the triggers, the
+ * backfill and the index's catch-up must index exactly the same text.
  *
  * - `task_runs_fts`: an FTS5 index of each run's task, id, payload (stored redacted already),
  *   result, error (the last one and every attempt's) and logs. Contentless (the text lives in
- *   `task_runs`; no second copy) with `contentless_delete` so a row can be dropped by rowid.
- *   Its rowid is the `task_runs` rowid.
+ *   `task_runs`; no second copy) with `contentless_delete`, so a row can be replaced or dropped
+ *   by rowid. Its rowid is the `task_runs` rowid.
  * - `task_run_counts`: how many runs each (queue, task, state) has, so counts by state, task
- *   or queue read a few dozen rows instead of scanning the table.
- *
- * Both are kept by triggers on `task_runs`, so they change in the same transaction as the row,
- * whoever writes it (the recorder, the reconciler, pruning, or a user with sqlite3).
+ *   or queue read a few dozen rows instead of scanning the table. Kept by triggers.
+ * - `task_runs_search_queue`: rowids whose text changed and is not indexed yet. Triggers fill it
+ *   (whoever writes the row: the recorder, the reconciler, a user with sqlite3) and
+ *   `indexQueuedRuns` empties it into the index in one statement, which the history repository
+ *   runs at the end of every batch it applies, inside the batch's transaction. Why not index
+ *   from the trigger itself: FTS5 writes its pending terms to disk at every statement boundary
+ *   inside a transaction, so one index write per row statement made a segment per row and cost
+ *   the recorder three quarters of its speed; one statement per batch makes one segment.
  */
-
 /**
  * JSON text as words: the escapes `\n`, `\r`, `\t` would otherwise glue their letter to the next
  * word (`a\nb` read as `a` and `nb`). Punctuation needs nothing: the tokenizer splits on it.
@@ -38,28 +44,28 @@ function ftsValues(r: string): string {
 /** The columns of `task_runs_fts`, in order. `error:` searches `error` only. */
 export const FTS_COLUMNS = ['task', 'job_id', 'payload', 'result', 'error', 'logs'] as const;
 
-const FTS_INSERT = (r: string) => `INSERT INTO task_runs_fts (rowid, ${FTS_COLUMNS.join(', ')}) VALUES (${ftsValues(r)});`;
 const COUNT_UP = (r: string) =>
   `INSERT INTO task_run_counts (queue, task, state, n) VALUES (${r}.queue, ${r}.task, ${r}.state, 1) ON CONFLICT (queue, task, state) DO UPDATE SET n = n + 1;`;
 const COUNT_DOWN = (r: string) =>
   `UPDATE task_run_counts SET n = n - 1 WHERE queue = ${r}.queue AND task = ${r}.task AND state = ${r}.state;`;
+const QUEUE = (r: string) => `INSERT OR IGNORE INTO task_runs_search_queue (id) VALUES (${r}.rowid);`;
 
-/** Triggers that keep the index and the counters; also used by the bench to measure their cost. */
+/** Triggers that keep the counters and queue text changes for the index (see above). */
 export const SEARCH_TRIGGERS_SQL = `
   CREATE TRIGGER task_runs_search_insert AFTER INSERT ON task_runs BEGIN
-    ${FTS_INSERT('new')}
+    ${QUEUE('new')}
     ${COUNT_UP('new')}
   END;
   CREATE TRIGGER task_runs_search_delete AFTER DELETE ON task_runs BEGIN
     DELETE FROM task_runs_fts WHERE rowid = old.rowid;
+    DELETE FROM task_runs_search_queue WHERE id = old.rowid;
     ${COUNT_DOWN('old')}
   END;
   CREATE TRIGGER task_runs_search_text AFTER UPDATE OF task, payload, result, error, errors, logs ON task_runs
   WHEN old.task IS NOT new.task OR old.payload IS NOT new.payload OR old.result IS NOT new.result
     OR old.error IS NOT new.error OR old.errors IS NOT new.errors OR old.logs IS NOT new.logs
   BEGIN
-    DELETE FROM task_runs_fts WHERE rowid = old.rowid;
-    ${FTS_INSERT('new')}
+    ${QUEUE('new')}
   END;
   CREATE TRIGGER task_runs_search_counts AFTER UPDATE OF queue, task, state ON task_runs
   WHEN old.queue IS NOT new.queue OR old.task IS NOT new.task OR old.state IS NOT new.state
@@ -76,6 +82,32 @@ export const SEARCH_TRIGGER_NAMES = [
   'task_runs_search_counts',
 ];
 
+/** Indexes the queued rows (replacing what the index had of them) and empties the queue. */
+const INDEX_QUEUED_SQL = [
+  `INSERT OR REPLACE INTO task_runs_fts (rowid, ${FTS_COLUMNS.join(', ')})
+     SELECT ${ftsValues('task_runs')} FROM task_runs WHERE rowid IN (SELECT id FROM task_runs_search_queue)`,
+  'DELETE FROM task_runs_search_queue',
+];
+
+const prepared = new WeakMap<SqliteDatabase, { has: Database.Statement<[]>; run: Database.Statement<[]>[] }>();
+
+/**
+ * Brings the search index up to date with the rows whose text changed (see the queue above).
+ * Call inside the transaction that changed them, so readers see rows and index together.
+ */
+export function indexQueuedRuns(db: SqliteDatabase): void {
+  let stmts = prepared.get(db);
+  if (!stmts) {
+    stmts = {
+      has: db.prepare<[]>('SELECT 1 FROM task_runs_search_queue LIMIT 1'),
+      run: INDEX_QUEUED_SQL.map((sql) => db.prepare<[]>(sql)),
+    };
+    prepared.set(db, stmts);
+  }
+  if (stmts.has.get() === undefined) return;
+  for (const stmt of stmts.run) stmt.run();
+}
+
 export const HISTORY_SEARCH_SQL = `
   CREATE VIRTUAL TABLE task_runs_fts USING fts5(
     ${FTS_COLUMNS.join(', ')},
@@ -89,6 +121,11 @@ export const HISTORY_SEARCH_SQL = `
     n INTEGER NOT NULL,
     PRIMARY KEY (queue, task, state)
   ) WITHOUT ROWID;
+  CREATE TABLE task_runs_search_queue (id INTEGER PRIMARY KEY);
+  -- A segment whose rows were mostly deleted is not rewritten at once by the delete that tips
+  -- it (that rewrite holds the write lock for as long as the segment is big): pruning stays a
+  -- series of short writes, and the space comes back as segments merge with newer ones.
+  INSERT INTO task_runs_fts (task_runs_fts, rank) VALUES ('deletemerge', 0);
   INSERT INTO task_runs_fts (rowid, ${FTS_COLUMNS.join(', ')}) SELECT ${ftsValues('task_runs')} FROM task_runs;
   INSERT INTO task_run_counts (queue, task, state, n) SELECT queue, task, state, count(*) FROM task_runs GROUP BY queue, task, state;
   ${SEARCH_TRIGGERS_SQL}

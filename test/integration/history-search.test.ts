@@ -247,8 +247,11 @@ describe('the index and the counters follow the rows', () => {
       { type: 'retried', jobId: 'a-002', task: 'resize', queue: 'images', at: T0 + 3_600_000, attempt: 1 },
     ]);
     countsMatchTable();
+    // Another writer (sqlite3, the reconciler): counted at once, its text indexed at the next batch.
     store.db.prepare("UPDATE task_runs SET state = 'lost', error = 'gone from Redis' WHERE job_id = 'c-001'").run();
     countsMatchTable();
+    expect(ids('error:gone')).toEqual([]);
+    store.runs.apply([{ type: 'progress', jobId: 'b-003', task: 'email', queue: 'mail', at: T0 + 3_600_001, attempt: 1, progress: 50 }]);
     expect(ids('error:gone')).toEqual(['c-001']);
     store.db.prepare("DELETE FROM task_runs WHERE job_id = 'b-001'").run();
     countsMatchTable();
