@@ -63,7 +63,7 @@ const FEW_MATCHES = 2000;
  * case and accents ignored; a free-text word of 3+ letters also finds words it begins);
  * the other keys are plain comparisons on indexed columns where they exist.
  */
-export function compileQuery(query: HistoryQuery, mode: 'lookup' | 'probe' = 'lookup'): Compiled {
+export function compileQuery(query: HistoryQuery, modes: readonly ('lookup' | 'probe')[] = []): Compiled {
   const clauses: string[] = [];
   const params: unknown[] = [];
   const anyOf = (column: string, values: readonly string[]) => {
@@ -102,18 +102,18 @@ export function compileQuery(query: HistoryQuery, mode: 'lookup' | 'probe' = 'lo
     clauses.push(`json_extract(payload, ?) IN (${values.map(() => '?').join(', ')})`);
     params.push(path, ...values);
   }
-  const match = matchOf(query);
-  if (match !== undefined) {
-    // `+rowid` keeps SQLite from looking each match up by rowid (and sorting them all): with
-    // many matches, walking the sort's index and testing membership finds a page sooner.
-    clauses.push(`${mode === 'probe' ? '+' : ''}rowid IN (SELECT rowid FROM task_runs_fts WHERE task_runs_fts MATCH ?)`);
+  matchesOf(query).forEach((match, i) => {
+    // A run is two documents (rowid * 2 and * 2 + 1, see search-schema.ts): each term is found
+    // in either. `+rowid` keeps SQLite from looking each match up by rowid and sorting them
+    // all: with many matches, walking the sort's index and testing membership is sooner.
+    clauses.push(`${modes[i] === 'probe' ? '+' : ''}rowid IN (SELECT rowid >> 1 FROM task_runs_fts WHERE task_runs_fts MATCH ?)`);
     params.push(match);
-  }
+  });
   return { clauses, params };
 }
 
-/** The full-text part of a query (an FTS5 MATCH expression), or undefined when it has none. */
-function matchOf(query: HistoryQuery): string | undefined {
+/** The full-text terms of a query, one FTS5 MATCH expression each (every one must match). */
+function matchesOf(query: HistoryQuery): string[] {
   const fts: string[] = [];
   for (const p of query.payload) {
     // The index narrows the rows json_extract has to read: the value's words are in the payload.
@@ -130,24 +130,25 @@ function matchOf(query: HistoryQuery): string | undefined {
     // its last word (`com*` of an address) would read the lists of every word it begins.
     fts.push(/^[\p{L}\p{N}]{3,}$/u.test(words) ? `${phrase(words)} *` : phrase(words));
   }
-  return fts.length ? fts.join(' AND ') : undefined;
+  return fts;
 }
+
 /**
- * The query compiled for the way its rows are best read: few full-text matches are looked up
- * and sorted, many are tested while walking an index (see FEW_MATCHES). Also returns how many
- * full-text matches there are, up to `upTo` + 1.
+ * The query compiled for the way its rows are best read: when some full-text term has few
+ * matches, its runs are looked up and sorted (the other terms tested on them); when every term
+ * has many, the page walks the sort's index and tests membership (see FEW_MATCHES). Also returns
+ * how many runs the query matches when that is known from the index alone (one term, up to
+ * `upTo` + 1).
  */
 export function planQuery(db: SqliteDatabase, query: HistoryQuery, upTo = FEW_MATCHES): Compiled & { matches?: number } {
-  const match = matchOf(query);
-  if (match === undefined) return compileQuery(query);
-  const matches = (
-    db
-      .prepare('SELECT count(*) AS n FROM (SELECT 1 FROM task_runs_fts WHERE task_runs_fts MATCH ? LIMIT ?)')
-      .get(match, Math.max(upTo, FEW_MATCHES) + 1) as {
-      n: number;
-    }
-  ).n;
-  return { ...compileQuery(query, matches > FEW_MATCHES ? 'probe' : 'lookup'), matches };
+  const terms = matchesOf(query);
+  if (terms.length === 0) return compileQuery(query);
+  const cap = Math.max(upTo, FEW_MATCHES) + 1;
+  const count = db.prepare('SELECT count(*) AS n FROM (SELECT DISTINCT rowid >> 1 FROM task_runs_fts WHERE task_runs_fts MATCH ? LIMIT ?)');
+  const counts = terms.map((t) => (count.get(t, cap) as { n: number }).n);
+  const fewest = counts.indexOf(Math.min(...counts));
+  const modes = counts.map((n, i) => (i === fewest && n <= FEW_MATCHES ? 'lookup' : 'probe') as 'lookup' | 'probe');
+  return { ...compileQuery(query, modes), ...(terms.length === 1 ? { matches: counts[0]! } : {}) };
 }
 
 function hasWords(text: string): boolean {
