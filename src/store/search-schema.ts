@@ -1,5 +1,4 @@
 import type Database from 'better-sqlite3';
-import type { SqliteDatabase } from './database.js';
 
 /**
  * The schema behind history search (migration 5), kept apart because the triggers, the
@@ -115,13 +114,13 @@ const INDEX_QUEUED_SQL = [
   'DELETE FROM task_runs_search_queue',
 ];
 
-const prepared = new WeakMap<SqliteDatabase, { has: Database.Statement<[]>; run: Database.Statement<[]>[] }>();
+const prepared = new WeakMap<Database.Database, { has: Database.Statement<[]>; run: Database.Statement<[]>[] }>();
 
 /**
  * Brings the search index up to date with the rows whose text changed (see the queue above).
  * Call inside the transaction that changed them, so readers see rows and index together.
  */
-export function indexQueuedRuns(db: SqliteDatabase): void {
+export function indexQueuedRuns(db: Database.Database): void {
   let stmts = prepared.get(db);
   if (!stmts) {
     stmts = {
