@@ -63,7 +63,7 @@ const FEW_MATCHES = 2000;
  * case and accents ignored; a free-text word of 3+ letters also finds words it begins);
  * the other keys are plain comparisons on indexed columns where they exist.
  */
-export function compileQuery(query: HistoryQuery, modes: readonly ('lookup' | 'probe')[] = []): Compiled {
+export function compileQuery(query: HistoryQuery, modes: readonly ('lookup' | 'probe')[] = [], enqueued?: 'known' | 'unknown'): Compiled {
   const clauses: string[] = [];
   const params: unknown[] = [];
   const anyOf = (column: string, values: readonly string[]) => {
@@ -85,14 +85,16 @@ export function compileQuery(query: HistoryQuery, modes: readonly ('lookup' | 'p
   }
   // When it was enqueued, or (never seen enqueued) last updated; written as an OR of two index
   // ranges (enqueued_at, and enqueued_at IS NULL) rather than coalesce(), which no index serves.
-  if (query.since !== undefined) {
-    clauses.push('(enqueued_at >= ? OR (enqueued_at IS NULL AND updated_at >= ?))');
-    params.push(query.since, query.since);
-  }
-  if (query.until !== undefined) {
-    clauses.push('(enqueued_at < ? OR (enqueued_at IS NULL AND updated_at < ?))');
-    params.push(query.until, query.until);
-  }
+  // A caller that reads runs with and without enqueued_at apart (`enqueued`) gets one plain
+  // range each, which the index also reads in order.
+  const time = (op: string, at: string) => {
+    if (enqueued === 'known') clauses.push(`enqueued_at ${op} ?`);
+    else if (enqueued === 'unknown') clauses.push(`updated_at ${op} ?`);
+    else clauses.push(`(enqueued_at ${op} ? OR (enqueued_at IS NULL AND updated_at ${op} ?))`);
+    params.push(...(enqueued ? [at] : [at, at]));
+  };
+  if (query.since !== undefined) time('>=', query.since);
+  if (query.until !== undefined) time('<', query.until);
   for (const p of query.payload) {
     const path = `$.${p.path.map((k) => `"${k}"`).join('.')}`;
     // JSON numbers and booleans come out of json_extract as SQL numbers (true is 1).
@@ -140,15 +142,22 @@ function matchesOf(query: HistoryQuery): string[] {
  * how many runs the query matches when that is known from the index alone (one term, up to
  * `upTo` + 1).
  */
-export function planQuery(db: SqliteDatabase, query: HistoryQuery, upTo = FEW_MATCHES): Compiled & { matches?: number } {
+export function planQuery(db: SqliteDatabase, query: HistoryQuery, upTo = FEW_MATCHES): Planned {
   const terms = matchesOf(query);
-  if (terms.length === 0) return compileQuery(query);
+  if (terms.length === 0) return { ...compileQuery(query), modes: [] };
   const cap = Math.max(upTo, FEW_MATCHES) + 1;
   const count = db.prepare('SELECT count(*) AS n FROM (SELECT DISTINCT rowid >> 1 FROM task_runs_fts WHERE task_runs_fts MATCH ? LIMIT ?)');
   const counts = terms.map((t) => (count.get(t, cap) as { n: number }).n);
   const fewest = counts.indexOf(Math.min(...counts));
   const modes = counts.map((n, i) => (i === fewest && n <= FEW_MATCHES ? 'lookup' : 'probe') as 'lookup' | 'probe');
-  return { ...compileQuery(query, modes), ...(terms.length === 1 ? { matches: counts[0]! } : {}) };
+  return { ...compileQuery(query, modes), modes, ...(terms.length === 1 ? { matches: counts[0]! } : {}) };
+}
+
+export interface Planned extends Compiled {
+  /** How each full-text term is read (see compileQuery). */
+  modes: ('lookup' | 'probe')[];
+  /** Runs matching the only full-text term, counted up to the cap (see planQuery). */
+  matches?: number;
 }
 
 function hasWords(text: string): boolean {
@@ -198,12 +207,19 @@ export class HistorySearch {
     // Several states (or tasks, or queues) cannot be read in order from one index range: each
     // value is read apart, in order, and the pages merged (a few small reads instead of a sort).
     const split = sort === 'enqueued' ? splitKey(query) : undefined;
-    const variants = split ? split.values.map((v) => planQuery(this.db, { ...query, [split.key]: [v] }, 0)) : [planned];
+    const queries = split ? split.values.map((v) => ({ ...query, [split.key]: [v] })) : [query];
+    // Sorted by enqueue time, the runs with and without one are read apart already: each part
+    // gets its own plain time range (see compileQuery).
+    const variants = (part: 'valued' | 'unvalued') =>
+      queries.map((q) => compileQuery(q, planned.modes, sort === 'enqueued' ? (part === 'valued' ? 'known' : 'unknown') : undefined));
     // One row more than asked says whether there is a next page.
     const inUnvalued = cursor !== undefined && cursor.value === null;
-    let rows = inUnvalued ? [] : this.merged(variants, column, order, 'valued', cursor, limit + 1);
+    let rows = inUnvalued ? [] : this.merged(variants('valued'), column, order, 'valued', cursor, limit + 1);
     if (rows.length <= limit) {
-      rows = [...rows, ...this.merged(variants, column, order, 'unvalued', inUnvalued ? cursor : undefined, limit + 1 - rows.length)];
+      rows = [
+        ...rows,
+        ...this.merged(variants('unvalued'), column, order, 'unvalued', inUnvalued ? cursor : undefined, limit + 1 - rows.length),
+      ];
     }
     const shown = rows.slice(0, limit);
     const last = shown[shown.length - 1];
@@ -216,7 +232,7 @@ export class HistorySearch {
             rowid: last._rowid,
           })
         : null;
-    const { total, exact } = this.count(query, planned, upTo);
+    const { total, exact } = this.count(query, planned, upTo, shown.length + (rows.length > limit ? 1 : 0));
     return { rows: shown.map(({ _rowid, ...row }) => row as TaskRunRow), nextCursor, total, totalExact: exact };
   }
 
@@ -296,18 +312,23 @@ export class HistorySearch {
     return { total, byState };
   }
 
-  /** The total for a page: from the counters, from the full-text count, or counted up to `upTo`. */
-  private count(query: HistoryQuery, planned: Compiled & { matches?: number }, upTo: number): { total: number; exact: boolean } {
+  /**
+   * The total for a page: from the counters, from the full-text count, or counted up to `upTo`;
+   * not counted (`seen` as a lower bound) when every full-text term is common, where counting
+   * would cost more than the page itself.
+   */
+  private count(query: HistoryQuery, planned: Planned, upTo: number, seen: number): { total: number; exact: boolean } {
     if (countable(query)) return { total: this.totalsByState(query).total, exact: true };
-    if (upTo <= 0) return { total: 0, exact: false };
-    const onlyText = planned.matches !== undefined && planned.clauses.length === 1;
-    const n = onlyText
-      ? planned.matches!
-      : (
-          this.db
-            .prepare(`SELECT count(*) AS n FROM (SELECT 1 FROM task_runs WHERE ${planned.clauses.join(' AND ')} LIMIT ?)`)
-            .get(...planned.params, upTo + 1) as { n: number }
-        ).n;
+    if (upTo <= 0) return { total: seen, exact: false };
+    if (planned.matches !== undefined && planned.clauses.length === 1) {
+      return planned.matches > upTo ? { total: upTo, exact: false } : { total: planned.matches, exact: true };
+    }
+    if (planned.modes.length > 0 && !planned.modes.includes('lookup')) return { total: seen, exact: false };
+    const n = (
+      this.db
+        .prepare(`SELECT count(*) AS n FROM (SELECT 1 FROM task_runs WHERE ${planned.clauses.join(' AND ')} LIMIT ?)`)
+        .get(...planned.params, upTo + 1) as { n: number }
+    ).n;
     return n > upTo ? { total: upTo, exact: false } : { total: n, exact: true };
   }
 }

@@ -352,8 +352,8 @@ describe('pruneInChunks', () => {
     expect(report.done).toBe(false);
     expect(report.longestMs).toBeLessThanOrEqual(40);
     expect(sizes[0]).toBe(500);
-    expect(sizes[1]).toBe(1000); // at most double a step
-    expect(Math.max(...sizes)).toBe(4000);
+    expect(sizes[1]).toBe(750); // at most half again a step
+    expect(Math.max(...sizes)).toBe(2000); // never more than 2,000 rows
     expect(t).toBeGreaterThanOrEqual(500);
     expect(t).toBeLessThan(560);
   });

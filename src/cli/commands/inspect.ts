@@ -9,7 +9,7 @@ import { catchUpHistory } from '../../runtime/history.js';
 import type { CliContext } from '../context.js';
 import { historyJson, queueJson, queuesTable, runsTable, scheduleTable, workerJson, workersTable } from '../inspect-views.js';
 import { alreadyInDocument, jsonErrors } from '../output.js';
-import { formatQuery } from '../../core/query.js';
+import { EMPTY_QUERY, formatQuery } from '../../core/query.js';
 import { historyPaging, historyQueryOf } from './inspect-history.js';
 import { mergeDetail, printRunDetail } from '../run-detail-view.js';
 import { table, when } from '../table.js';
@@ -120,7 +120,8 @@ export async function inspectOverview(ctx: CliContext, opts: { json?: boolean })
     const workers = await workerStatuses(s.admin, stats);
     const withConsumers = await queueStats(s.admin, workers);
     const rows = await schedules(s);
-    const failures = s.history.list({ state: 'failed', limit: 5 });
+    // The newest failures through the (state, enqueued_at) index, not a sort of every failed run.
+    const failures = s.history.search({ ...EMPTY_QUERY, states: ['failed'] }, { limit: 5, countUpTo: 0 }).rows;
     const perMinute = s.history.perMinute(10);
     if (opts.json) {
       ctx.out.json({
