@@ -281,6 +281,26 @@ describe('the index and the counters follow the rows', () => {
     expect(ids('error:locked')).toEqual(['c-002']);
   });
 
+  it('a redacted payload value is not in the index: a secret cannot be found by searching for it', () => {
+    store.runs.apply(
+      [
+        {
+          type: 'enqueued',
+          jobId: 'r-secret',
+          task: 'login',
+          queue: 'auth',
+          at: T0,
+          attempt: 0,
+          payload: { user: 'zoe', password: 'hunter2' },
+        },
+      ],
+      { redactKeys: ['password'] },
+    );
+    expect(ids('zoe')).toEqual(['r-secret']);
+    expect(ids('hunter2')).toEqual([]);
+    expect(ids('payload.password:hunter2')).toEqual([]);
+  });
+
   it('totalsByState honours every term, from the counters or by counting', () => {
     expect(history.totalsByState(q('task:resize'))).toEqual({ total: 3, byState: { completed: 1, failed: 2 } });
     expect(history.totalsByState(q('state:failed payload.user:42'))).toEqual({ total: 1, byState: { failed: 1 } });
