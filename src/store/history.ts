@@ -1,7 +1,7 @@
 import type { HistoryQuery } from '../core/query.js';
 import type { TaskState } from '../core/states.js';
 import type { SqliteDatabase } from './database.js';
-import { HistorySearch, compileQuery, type RunCounts, type SearchOptions, type SearchResult } from './search.js';
+import { HistorySearch, planQuery, type RunCounts, type SearchOptions, type SearchResult } from './search.js';
 import type { TaskRunRow } from './task-runs.js';
 
 export interface HistoryFilter {
@@ -123,7 +123,7 @@ export class HistoryQueries {
 
   /** Per task: counts and runtime percentiles of the runs matching `query` (every term applies). */
   taskStats(query: HistoryQuery): TaskStats[] {
-    const c = compileQuery(query);
+    const c = planQuery(this.db, query);
     const w = { sql: c.clauses.length ? ` WHERE ${c.clauses.join(' AND ')}` : '', params: c.params };
     const counts = this.db
       .prepare(`SELECT task, count(*) AS count, ${FINAL_SUMS} FROM task_runs${w.sql} GROUP BY task ORDER BY task`)
@@ -172,7 +172,7 @@ export class HistoryQueries {
     anyOf('task', query.tasks);
     anyOf('queue', query.queues);
     if (query.match) {
-      const compiled = compileQuery(query.match);
+      const compiled = planQuery(this.db, query.match);
       clauses.push(...compiled.clauses);
       params.push(...compiled.params);
     }

@@ -6,7 +6,7 @@
  * slow disk gets smaller chunks instead of longer locks.
  */
 export interface PruneOptions {
-  /** Aim for chunks that take about this long, ms (default 40). */
+  /** Aim for chunks that take about this long, ms (default 25). */
   chunkMs?: number;
   /** Stop after about this long, ms, even with rows left (default 250): the caller comes back. */
   budgetMs?: number;
@@ -26,7 +26,7 @@ export interface PruneReport {
 }
 
 const MIN_CHUNK = 50;
-const MAX_CHUNK = 20_000;
+const MAX_CHUNK = 2_000;
 
 /**
  * Calls `deleteChunk(limit)` (one transaction deleting at most `limit` rows, returning how many
@@ -34,7 +34,7 @@ const MAX_CHUNK = 20_000;
  */
 export function pruneInChunks(deleteChunk: (limit: number) => number, options: PruneOptions = {}): PruneReport {
   const now = options.now ?? (() => performance.now());
-  const chunkMs = options.chunkMs ?? 40;
+  const chunkMs = options.chunkMs ?? 25;
   const budgetMs = options.budgetMs ?? 250;
   const started = now();
   let size = options.firstChunk ?? 500;
@@ -51,7 +51,9 @@ export function pruneInChunks(deleteChunk: (limit: number) => number, options: P
       return report;
     }
     if (now() - started >= budgetMs) return report;
-    // Grow at most 2x a step (the time per row is only estimated), shrink at once.
-    size = Math.round(Math.min(MAX_CHUNK, Math.max(MIN_CHUNK, Math.min(size * 2, (size * chunkMs) / Math.max(took, 0.5)))));
+    // Grow by half at most a step (the time per row is only estimated, and a disk shared with
+    // other work stalls now and then), shrink at once; never more than MAX_CHUNK rows, so one
+    // unlucky chunk stays short too.
+    size = Math.round(Math.min(MAX_CHUNK, Math.max(MIN_CHUNK, Math.min(size * 1.5, (size * chunkMs) / Math.max(took, 0.5)))));
   }
 }

@@ -1,4 +1,5 @@
 import type { RunEvent, RunSnapshot } from '../core/run-events.js';
+import { indexQueuedRuns } from './search-schema.js';
 import type { SqliteDatabase } from './database.js';
 import type { TaskRunsRepository } from './task-runs.js';
 
@@ -100,6 +101,7 @@ export async function reconcileRuns(
       lostCount += markLost.run(reason, at, at, row.job_id).changes;
     }
     for (const row of candidates) markChecked.run(now, row.job_id);
+    indexQueuedRuns(db);
   }).immediate();
   // Rows changed behind the repository's back: what it remembers of them is stale.
   if (lostCount > 0) runs.forget();

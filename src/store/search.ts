@@ -1,4 +1,5 @@
 import { QueryError, UsageError } from '../core/errors.js';
+import { decodeCursor, encodeCursor, type Cursor, type SearchOrder, type SearchSort } from './search-cursor.js';
 import type { HistoryQuery } from '../core/query.js';
 import type { TaskState } from '../core/states.js';
 import type { SqliteDatabase } from './database.js';
@@ -13,8 +14,7 @@ import type { TaskRunRow } from './task-runs.js';
  * arrives meanwhile neither repeats nor hides a row. Runs without a sort value (not finished
  * yet, for `finished` and `runtime`) come after all the others, in either order.
  */
-export type SearchSort = 'enqueued' | 'finished' | 'runtime';
-export type SearchOrder = 'asc' | 'desc';
+export type { SearchSort, SearchOrder } from './search-cursor.js';
 
 export interface SearchOptions {
   /** Rows per page (default 50, at most 1,000). */
@@ -46,18 +46,24 @@ export interface RunCounts {
 const SORT_COLUMN: Record<SearchSort, string> = { enqueued: 'enqueued_at', finished: 'finished_at', runtime: 'runtime_ms' };
 const MAX_LIMIT = 10_000;
 
-interface Compiled {
+export interface Compiled {
   /** Conditions on `task_runs` (no leading WHERE). */
   clauses: string[];
   params: unknown[];
 }
 
 /**
+ * How many full-text matches a query may have and still be read by looking its rows up and
+ * sorting them; past this, the page walks the sort's index and keeps the rows that match.
+ */
+const FEW_MATCHES = 2000;
+
+/**
  * The query as SQL conditions. Free text and `error:` go through the FTS index (whole words,
  * case and accents ignored; a free-text word of 3+ letters also finds words it begins);
  * the other keys are plain comparisons on indexed columns where they exist.
  */
-export function compileQuery(query: HistoryQuery): Compiled {
+export function compileQuery(query: HistoryQuery, modes: readonly ('lookup' | 'probe')[] = [], enqueued?: 'known' | 'unknown'): Compiled {
   const clauses: string[] = [];
   const params: unknown[] = [];
   const anyOf = (column: string, values: readonly string[]) => {
@@ -77,15 +83,18 @@ export function compileQuery(query: HistoryQuery): Compiled {
     clauses.push(`(${query.ids.map(() => '(job_id >= ? AND job_id < ?)').join(' OR ')})`);
     for (const id of query.ids) params.push(id, `${id}\u{10FFFF}`);
   }
-  if (query.since !== undefined) {
-    clauses.push('coalesce(enqueued_at, updated_at) >= ?');
-    params.push(query.since);
-  }
-  if (query.until !== undefined) {
-    clauses.push('coalesce(enqueued_at, updated_at) < ?');
-    params.push(query.until);
-  }
-  const fts: string[] = [];
+  // When it was enqueued, or (never seen enqueued) last updated; written as an OR of two index
+  // ranges (enqueued_at, and enqueued_at IS NULL) rather than coalesce(), which no index serves.
+  // A caller that reads runs with and without enqueued_at apart (`enqueued`) gets one plain
+  // range each, which the index also reads in order.
+  const time = (op: string, at: string) => {
+    if (enqueued === 'known') clauses.push(`enqueued_at ${op} ?`);
+    else if (enqueued === 'unknown') clauses.push(`updated_at ${op} ?`);
+    else clauses.push(`(enqueued_at ${op} ? OR (enqueued_at IS NULL AND updated_at ${op} ?))`);
+    params.push(...(enqueued ? [at] : [at, at]));
+  };
+  if (query.since !== undefined) time('>=', query.since);
+  if (query.until !== undefined) time('<', query.until);
   for (const p of query.payload) {
     const path = `$.${p.path.map((k) => `"${k}"`).join('.')}`;
     // JSON numbers and booleans come out of json_extract as SQL numbers (true is 1).
@@ -94,6 +103,21 @@ export function compileQuery(query: HistoryQuery): Compiled {
     );
     clauses.push(`json_extract(payload, ?) IN (${values.map(() => '?').join(', ')})`);
     params.push(path, ...values);
+  }
+  matchesOf(query).forEach((match, i) => {
+    // A run is two documents (rowid * 2 and * 2 + 1, see search-schema.ts): each term is found
+    // in either. `+rowid` keeps SQLite from looking each match up by rowid and sorting them
+    // all: with many matches, walking the sort's index and testing membership is sooner.
+    clauses.push(`${modes[i] === 'probe' ? '+' : ''}rowid IN (SELECT rowid >> 1 FROM task_runs_fts WHERE task_runs_fts MATCH ?)`);
+    params.push(match);
+  });
+  return { clauses, params };
+}
+
+/** The full-text terms of a query, one FTS5 MATCH expression each (every one must match). */
+function matchesOf(query: HistoryQuery): string[] {
+  const fts: string[] = [];
+  for (const p of query.payload) {
     // The index narrows the rows json_extract has to read: the value's words are in the payload.
     const phrases = p.values.filter(hasWords).map((v) => phrase(v));
     if (phrases.length === p.values.length) fts.push(`payload : (${phrases.join(' OR ')})`);
@@ -103,14 +127,37 @@ export function compileQuery(query: HistoryQuery): Compiled {
   }
   for (const t of query.text) {
     const words = needWords(t, t);
-    // One word of 3+ characters also finds longer words it begins; a phrase is taken as typed.
-    fts.push(/\s/.test(words.trim()) || [...words].length < 3 ? phrase(words) : `${phrase(words)} *`);
+    // One word of 3+ letters or digits also finds longer words it begins. Anything the index
+    // splits into several words (a phrase, an address, a path) is matched as typed: a prefix on
+    // its last word (`com*` of an address) would read the lists of every word it begins.
+    fts.push(/^[\p{L}\p{N}]{3,}$/u.test(words) ? `${phrase(words)} *` : phrase(words));
   }
-  if (fts.length) {
-    clauses.push('rowid IN (SELECT rowid FROM task_runs_fts WHERE task_runs_fts MATCH ?)');
-    params.push(fts.join(' AND '));
-  }
-  return { clauses, params };
+  return fts;
+}
+
+/**
+ * The query compiled for the way its rows are best read: when some full-text term has few
+ * matches, its runs are looked up and sorted (the other terms tested on them); when every term
+ * has many, the page walks the sort's index and tests membership (see FEW_MATCHES). Also returns
+ * how many runs the query matches when that is known from the index alone (one term, up to
+ * `upTo` + 1).
+ */
+export function planQuery(db: SqliteDatabase, query: HistoryQuery, upTo = FEW_MATCHES): Planned {
+  const terms = matchesOf(query);
+  if (terms.length === 0) return { ...compileQuery(query), modes: [] };
+  const cap = Math.max(upTo, FEW_MATCHES) + 1;
+  const count = db.prepare('SELECT count(*) AS n FROM (SELECT DISTINCT rowid >> 1 FROM task_runs_fts WHERE task_runs_fts MATCH ? LIMIT ?)');
+  const counts = terms.map((t) => (count.get(t, cap) as { n: number }).n);
+  const fewest = counts.indexOf(Math.min(...counts));
+  const modes = counts.map((n, i) => (i === fewest && n <= FEW_MATCHES ? 'lookup' : 'probe') as 'lookup' | 'probe');
+  return { ...compileQuery(query, modes), modes, ...(terms.length === 1 ? { matches: counts[0]! } : {}) };
+}
+
+export interface Planned extends Compiled {
+  /** How each full-text term is read (see compileQuery). */
+  modes: ('lookup' | 'probe')[];
+  /** Runs matching the only full-text term, counted up to the cap (see planQuery). */
+  matches?: number;
 }
 
 function hasWords(text: string): boolean {
@@ -139,35 +186,7 @@ function countable(q: HistoryQuery): boolean {
   );
 }
 
-interface Cursor {
-  sort: SearchSort;
-  order: SearchOrder;
-  /** The last row's sort value (null: it was among the rows without one). */
-  value: string | number | null;
-  rowid: number;
-}
-
-function encodeCursor(c: Cursor): string {
-  return Buffer.from(JSON.stringify([c.sort, c.order, c.value, c.rowid])).toString('base64url');
-}
-
-function decodeCursor(text: string, sort: SearchSort, order: SearchOrder): Cursor {
-  let parts: unknown;
-  try {
-    parts = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
-  } catch {
-    parts = undefined;
-  }
-  const [s, o, value, rowid] = Array.isArray(parts) ? (parts as unknown[]) : [];
-  const valid =
-    s === sort && o === order && Number.isSafeInteger(rowid) && (value === null || typeof value === 'string' || typeof value === 'number');
-  if (!valid) {
-    throw new UsageError(`the cursor "${text.slice(0, 40)}" is not one this search returned (sort ${sort}, ${order})`, {
-      hint: 'pass the nextCursor of the previous page with the same query, sort and order, or leave it out for the first page',
-    });
-  }
-  return { sort, order, value: value as Cursor['value'], rowid: rowid as number };
-}
+type PagedRow = TaskRunRow & { _rowid: number };
 
 /** Reads history by query: pages, totals and counts. */
 export class HistorySearch {
@@ -182,34 +201,30 @@ export class HistorySearch {
       throw new UsageError(`limit must be an integer from 1 to ${MAX_LIMIT} (got ${limit})`);
     }
     const cursor = options.cursor === undefined ? undefined : decodeCursor(options.cursor, sort, order);
-    const compiled = compileQuery(query);
+    const upTo = options.countUpTo ?? 1000;
+    const planned = planQuery(this.db, query, upTo);
     const column = SORT_COLUMN[sort];
-    const dir = order === 'desc' ? 'DESC' : 'ASC';
-    const cmp = order === 'desc' ? '<' : '>';
-    const page = (part: 'valued' | 'unvalued', after: Cursor | undefined, n: number) => {
-      const clauses = [...compiled.clauses, `${column} IS ${part === 'valued' ? 'NOT ' : ''}NULL`];
-      const params = [...compiled.params];
-      if (after && part === 'valued') {
-        clauses.push(`(${column}, rowid) ${cmp} (?, ?)`);
-        params.push(after.value, after.rowid);
-      } else if (after) {
-        clauses.push(`rowid ${cmp} ?`);
-        params.push(after.rowid);
-      }
-      const order = part === 'valued' ? `${column} ${dir}, rowid ${dir}` : `rowid ${dir}`;
-      return this.db
-        .prepare(`SELECT rowid AS _rowid, * FROM task_runs WHERE ${clauses.join(' AND ')} ORDER BY ${order} LIMIT ?`)
-        .all(...params, n) as (TaskRunRow & { _rowid: number })[];
-    };
+    // Several states (or tasks, or queues) cannot be read in order from one index range: each
+    // value is read apart, in order, and the pages merged (a few small reads instead of a sort).
+    const split = sort === 'enqueued' ? splitKey(query) : undefined;
+    const queries = split ? split.values.map((v) => ({ ...query, [split.key]: [v] })) : [query];
+    // Sorted by enqueue time, the runs with and without one are read apart already: each part
+    // gets its own plain time range (see compileQuery).
+    const variants = (part: 'valued' | 'unvalued') =>
+      queries.map((q) => compileQuery(q, planned.modes, sort === 'enqueued' ? (part === 'valued' ? 'known' : 'unknown') : undefined));
     // One row more than asked says whether there is a next page.
     const inUnvalued = cursor !== undefined && cursor.value === null;
-    let rows = inUnvalued ? [] : page('valued', cursor, limit + 1);
-    if (rows.length <= limit) rows = [...rows, ...page('unvalued', inUnvalued ? cursor : undefined, limit + 1 - rows.length)];
-    const more = rows.length > limit;
+    let rows = inUnvalued ? [] : this.merged(variants('valued'), column, order, 'valued', cursor, limit + 1);
+    if (rows.length <= limit) {
+      rows = [
+        ...rows,
+        ...this.merged(variants('unvalued'), column, order, 'unvalued', inUnvalued ? cursor : undefined, limit + 1 - rows.length),
+      ];
+    }
     const shown = rows.slice(0, limit);
     const last = shown[shown.length - 1];
     const nextCursor =
-      more && last
+      rows.length > limit && last
         ? encodeCursor({
             sort,
             order,
@@ -217,13 +232,46 @@ export class HistorySearch {
             rowid: last._rowid,
           })
         : null;
-    const { total, exact } = this.count(query, compiled, options.countUpTo ?? 10_000);
-    return {
-      rows: shown.map(({ _rowid, ...row }) => row as TaskRunRow),
-      nextCursor,
-      total,
-      totalExact: exact,
-    };
+    const { total, exact } = this.count(query, planned, upTo, shown.length + (rows.length > limit ? 1 : 0));
+    return { rows: shown.map(({ _rowid, ...row }) => row as TaskRunRow), nextCursor, total, totalExact: exact };
+  }
+
+  /** The first `n` rows past `after` of every variant, merged in the page's order. */
+  private merged(
+    variants: readonly Compiled[],
+    column: string,
+    order: SearchOrder,
+    part: 'valued' | 'unvalued',
+    after: Cursor | undefined,
+    n: number,
+  ): PagedRow[] {
+    const dir = order === 'desc' ? 'DESC' : 'ASC';
+    const cmp = order === 'desc' ? '<' : '>';
+    const rows = variants.flatMap((v) => {
+      const clauses = [...v.clauses, `${column} IS ${part === 'valued' ? 'NOT ' : ''}NULL`];
+      const params = [...v.params];
+      if (after && part === 'valued') {
+        clauses.push(`(${column}, rowid) ${cmp} (?, ?)`);
+        params.push(after.value, after.rowid);
+      } else if (after) {
+        clauses.push(`rowid ${cmp} ?`);
+        params.push(after.rowid);
+      }
+      const by = part === 'valued' ? `${column} ${dir}, rowid ${dir}` : `rowid ${dir}`;
+      return this.db
+        .prepare(`SELECT rowid AS _rowid, * FROM task_runs WHERE ${clauses.join(' AND ')} ORDER BY ${by} LIMIT ?`)
+        .all(...params, n) as PagedRow[];
+    });
+    if (variants.length === 1) return rows;
+    const sign = order === 'desc' ? -1 : 1;
+    const value = (r: PagedRow) => (r as unknown as Record<string, string | number | null>)[column] ?? null;
+    rows.sort((a, b) => {
+      const x = value(a);
+      const y = value(b);
+      const byValue = x === y || part === 'unvalued' ? 0 : x! < y! ? -1 : 1;
+      return sign * (byValue || a._rowid - b._rowid);
+    });
+    return rows.slice(0, n);
   }
 
   /** Runs by state, task and queue over the whole history, from the counters (no table scan). */
@@ -249,7 +297,7 @@ export class HistorySearch {
    * and queues, else by counting the matches (every filter applies).
    */
   totalsByState(query: HistoryQuery): { total: number; byState: Partial<Record<TaskState, number>> } {
-    const compiled = countable(query) ? compileCounters(query) : compileQuery(query);
+    const compiled = countable(query) ? compileCounters(query) : planQuery(this.db, query);
     const sql = countable(query)
       ? `SELECT state, sum(n) AS n FROM task_run_counts WHERE n > 0${compiled.clauses.map((c) => ` AND ${c}`).join('')} GROUP BY state`
       : `SELECT state, count(*) AS n FROM task_runs${compiled.clauses.length ? ` WHERE ${compiled.clauses.join(' AND ')}` : ''} GROUP BY state`;
@@ -264,17 +312,31 @@ export class HistorySearch {
     return { total, byState };
   }
 
-  private count(query: HistoryQuery, compiled: Compiled, upTo: number): { total: number; exact: boolean } {
+  /**
+   * The total for a page: from the counters, from the full-text count, or counted up to `upTo`;
+   * not counted (`seen` as a lower bound) when every full-text term is common, where counting
+   * would cost more than the page itself.
+   */
+  private count(query: HistoryQuery, planned: Planned, upTo: number, seen: number): { total: number; exact: boolean } {
     if (countable(query)) return { total: this.totalsByState(query).total, exact: true };
-    if (upTo <= 0) return { total: 0, exact: false };
-    const where = compiled.clauses.length ? ` WHERE ${compiled.clauses.join(' AND ')}` : '';
+    if (upTo <= 0) return { total: seen, exact: false };
+    if (planned.matches !== undefined && planned.clauses.length === 1) {
+      return planned.matches > upTo ? { total: upTo, exact: false } : { total: planned.matches, exact: true };
+    }
+    if (planned.modes.length > 0 && !planned.modes.includes('lookup')) return { total: seen, exact: false };
     const n = (
-      this.db.prepare(`SELECT count(*) AS n FROM (SELECT 1 FROM task_runs${where} LIMIT ?)`).get(...compiled.params, upTo + 1) as {
-        n: number;
-      }
+      this.db
+        .prepare(`SELECT count(*) AS n FROM (SELECT 1 FROM task_runs WHERE ${planned.clauses.join(' AND ')} LIMIT ?)`)
+        .get(...planned.params, upTo + 1) as { n: number }
     ).n;
     return n > upTo ? { total: upTo, exact: false } : { total: n, exact: true };
   }
+}
+
+/** The key whose values a page reads apart (see `search`): the one with more than one value. */
+function splitKey(q: HistoryQuery): { key: 'states' | 'tasks' | 'queues'; values: readonly string[] } | undefined {
+  for (const key of ['states', 'tasks', 'queues'] as const) if (q[key].length > 1) return { key, values: q[key] };
+  return undefined;
 }
 
 /** The state, task and queue conditions of a query, over `task_run_counts`. */

@@ -2,6 +2,7 @@ import type { RunEvent } from '../core/run-events.js';
 import { FINAL_STATES, supersedes, type TaskState } from '../core/states.js';
 import { redact } from '../core/json.js';
 import type { SqliteDatabase } from './database.js';
+import { indexQueuedRuns } from './search-schema.js';
 
 /** A `task_runs` row as stored (JSON columns are text). */
 export interface TaskRunRow {
@@ -184,6 +185,8 @@ export function createTaskRunsRepository(db: SqliteDatabase, repoOptions: TaskRu
         else upsertStmt.run(row);
         remember(row);
       }
+      // The search index takes the batch's text in one statement, in the caller's transaction.
+      indexQueuedRuns(db);
       return pending.size;
     },
     get(jobId) {
