@@ -11,6 +11,8 @@ import type { HubMessage } from './event-hub.js';
 import { responses } from './schemas.js';
 
 const STREAM_ID = /^\d{1,20}-\d{1,20}$/;
+/** What one slow client may have waiting unsent. */
+const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 
 export function registerEventRoutes(app: WebApp, ctx: WebContext): void {
   app.get(
@@ -37,11 +39,19 @@ export function registerEventRoutes(app: WebApp, ctx: WebContext): void {
         'x-accel-buffering': 'no',
       });
       res.write(`retry: 2000\n: tq events from ${ctx.hub.position}\n\n`);
+      let closed = false;
       const send = (m: HubMessage) => {
+        if (closed) return;
+        // A client that stops reading must not make the server hold every event for it: past
+        // the limit it is disconnected, and its browser reconnects with Last-Event-ID, missing nothing.
+        if (res.writableLength > MAX_BUFFERED_BYTES) {
+          closed = true;
+          res.destroy();
+          return;
+        }
         res.write(`${m.id ? `id: ${m.id}\n` : ''}event: ${m.event}\ndata: ${JSON.stringify(m.data)}\n\n`);
       };
       let unsubscribe: (() => void) | undefined;
-      let closed = false;
       const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
       res.on('close', () => {
         closed = true;
