@@ -154,6 +154,33 @@ describe('tq web', () => {
     });
     const inspect = JSON.parse((await project.run(['inspect', 'task', api.json.id, '--json'])).stdout);
     expect(detail).toEqual(inspect);
+    // Actions the run's state does not allow: 409 with the CLI's codes.
+    const retried = await call(url, 'POST', `/api/runs/${api.json.id}/retry`, 'operator');
+    expect(retried.status).toBe(409);
+    expect(retried.json.error.code).toBe('E_NOT_FAILED');
+    const cancelled = await call(url, 'POST', `/api/runs/${api.json.id}/cancel`, 'operator');
+    expect(cancelled.status).toBe(409);
+    expect(cancelled.json.error.code).toBe('E_FINISHED');
+    // Cursor paging over history: every run once, newest first.
+    for (let i = 0; i < 5; i++) await call(url, 'POST', '/api/enqueue', 'operator', { task: 'hello', args: [`p${i}`] });
+    const all = await eventually(async () => {
+      const r = await call(url, 'GET', '/api/runs?limit=1000', 'viewer');
+      return r.json.runs.length >= 7 ? (r.json.runs as { id: string }[]).map((x) => x.id) : undefined;
+    });
+    const paged: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: any = (await call(url, 'GET', `/api/runs?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, 'viewer'))
+        .json;
+      expect(page.runs.length).toBeLessThanOrEqual(2);
+      paged.push(...page.runs.map((x: { id: string }) => x.id));
+      cursor = page.nextCursor;
+    } while (cursor);
+    expect(paged).toEqual(all);
+    const byRuntime = (await call(url, 'GET', '/api/runs?sort=runtime&q=state:completed', 'viewer')).json.runs as { runtimeMs: number }[];
+    expect(byRuntime.length).toBeGreaterThanOrEqual(2);
+    expect(byRuntime.map((r) => r.runtimeMs)).toEqual([...byRuntime.map((r) => r.runtimeMs)].sort((a, b) => b - a));
+    expect((await call(url, 'GET', '/api/runs?q=stat:failed', 'viewer')).status).toBe(422);
     // Validation as tq enqueue: a missing argument is 422, an unknown task 404.
     const missing = await call(url, 'POST', '/api/enqueue', 'operator', { task: 'hello' });
     expect(missing.status).toBe(422);
