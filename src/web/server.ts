@@ -4,6 +4,7 @@
  * several can run behind a load balancer.
  */
 import type { ResolvedConfig, Settings } from '../config/index.js';
+import { RuntimeError, errorMessage } from '../core/errors.js';
 import { accessPolicy, tokensFromEnv } from './auth.js';
 import { buildApp } from './app.js';
 import { openWebContext, type WebLogger } from './context.js';
@@ -32,7 +33,16 @@ export async function startWebServer(config: ResolvedConfig, settings: Settings,
   const ctx = await openWebContext(config, settings, policy, options.logger);
   try {
     const app = await buildApp(ctx);
-    await app.listen({ port: options.port, host: options.host });
+    try {
+      await app.listen({ port: options.port, host: options.host });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'EADDRINUSE' && code !== 'EACCES' && code !== 'EADDRNOTAVAIL') throw err;
+      throw new RuntimeError('E_LISTEN', `tq web cannot listen on ${options.host}:${options.port}: ${errorMessage(err)}`, {
+        hint: code === 'EADDRINUSE' ? 'another process has that port: pick another with --port' : 'check --host and --port',
+        cause: err,
+      });
+    }
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : options.port;
     const host = options.host.includes(':') ? `[${options.host}]` : options.host;

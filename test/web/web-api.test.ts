@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { Redis } from 'ioredis';
@@ -117,6 +118,15 @@ describe('tq web', () => {
     const badRole = await project.run(['web', '--port', '0'], { env: { TQ_WEB_TOKENS: 'x:superuser:a-secret-that-must-not-show' } });
     expect(badRole.code).toBe(2);
     expect(badRole.stderr + badRole.stdout).not.toContain('a-secret-that-must-not-show');
+
+    // A port another process holds: one line, exit 1.
+    const holder = net.createServer().listen(0, '127.0.0.1');
+    await new Promise((r) => holder.once('listening', r));
+    const held = await project.run(['web', '--port', String((holder.address() as net.AddressInfo).port)], { env: { TQ_WEB_TOKENS: '' } });
+    holder.close();
+    expect(held.code).toBe(1);
+    expect(held.stderr.trim().split('\n')).toHaveLength(1);
+    expect(held.stderr).toMatch(/cannot listen on 127\.0\.0\.1:\d+.*pick another with --port/);
 
     const anon = await startWeb(project, [], { TQ_WEB_TOKENS: '' });
     expect((await call(anon.url, 'GET', '/api/queues')).status).toBe(200);
