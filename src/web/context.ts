@@ -120,6 +120,7 @@ export async function openWebContext(
         schedules,
         streamLastId: info.lastId,
         recorderLastId: recorder.recorder.lastId,
+        recorderBehindEvents: hub.eventsAfter(recorder.recorder.lastId),
         recorderMissed: Number(getMeta(store.db, missedKey) ?? 0),
       };
     });

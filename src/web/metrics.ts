@@ -29,6 +29,8 @@ export interface MetricsSnapshot {
   /** The stream's newest id and this host's recorder's last applied id (their time apart is the lag). */
   streamLastId: string | undefined;
   recorderLastId: string;
+  /** Run events in the stream after the recorder's position (as far as the hub's buffer tells). */
+  recorderBehindEvents: number;
   /** Stream entries the recorder found trimmed before it read them (ever). */
   recorderMissed: number;
 }
@@ -119,6 +121,7 @@ export class WebMetrics {
       ['schedule'],
     );
     const lag = gauge('tq_recorder_lag_seconds', "Time between the stream's newest event and the newest this host's history applied", []);
+    const lagEvents = gauge('tq_recorder_lag_events', "Run events in the stream that this host's history has not applied yet", []);
     const gaps = gauge('tq_recorder_missed_entries', "Stream entries trimmed before this host's history read them (ever)", []);
 
     async function collectAll(): Promise<void> {
@@ -149,6 +152,7 @@ export class WebMetrics {
           ? (idMs(s.streamLastId) - idMs(s.recorderLastId)) / 1000
           : 0;
       lag.set(Math.max(0, behind));
+      lagEvents.set(s.recorderBehindEvents);
       gaps.set(s.recorderMissed);
     }
   }

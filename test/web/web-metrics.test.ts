@@ -76,6 +76,8 @@ describe('tq web /metrics', () => {
     expect(value(families, 'tq_workers_online', { queue: 'slow' })).toBe(0);
     expect(value(families, 'tq_worker_up', { worker: 'metrics-worker' })).toBe(1);
     expect(value(families, 'tq_build_info', {})).toBe(1);
+    expect(value(families, 'tq_recorder_lag_events', {})).toBeGreaterThanOrEqual(0);
+    expect(value(families, 'tq_recorder_lag_seconds', {})).toBeGreaterThanOrEqual(0);
     // Histograms: attempts ran (3 hello, 2 x 2 boom), runs started after waiting.
     expect(text).toMatch(/tq_run_duration_seconds_count\{queue="default",task="hello"\} 3\n/);
     expect(text).toMatch(/tq_run_duration_seconds_count\{queue="default",task="boom"\} 4\n/);

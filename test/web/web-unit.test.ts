@@ -117,6 +117,9 @@ describe('event hub', () => {
     await hub.start();
     stream.append(20); // the buffer keeps the last 5 of these
     await until(() => hub.position === '1023-0');
+    // The recorder's lag as the buffer tells it: events after a position.
+    expect(hub.eventsAfter('1021-0')).toBe(2);
+    expect(hub.eventsAfter('1023-0')).toBe(0);
 
     for (const from of ['1021-0', '1002-0']) {
       const got: HubMessage[] = [];
