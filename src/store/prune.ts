@@ -10,7 +10,7 @@ export interface PruneOptions {
   chunkMs?: number;
   /** Stop after about this long, ms, even with rows left (default 250): the caller comes back. */
   budgetMs?: number;
-  /** First chunk size, rows (default 500). */
+  /** First chunk size, rows (default 200: the first chunk reads cold pages). */
   firstChunk?: number;
   /** The clock, ms (for tests). */
   now?: () => number;
@@ -37,7 +37,7 @@ export function pruneInChunks(deleteChunk: (limit: number) => number, options: P
   const chunkMs = options.chunkMs ?? 25;
   const budgetMs = options.budgetMs ?? 250;
   const started = now();
-  let size = options.firstChunk ?? 500;
+  let size = options.firstChunk ?? 200;
   const report: PruneReport = { deleted: 0, chunks: 0, longestMs: 0, done: false };
   for (;;) {
     const t0 = now();
