@@ -13,7 +13,7 @@ const libs = {
   store: { group: ['better-sqlite3'], message: 'only src/store imports better-sqlite3' },
   tasks: { group: ['sharp'], message: 'only src/tasks imports sharp' },
   web: {
-    group: ['fastify', 'fastify/*', '@fastify/*', 'hono', 'hono/*', '@hono/*', 'prom-client'],
+    group: ['fastify', 'fastify/*', '@fastify/*', 'hono', 'hono/*', '@hono/*', 'prom-client', 'typebox', 'typebox/*'],
     message: 'only src/web imports the HTTP framework and the metrics library',
   },
 };
@@ -52,6 +52,7 @@ export default tseslint.config(
   restrict(['src/beat/**', 'src/config/**'], [...except('none'), ...ours('runtime', 'cli', 'monitor', 'web', 'client')]),
   restrict(['src/runtime/**'], [...except('none'), ...ours('cli', 'monitor', 'web', 'client')]),
   restrict(['src/monitor/**', 'src/client/**'], [...except('none'), ...ours('cli', 'web')]),
+  // tq web: the only layer that imports the HTTP framework, its schemas (typebox) and the metrics library.
   restrict(['src/web/**'], [...except('web'), ...ours('cli', 'monitor')]),
   restrict(['src/cli/**', 'src/index.ts'], [...except('none')]),
   {

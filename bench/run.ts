@@ -15,6 +15,7 @@ import { json, table } from './lib/report.js';
 import { cliScenario } from './scenarios/cli.js';
 import { drainScenario } from './scenarios/drain.js';
 import { enqueueScenario } from './scenarios/enqueue.js';
+import { historyScenario } from './scenarios/history.js';
 import { memoryScenario } from './scenarios/memory.js';
 import { monitorScenario } from './scenarios/monitor.js';
 import { resizeScenario } from './scenarios/resize.js';
@@ -29,6 +30,7 @@ const RUNNERS: Record<ScenarioName, (ctx: BenchContext) => Promise<ScenarioResul
   // After drain: it reports the RSS the drain measured.
   memory: memoryScenario,
   monitor: monitorScenario,
+  history: historyScenario,
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -80,6 +82,7 @@ async function main(argv: string[]): Promise<number> {
       roundTrips: options.roundTrips,
       images: options.images,
       cliReps: options.cliReps,
+      historyRuns: options.historyRuns,
       seconds: Math.round((Date.now() - started) / 1000),
     };
     process.stdout.write(options.json ? json(about, settings, rows, ctx.notes) : table(about, settings, rows, ctx.notes));

@@ -1,6 +1,6 @@
 /** The benchmark's flags and the sizes they resolve to. */
 
-export const SCENARIOS = ['enqueue', 'drain', 'roundtrip', 'resize', 'cli', 'memory', 'monitor'] as const;
+export const SCENARIOS = ['enqueue', 'drain', 'roundtrip', 'resize', 'cli', 'memory', 'monitor', 'history'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface BenchOptions {
@@ -18,6 +18,8 @@ export interface BenchOptions {
   images: number;
   /** Waiting runs for the monitor's loaded measurement. */
   monitorRuns: number;
+  /** Runs generated in `task_runs` for the history-at-scale figures. */
+  historyRuns: number;
   /** Fresh processes per CLI measurement (the median is reported). */
   cliReps: number;
   only: Set<ScenarioName>;
@@ -39,6 +41,7 @@ const HELP = `npm run bench -- [options]
   --images N           3000x2000 JPEGs for resize (default 200; quick 16)
   --cli-reps N         fresh processes per CLI figure (default 10; quick 3)
   --monitor-runs N     waiting runs for the monitor's loaded figure (default 100000; quick 20000)
+  --history-runs N     runs in task_runs for history at scale (default 1000000; quick 100000)
   --only a,b           scenarios: ${SCENARIOS.join(', ')}
   --profile DIR        run every tq process with --cpu-prof, profiles in DIR
 `;
@@ -67,6 +70,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     roundTrips: quick ? 200 : 1000,
     images: quick ? 16 : 200,
     monitorRuns: quick ? 20_000 : 100_000,
+    historyRuns: quick ? 100_000 : 1_000_000,
     cliReps: quick ? 3 : 10,
     only: new Set(SCENARIOS),
     profileDir: undefined,
@@ -100,6 +104,9 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
         break;
       case '--monitor-runs':
         options.monitorRuns = positive(flag, value());
+        break;
+      case '--history-runs':
+        options.historyRuns = positive(flag, value());
         break;
       case '--cli-reps':
         options.cliReps = positive(flag, value());

@@ -1,24 +1,14 @@
 /**
  * How `tq inspect` shows what it read: the human tables and the `--json` shapes of queues,
- * workers, schedules and runs. Pure functions of the data and the output's colours.
+ * workers, schedules and runs (the JSON shapes live in runtime/views.ts, shared with tq web). Pure functions of the data and the output's colours.
  */
 import { formatBytes, formatDuration } from '../core/duration.js';
 import { clockWarning, describeOffset } from '../core/clock-offset.js';
-import { hasNoConsumer, unparseableLabel, type QueueStats, type Unparseable, type WorkerStatus } from '../queue/index.js';
+import { unparseableLabel, type QueueStats, type Unparseable, type WorkerStatus } from '../queue/index.js';
+import { queueFlags } from '../runtime/views.js';
 import type { ScheduleRow } from '../beat/index.js';
-import type { TaskRunRow } from '../store/index.js';
 import { colorState, type Output } from './output.js';
 import { age, table, when } from './table.js';
-
-/** A queue's flags: `paused`, and `no-consumer` (see `hasNoConsumer`). */
-export function queueFlags(q: QueueStats): string[] {
-  const flags: string[] = [];
-  if (q.paused) flags.push('paused');
-  if (hasNoConsumer(q)) flags.push('no-consumer');
-  return flags;
-}
-
-export const queueJson = (q: QueueStats) => ({ ...q, flags: queueFlags(q) });
 
 export function queuesTable(out: Output, stats: QueueStats[]): string {
   if (stats.length === 0) return '(no queues yet)';
@@ -42,27 +32,6 @@ export function queuesTable(out: Output, stats: QueueStats[]): string {
     ]),
   );
 }
-
-export const workerJson = (w: WorkerStatus, ping?: Map<string, number>) => ({
-  name: w.name,
-  host: w.host,
-  pid: w.pid,
-  queues: w.queues,
-  concurrency: w.concurrency,
-  active: w.active.map((a) => ({ id: a.id, task: a.task, startedAt: new Date(a.startedAt).toISOString() })),
-  processed: w.processed,
-  failed: w.failed,
-  zombies: w.zombies,
-  uptimeMs: Date.now() - w.startedAt,
-  rssBytes: w.rssBytes,
-  version: w.version,
-  heartbeatAgeMs: w.heartbeatAgeMs,
-  clockOffsetMs: w.clockOffsetMs ?? null,
-  lastFetchAt: new Date(w.lastFetchAt).toISOString(),
-  stuck: w.stuck,
-  stopping: w.stopping === true,
-  ...(ping ? { pingMs: ping.get(w.name) ?? null } : {}),
-});
 
 /** A worker's clock against Redis's: `3 ms behind`, yellow past a second (see README, Clocks). */
 const clockCell = (out: Output, offsetMs: number) =>
@@ -124,20 +93,6 @@ export function scheduleTable(out: Output, rows: ScheduleRow[]): string {
   );
 }
 
-export const historyJson = (r: TaskRunRow) => ({
-  id: r.job_id,
-  task: r.task,
-  queue: r.queue,
-  state: r.state,
-  attempt: r.attempt,
-  worker: r.worker,
-  enqueuedAt: r.enqueued_at,
-  startedAt: r.started_at,
-  finishedAt: r.finished_at,
-  runtimeMs: r.runtime_ms,
-  error: r.error,
-});
-
 /** One line of a runs table (from Redis or from history). */
 export interface RunLine {
   id: string;
@@ -168,3 +123,5 @@ export function runsTable(out: Output, rows: RunLine[]): string {
     ]),
   );
 }
+
+export { historyJson, queueJson, queueFlags, workerJson } from '../runtime/views.js';

@@ -1,8 +1,8 @@
 import { Command, CommanderError, Option } from 'commander';
-import { TqError, UsageError, errorMessage } from '../core/errors.js';
+import { UsageError } from '../core/errors.js';
+import { report } from './failure-report.js';
 import { didYouMean } from '../core/suggest.js';
 import { MAX_PRIORITY } from '../core/names.js';
-import { scrubSecret } from '../core/url.js';
 import { createContext, type CliContext, type SignalHub } from './context.js';
 import { createSignalHub, ForcedExit } from './signals.js';
 import { commandPath, oneLineUsage } from './usage-error.js';
@@ -58,7 +58,10 @@ const RUN_FILTERS: readonly OptionSpec[] = [
 const HISTORY_FILTERS: readonly OptionSpec[] = [
   ...RUN_FILTERS,
   ['--since <duration>', 'only runs enqueued within this long (1h, 7d)'],
-  ['--search <text>', 'runs whose payload, result or error contains the text'],
+  ['--search <query>', 'a history query: words, "phrases" and terms like state:failed error:"premature end" payload.user:42'],
+  ['--sort <key>', 'enqueued (default), finished or runtime'],
+  ['--order <dir>', 'desc (default: newest or longest first) or asc'],
+  ['--cursor <cursor>', 'the next page: the cursor the previous page printed'],
 ];
 
 const inspect = () => import('./commands/inspect.js');
@@ -77,6 +80,7 @@ function commandTable(): readonly CommandSpec[] {
         new Option('-l, --loglevel <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).default('info'),
         new Option('--log-format <format>', 'log format').choices(['text', 'json']).default('text'),
         ['--shutdown-timeout <duration>', 'on SIGTERM, how long active runs may finish before they are handed back (default 30s)'],
+        ['--metrics-port <[host:]port>', "serve this worker's process metrics for Prometheus at /metrics (host default 127.0.0.1)"],
       ],
       help: '\nExamples:\n  $ tq worker\n  $ tq worker -Q images,default -c 4 -n thumbs-1\n  $ tq worker --log-format json --shutdown-timeout 2m\n',
       action: lazy(async () => (await import('./commands/worker.js')).workerCommand),
@@ -157,6 +161,12 @@ Examples:
           description: 'durable history from SQLite, with totals and p50/p95 runtime per task',
           options: [...HISTORY_FILTERS, JSON_OPTION],
           action: lazy(async () => (await inspect()).inspectHistory),
+        },
+        {
+          name: 'audit',
+          description: 'actions taken through tq web: who, role, action, target, query, result',
+          options: [['--limit <n>', 'at most this many entries (default 50)'], JSON_OPTION],
+          action: lazy(async () => (await inspect()).inspectAudit),
         },
         {
           name: 'schedule',
@@ -273,10 +283,26 @@ Examples:
       action: lazy(async () => (await import('./commands/doctor.js')).doctorCommand),
     },
     {
+      name: 'web',
+      description: 'HTTP server: REST API, live events (SSE) and Prometheus /metrics; tokens from TQ_WEB_TOKENS or TQ_WEB_TOKENS_FILE',
+      options: [
+        ['--port <n>', 'port to listen on (default 5555; 0 picks a free one)'],
+        ['--host <host>', 'address to bind (default 127.0.0.1; any other needs tokens)'],
+        ['--read-only', 'refuse every action, whatever the role'],
+        ['--allow-actions', 'without tokens: allow actions (the loopback server is read-only otherwise)'],
+      ],
+      help: '\nExamples:\n  $ tq web\n  $ TQ_WEB_TOKENS=ops:admin:$(openssl rand -hex 24) tq web --host 0.0.0.0\n  $ curl -H "Authorization: Bearer $TOKEN" localhost:5555/api/queues\n',
+      action: lazy(async () => (await import('./commands/web.js')).webCommand),
+    },
+    {
       name: 'dev',
       description: 'worker for every queue and beat in one process; starts a private redis-server when none answers',
-      options: [['-c, --concurrency <n>', 'runs at once per queue']],
-      help: '\nExamples:\n  $ tq dev\n  $ tq dev --redis redis://127.0.0.1:6380\n',
+      options: [
+        ['-c, --concurrency <n>', 'runs at once per queue'],
+        ['--web', 'also serve tq web (REST API, events, /metrics) on 127.0.0.1'],
+        ['--web-port <n>', 'with --web: its port (default 5555)'],
+      ],
+      help: '\nExamples:\n  $ tq dev\n  $ tq dev --web\n  $ tq dev --redis redis://127.0.0.1:6380\n',
       action: lazy(async () => (await import('./commands/dev.js')).devCommand),
     },
     {
@@ -349,35 +375,6 @@ Examples:
     );
   for (const spec of commandTable()) addCommand(program, spec, signals, result);
   return program;
-}
-
-function report(failure: unknown, debug: boolean, argv: readonly string[]): number {
-  // Redis refusing a write for memory is one line that names maxmemory, whichever command (or
-  // BullMQ script) met it first.
-  const err = asOutOfMemory(failure);
-  const stderr = process.stderr;
-  // Never print a Redis password, even inside messages from libraries.
-  const redisArg = argv[argv.indexOf('--redis') + 1] ?? process.env.TQ_REDIS_URL;
-  let password: string | undefined;
-  try {
-    password = redisArg ? decodeURIComponent(new URL(redisArg).password) || undefined : undefined;
-  } catch {
-    password = undefined;
-  }
-  const clean = (text: string) => scrubSecret(text, password);
-  if (err instanceof ForcedExit) {
-    stderr.write(`tq: ${err.message}\n`);
-    return 1;
-  }
-  if (err instanceof TqError) {
-    stderr.write(`tq: ${clean(err.message)}${err.hint ? ` — ${err.hint}` : ''}\n`);
-    if (debug && err.stack) stderr.write(`${clean(err.stack)}\n`);
-    return err.exitCode;
-  }
-  if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
-  stderr.write(`tq: internal error: ${clean(errorMessage(err))}${debug ? '' : ' (run with --debug for the stack)'}\n`);
-  if (debug && err instanceof Error && err.stack) stderr.write(`${clean(err.stack)}\n`);
-  return 1;
 }
 
 /** The entry point: parses, runs one command, and is the only place that exits the process. */

@@ -1,56 +1,10 @@
 import { formatDuration } from '../core/duration.js';
-import { isFinalState } from '../core/states.js';
-import { unparseableReason, type RunDetail } from '../queue/index.js';
-import type { TaskRunRow } from '../store/index.js';
+import { unparseableReason } from '../queue/index.js';
+import type { RunDetailView } from '../runtime/views.js';
 import { colorState, jsonText, type Output } from './output.js';
 import { when } from './table.js';
 
-/** One run as `tq inspect task` shows it: Redis's view when it has the run, else history's. */
-export type RunDetailView = RunDetail & { errors: unknown[]; source: 'redis' | 'history' };
-
-function detailFromHistory(row: TaskRunRow): RunDetail & { errors: unknown[] } {
-  const parse = (t: string | null) => (t === null ? null : (JSON.parse(t) as unknown));
-  return {
-    id: row.job_id,
-    task: row.task,
-    queue: row.queue,
-    state: row.state,
-    attempt: row.attempt,
-    enqueuedAt: row.enqueued_at ?? row.updated_at,
-    startedAt: row.started_at,
-    finishedAt: row.finished_at,
-    payload: parse(row.payload),
-    result: parse(row.result),
-    error: row.error,
-    stack: row.stack,
-    progress: parse(row.progress),
-    logs: (parse(row.logs) as string[] | null) ?? [],
-    worker: row.worker,
-    runtimeMs: row.runtime_ms,
-    dueAt: row.due_at,
-    children: [],
-    errors: (parse(row.errors) as unknown[] | null) ?? [],
-  };
-}
-
-/**
- * Redis's detail completed by history (earlier attempts' errors, logs, a start Redis no longer
- * says), or history's alone. A finished run's progress is history's: the last progress a
- * handler reports reaches history with the run's end, while Redis may hold an earlier one.
- */
-export function mergeDetail(live: RunDetail | undefined, row: TaskRunRow | undefined): RunDetailView {
-  const fromHistory = row ? detailFromHistory(row) : undefined;
-  if (!live) return { ...fromHistory!, source: 'history' };
-  const finalProgress = fromHistory && isFinalState(live.state) && fromHistory.progress !== null;
-  return {
-    ...live,
-    startedAt: live.startedAt ?? fromHistory?.startedAt ?? null,
-    progress: finalProgress ? fromHistory.progress : live.progress,
-    errors: fromHistory?.errors ?? [],
-    logs: live.logs.length ? live.logs : (fromHistory?.logs ?? []),
-    source: 'redis',
-  };
-}
+export { mergeDetail, type RunDetailView } from '../runtime/views.js';
 
 /** The human form of `tq inspect task`. */
 export function printRunDetail(out: Output, detail: RunDetailView): void {

@@ -4,6 +4,7 @@ import { maskRedisUrl } from '../core/url.js';
 import { startWorker } from '../runtime/index.js';
 import type { CliContext } from './context.js';
 import type { WorkerLogger } from './worker-log.js';
+import { serveWorkerMetrics } from './worker-metrics.js';
 
 /** What `tq worker` and `tq dev` serve, and how their banner reads. */
 export interface WorkerSessionOptions {
@@ -19,6 +20,8 @@ export interface WorkerSessionOptions {
   json: boolean;
   title?: string;
   extra?: [string, string][];
+  /** `--metrics-port`: serve this worker's process metrics (see cli/worker-metrics.ts). */
+  metricsPort?: string;
 }
 
 /**
@@ -45,6 +48,7 @@ export async function serveUntilStopped(ctx: CliContext, o: WorkerSessionOptions
     onZombieLimit: (n) => stop({ reason: `${n} zombie handlers (over worker.maxZombies); restart me`, code: 1 }),
     onShutdownRequest: () => stop({ reason: 'shutdown requested through the control channel', code: 0 }),
   });
+  const metrics = o.metricsPort !== undefined ? await serveWorkerMetrics(worker, o.metricsPort) : undefined;
   const banner: [string, string][] = [
     ['queues', worker.queues.join(', ')],
     ['concurrency', `${worker.concurrency} per queue`],
@@ -60,6 +64,7 @@ export async function serveUntilStopped(ctx: CliContext, o: WorkerSessionOptions
     ['database', path.relative(ctx.cwd, o.settings.dbFile) || o.settings.dbFile],
     ['config', o.config.file ? path.relative(ctx.cwd, o.config.file) : '(built in)'],
     ...(o.extra ?? []),
+    ...(metrics ? [['metrics', `${metrics.url}/metrics`] as [string, string]] : []),
   ];
   o.logger.flush(); // the banner after anything logged while starting
   if (o.json) {
@@ -82,6 +87,7 @@ export async function serveUntilStopped(ctx: CliContext, o: WorkerSessionOptions
     `${why.reason}: warm shutdown; ${worker.stats().active} active run(s) may finish for up to ${Math.round(o.shutdownTimeoutMs / 1000)}s (send a signal again to exit at once)`,
   );
   const report = await worker.close(o.shutdownTimeoutMs);
+  await metrics?.close();
   if (report.forced)
     o.logger.warn(`shutdown timeout reached; handed back ${report.handedBack.length} run(s): ${report.handedBack.join(', ')}`);
   const stats = worker.stats();

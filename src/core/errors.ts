@@ -123,3 +123,16 @@ function describeThrown(value: unknown): string {
     return Object.prototype.toString.call(value);
   }
 }
+
+/**
+ * A history query (`inspect history --search`, the API's `q=`, the monitor's `/` filter) that
+ * does not parse: names the token and what is allowed there. Exit 2 (a usage error).
+ */
+export class QueryError extends TqError {
+  /** The token as typed (`stat:failed`), so a caller can point at it. */
+  readonly token: string;
+  constructor(token: string, message: string, options: TqErrorOptions = {}) {
+    super('E_QUERY', message, 2, options);
+    this.token = token;
+  }
+}

@@ -1,6 +1,7 @@
 import { FINAL_STATES, type TaskState } from '../core/states.js';
 import { detailLines } from './detail-lines.js';
-import { isFiltering, NO_FILTER, parseFilter, type RunFilter } from './filter.js';
+import { QueryError } from '../core/errors.js';
+import { isFiltering, NO_FILTER, parseFilter, queueFilter, type RunFilter } from './filter.js';
 import { scrollTo } from './layout.js';
 import { goLive, moveRuns, type PageRequest, type RunsMove } from './runs-view.js';
 import { withStatus } from './reduce.js';
@@ -52,7 +53,7 @@ export const KEY_HELP: readonly [string, string][] = [
   ['Tab  1 2 3', 'next panel / queues, workers, runs'],
   ['Enter', 'run: details  ·  queue: show its runs'],
   ['Esc', 'back; clears the filter'],
-  ['/', 'filter runs: task names, states, queue:NAME'],
+  ['/', 'filter runs: state:failed task:NAME queue:NAME error:TEXT payload.KEY:V since:1h, words'],
   ['r', 'retry the selected failed run'],
   ['c', 'cancel the selected run (asks first)'],
   ['p', 'pause / resume the selected queue'],
@@ -83,7 +84,17 @@ function quit(state: MonitorState): KeyResult {
 function filterPrompt(state: MonitorState, key: KeyPress, text: string): KeyResult {
   if (key.name === 'escape') return none({ ...state, prompt: undefined });
   if (key.name === 'backspace') return none({ ...state, prompt: { kind: 'filter', text: text.slice(0, -1) } });
-  if (key.name === 'enter') return applyFilter({ ...state, prompt: undefined }, parseFilter(text));
+  if (key.name === 'enter') {
+    let filter: RunFilter;
+    try {
+      filter = parseFilter(text, new Date(state.now));
+    } catch (err) {
+      if (!(err instanceof QueryError)) throw err;
+      // The prompt stays open with what was typed, so the bad term can be fixed in place.
+      return none(withStatus(state, `${err.message}${err.hint ? ` (${err.hint})` : ''}`, 'warn', state.now));
+    }
+    return applyFilter({ ...state, prompt: undefined }, filter);
+  }
   if (key.name === 'char' && !key.ctrl && key.char && !/[\u0000-\u001f]/.test(key.char)) {
     return none({ ...state, prompt: { kind: 'filter', text: (text + key.char).slice(0, 200) } });
   }
@@ -108,7 +119,7 @@ function mainKey(state: MonitorState, key: KeyPress): KeyResult {
   const move = movement(key, state);
   if (move !== undefined) return moveIn(state, state.focus, move);
   // Reopened, the prompt holds the current filter and a space: what is typed next is a new word
-  // (`failed` + `resize` is `failed resize`, not `failedresize`); Backspace edits the old one.
+  // (`state:failed` + `task:resize`, not `state:failedtask:resize`); Backspace edits the old one.
   if (is(key, '/')) {
     const current = state.runs.filter.text;
     return none({ ...state, prompt: { kind: 'filter', text: current ? `${current} ` : '' } });
@@ -126,7 +137,7 @@ function mainKey(state: MonitorState, key: KeyPress): KeyResult {
   if (key.name === 'enter') {
     if (state.focus === 'queues') {
       const queue = selectedQueue(state);
-      return queue ? applyFilter(state, parseFilter(`queue:${queue.name}`)) : none(state);
+      return queue ? applyFilter(state, queueFilter(queue.name)) : none(state);
     }
     if (state.focus === 'workers') {
       const worker = state.workers.find((w) => w.name === state.worker) ?? state.workers[0];

@@ -84,7 +84,7 @@ export function applyToHead(head: readonly RunRow[], events: readonly RunEvent[]
     const next = applyToRow(row, e);
     if (next === row || next === undefined) continue;
     changed = true;
-    if (!matchesFilter(filter, next)) {
+    if (!matchesFilter(filter, next, { listed: row !== undefined, payload: e.payload })) {
       byId.delete(e.jobId);
       continue;
     }

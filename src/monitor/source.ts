@@ -77,9 +77,7 @@ export function createMonitorSource(o: MonitorSourceOptions): MonitorSource {
       const key = page ? { at: new Date(page.key.at).toISOString(), id: page.key.id } : undefined;
       return history
         .recent({
-          states: filter.states,
-          tasks: filter.tasks,
-          queues: filter.queues,
+          match: filter.query,
           limit,
           ...(page?.direction === 'older' ? { before: key } : page?.direction === 'newer' ? { after: key } : {}),
         })

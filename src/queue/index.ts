@@ -33,3 +33,5 @@ export { unparseableLabel, unparseableReason, type Unparseable } from './unparse
 export { gatherDeployment, streamBacklog, type DeploymentFacts, type ServerFacts } from './deployment.js';
 export { warnIfSkewed } from './clock.js';
 export { redisTarget } from './connection.js';
+export { removeRun } from './remove-run.js';
+export { runnableSince } from './runnable-age.js';

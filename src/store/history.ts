@@ -1,5 +1,7 @@
+import type { HistoryQuery } from '../core/query.js';
 import type { TaskState } from '../core/states.js';
 import type { SqliteDatabase } from './database.js';
+import { HistorySearch, planQuery, scoped, type RunCounts, type SearchOptions, type SearchResult } from './search.js';
 import type { TaskRunRow } from './task-runs.js';
 
 export interface HistoryFilter {
@@ -85,12 +87,29 @@ function where(filter: HistoryFilter, prefix: string | undefined): { sql: string
 export class HistoryQueries {
   /** ` AND prefix = ?` when scoped (appended to a WHERE), and its parameters. */
   private readonly own: { sql: string; params: unknown[] };
+  private readonly finder: HistorySearch;
 
   constructor(
     private readonly db: SqliteDatabase,
     readonly prefix?: string,
   ) {
     this.own = prefix === undefined ? { sql: '', params: [] } : { sql: ' AND prefix = ?', params: [prefix] };
+    this.finder = new HistorySearch(db, prefix);
+  }
+
+  /** A page of runs matching a query (core/query.ts), with a cursor for the next page. */
+  search(query: HistoryQuery, options: SearchOptions = {}): SearchResult {
+    return this.finder.search(query, options);
+  }
+
+  /** Runs by state, task and queue over the whole history, from counters (no scan). */
+  counts(): RunCounts {
+    return this.finder.counts();
+  }
+
+  /** Matching runs per state, exactly (every term of the query applies). */
+  totalsByState(query: HistoryQuery): { total: number; byState: Partial<Record<TaskState, number>> } {
+    return this.finder.totalsByState(query);
   }
 
   list(filter: HistoryFilter = {}): TaskRunRow[] {
@@ -116,9 +135,10 @@ export class HistoryQueries {
     return { total, byState };
   }
 
-  /** Per task: counts and runtime percentiles of the filtered runs (every filter applies). */
-  taskStats(filter: HistoryFilter = {}): TaskStats[] {
-    const w = where(filter, this.prefix);
+  /** Per task: counts and runtime percentiles of the runs matching `query` (every term applies). */
+  taskStats(query: HistoryQuery): TaskStats[] {
+    const c = scoped(planQuery(this.db, query), this.prefix);
+    const w = { sql: c.clauses.length ? ` WHERE ${c.clauses.join(' AND ')}` : '', params: c.params };
     const counts = this.db
       .prepare(`SELECT task, count(*) AS count, ${FINAL_SUMS} FROM task_runs${w.sql} GROUP BY task ORDER BY task`)
       .all(...w.params) as Omit<TaskStats, 'p50Ms' | 'p95Ms'>[];
@@ -166,6 +186,11 @@ export class HistoryQueries {
     anyOf('state', query.states);
     anyOf('task', query.tasks);
     anyOf('queue', query.queues);
+    if (query.match) {
+      const compiled = planQuery(this.db, query.match);
+      clauses.push(...compiled.clauses);
+      params.push(...compiled.params);
+    }
     const key = query.before ?? query.after;
     const older = query.after === undefined;
     const part = (finished: boolean) => {
@@ -237,6 +262,8 @@ export interface RecentQuery {
   states?: readonly TaskState[];
   tasks?: readonly string[];
   queues?: readonly string[];
+  /** Only runs matching this history query (every term applies). */
+  match?: HistoryQuery;
   /** Only runs that changed before this key (older). */
   before?: RecentKey;
   /** Only runs that changed after this key (newer). */

@@ -17,3 +17,6 @@ export {
 } from './history.js';
 export { openReader, storedRunOf, type RecordsReader, type StoredRun, type ImageFilter } from './reader.js';
 export { syncHistoryFrom, type SyncReport } from './history-sync.js';
+export { createAuditLog, type AuditLog, type AuditEntry, type AuditRow } from './audit.js';
+export { pruneInChunks, type PruneOptions, type PruneReport } from './prune.js';
+export type { RunCounts, SearchOptions, SearchResult, SearchSort, SearchOrder } from './search.js';

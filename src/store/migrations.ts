@@ -1,3 +1,5 @@
+import { HISTORY_SEARCH_SQL } from './search-schema.js';
+
 /**
  * Versioned schema migrations, applied in order on open. `PRAGMA user_version` holds the
  * schema version. The `images` and `task_runs` column names are a public surface (users query
@@ -84,6 +86,29 @@ export const MIGRATIONS: readonly Migration[] = [
         WHERE (SELECT count(*) FROM meta WHERE key LIKE 'recorder_last_id:%') = 1;
       UPDATE images SET prefix = (SELECT substr(key, 18) FROM meta WHERE key LIKE 'recorder_last_id:%')
         WHERE (SELECT count(*) FROM meta WHERE key LIKE 'recorder_last_id:%') = 1;
+    `,
+  },
+  {
+    version: 5,
+    description: 'history search: a full-text index and per (queue, task, state) counters, kept by triggers; indexes for filtered pages',
+    sql: HISTORY_SEARCH_SQL,
+  },
+  {
+    version: 6,
+    description: 'audit (every action taken through tq web: who, role, action, target, query, result, time)',
+    sql: `
+      CREATE TABLE audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        who TEXT NOT NULL,
+        role TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT,
+        query TEXT,
+        result TEXT NOT NULL,
+        detail TEXT
+      );
+      CREATE INDEX audit_at ON audit (at);
     `,
   },
   {

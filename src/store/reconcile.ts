@@ -1,4 +1,5 @@
 import type { RunEvent, RunSnapshot } from '../core/run-events.js';
+import { indexQueuedRuns } from './search-schema.js';
 import type { SqliteDatabase } from './database.js';
 import type { TaskRunsRepository } from './task-runs.js';
 
@@ -103,6 +104,7 @@ export async function reconcileRuns(
       lostCount += markLost.run(reason, at, at, row.job_id, ...ownParams).changes;
     }
     for (const row of candidates) markChecked.run(now, row.job_id, ...ownParams);
+    indexQueuedRuns(db);
   }).immediate();
   // Rows changed behind the repository's back: what it remembers of them is stale.
   if (lostCount > 0) runs.forget();

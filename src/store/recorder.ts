@@ -9,6 +9,7 @@ import { fileRefusal } from './file-refusal.js';
 import { firstBefore, getMeta, ROWS_EPOCH, setMeta } from './meta.js';
 import { readQueueEvents, storeQueuePositions } from './queue-positions.js';
 import { reconcileRuns } from './reconcile.js';
+import { pruneInChunks } from './prune.js';
 import { createTaskRunsRepository, type TaskRunsRepository } from './task-runs.js';
 
 const LAST_ID = 'recorder_last_id';
@@ -85,6 +86,8 @@ export class Recorder {
   private stopping: AbortController | undefined;
   private loop: Promise<void> | undefined;
   private lastPrune = 0;
+  /** Whether the last prune stopped at its time budget with rows left to delete. */
+  private pruneBehind = false;
   private readonly keys: { lastId: string; applied: string; lease: string; missed: string };
   private lastGapCheck = 0;
   private lastReconcile = Date.now();
@@ -385,10 +388,12 @@ export class Recorder {
   private maybePrune(force: boolean): void {
     if (this.options.keepMs === undefined) return;
     const now = Date.now();
-    if (!force && now - this.lastPrune < 3_600_000) return;
+    if (!force && !this.pruneBehind && now - this.lastPrune < 3_600_000) return;
     this.lastPrune = now;
     const cutoff = new Date(now - this.options.keepMs).toISOString();
-    this.immediate(() => this.runs.pruneFinishedBefore(cutoff));
+    // Short transactions, so readers and the next batch never wait long; the rest next round.
+    const report = pruneInChunks((limit) => this.immediate(() => this.runs.pruneFinishedBefore(cutoff, limit)));
+    this.pruneBehind = !report.done;
   }
 
   private immediate<T>(fn: () => T): T {

@@ -4,6 +4,7 @@ import { redact } from '../core/json.js';
 import type { SqliteDatabase } from './database.js';
 import { placeObserved, type PlacedEvent } from './observed.js';
 import { createImageProjection } from './image-projection.js';
+import { indexQueuedRuns } from './search-schema.js';
 
 /** A `task_runs` row as stored (JSON columns are text). */
 export interface TaskRunRow {
@@ -80,8 +81,11 @@ export interface TaskRunsRepository {
   apply(events: readonly RunEvent[], options?: ApplyOptions): number;
   get(jobId: string): TaskRunRow | undefined;
   count(filter?: { state?: TaskState; task?: string }): number;
-  /** Deletes finished runs that finished before `isoTime`; returns how many. */
-  pruneFinishedBefore(isoTime: string): number;
+  /**
+   * Deletes finished runs that finished before `isoTime`, oldest first, at most `limit` of them
+   * (all when absent); returns how many. See `pruneInChunks` for keeping each write short.
+   */
+  pruneFinishedBefore(isoTime: string, limit?: number): number;
   /**
    * Forgets the rows `apply` remembers. Call it whenever another writer may have changed the
    * table since this repository last wrote it (a recorder that (re)gains the lease).
@@ -173,8 +177,11 @@ export function createTaskRunsRepository(db: SqliteDatabase, repoOptions: TaskRu
     }
     stmt.run(row);
   };
-  const pruneStmt = db.prepare(
-    `DELETE FROM task_runs WHERE finished_at IS NOT NULL AND finished_at < ? AND state IN (${[...FINAL_STATES, 'lost'].map((s) => `'${s}'`).join(',')}) AND prefix = ?`,
+  const prunable = `finished_at IS NOT NULL AND finished_at < ? AND state IN (${[...FINAL_STATES, 'lost'].map((s) => `'${s}'`).join(',')}) AND prefix = ?`;
+  const pruneStmt = db.prepare(`DELETE FROM task_runs WHERE ${prunable}`);
+  // The oldest first, through the finished_at index: each chunk reads only what it deletes.
+  const pruneChunkStmt = db.prepare(
+    `DELETE FROM task_runs WHERE rowid IN (SELECT rowid FROM task_runs WHERE ${prunable} ORDER BY finished_at LIMIT ?)`,
   );
   /** Job ids found to be another prefix's in this batch (their events are skipped). */
   const foreign = (row: TaskRunRow | undefined): boolean => {
@@ -250,6 +257,8 @@ export function createTaskRunsRepository(db: SqliteDatabase, repoOptions: TaskRu
           before.finished_at !== row.finished_at;
         images.apply(row, moved);
       }
+      // The search index takes the batch's text in one statement, in the caller's transaction.
+      indexQueuedRuns(db);
       return pending.size;
     },
     get(jobId) {
@@ -273,9 +282,9 @@ export function createTaskRunsRepository(db: SqliteDatabase, repoOptions: TaskRu
       const sql = `SELECT count(*) AS n FROM task_runs${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`;
       return (db.prepare(sql).get(...params) as { n: number }).n;
     },
-    pruneFinishedBefore(isoTime) {
+    pruneFinishedBefore(isoTime, limit) {
       remembered.clear();
-      return pruneStmt.run(isoTime, writePrefix).changes;
+      return (limit === undefined ? pruneStmt.run(isoTime, writePrefix) : pruneChunkStmt.run(isoTime, writePrefix, limit)).changes;
     },
     forget() {
       remembered.clear();

@@ -164,6 +164,22 @@ describe('tq inspect', () => {
     const human = await project.run(['inspect', 'history']);
     expect(human.stdout).toMatch(/4 run\(s\) match: 3 completed, 1 failed/);
     expect((await project.run(['inspect', 'history', '--state', 'bogus'])).code).toBe(2);
+    // The query language: terms and flags together, totals honouring all of them, bad terms refused.
+    const query = json(
+      (await project.run(['inspect', 'history', '--task', 'hello', '--search', 'state:completed needle', '--json'])).stdout,
+    );
+    expect(query.runs.map((r: { task: string }) => r.task)).toEqual(['hello']);
+    expect(query.totals).toEqual({ total: 1, byState: { completed: 1 } });
+    expect(query.query).toBe('state:completed task:hello needle');
+    const paged = json((await project.run(['inspect', 'history', '--limit', '3', '--json'])).stdout);
+    const next = json((await project.run(['inspect', 'history', '--limit', '3', '--cursor', paged.nextCursor, '--json'])).stdout);
+    expect([...paged.runs, ...next.runs].map((r: { id: string }) => r.id).sort()).toEqual(all.runs.map((r: { id: string }) => r.id).sort());
+    const bad = await project.run(['inspect', 'history', '--search', 'stat:failed']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    expect(bad.stderr).toMatch(/stat:failed: unknown key "stat"; did you mean "state:"\?/);
+    const badJson = json((await project.run(['inspect', 'history', '--search', 'state:faild', '--json'])).stdout);
+    expect(badJson.error).toMatchObject({ code: 'E_QUERY', message: expect.stringContaining('did you mean "failed"') });
   });
 
   it('registered: tasks with options and the workers that serve them', async () => {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { RunEvent } from '../../src/core/run-events.js';
+import { parseQuery } from '../../src/core/query.js';
 import { HistoryQueries, openReader, openStore } from '../../src/store/index.js';
 import { MIGRATIONS } from '../../src/store/migrations.js';
 import { createTaskRunsRepository } from '../../src/store/task-runs.js';
@@ -61,8 +62,16 @@ describe('two prefixes in one file', () => {
       expect(historyB.finishedSince(new Date(T0 - 60_000).toISOString())).toEqual({});
       expect(historyB.recent({ limit: 10 }).map((r) => r.job_id)).toEqual(['only-b']);
       expect(new HistoryQueries(a.db, 'a').finishedSince(new Date(T0 - 60_000).toISOString())).toEqual({ completed: 1 });
+      // Search, its counters and totals are scoped too.
+      expect(historyB.counts()).toEqual({ total: 1, byState: { waiting: 1 }, byTask: { hello: 1 }, byQueue: { default: 1 } });
+      expect(new HistoryQueries(a.db, 'a').counts().total).toBe(2);
+      expect(historyB.search(parseQuery('task:hello')).rows.map((r) => r.job_id)).toEqual(['only-b']);
+      expect(historyB.search(parseQuery('done')).rows).toEqual([]);
+      expect(new HistoryQueries(a.db, 'a').search(parseQuery('done')).rows.map((r) => r.job_id)).toEqual(['same']);
+      expect(historyB.totalsByState(parseQuery('state:waiting'))).toEqual({ total: 1, byState: { waiting: 1 } });
       // Unscoped (raw tooling): every prefix's rows.
       expect(new HistoryQueries(a.db).totals().total).toBe(3);
+      expect(new HistoryQueries(a.db).counts().total).toBe(3);
 
       // Retention prunes only the pruning prefix's runs.
       writerB.apply([completed('only-b', 'x', T0 + 2000)]);

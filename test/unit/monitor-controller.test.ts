@@ -299,11 +299,11 @@ describe('monitor app (ink): keys that arrive in one read', () => {
     const app = render(createElement(MonitorApp, { controller: c, theme: { color: false } }));
     try {
       await vi.waitFor(() => expect(app.lastFrame()).toMatch(/run-0/));
-      app.stdin.write('/failed\r');
-      await vi.waitFor(() => expect(c.getState().runs.filter).toMatchObject({ states: ['failed'], text: 'failed' }));
+      app.stdin.write('/state:failed\r');
+      await vi.waitFor(() => expect(c.getState().runs.filter).toMatchObject({ query: { states: ['failed'] }, text: 'state:failed' }));
       expect(c.getState().prompt).toBeUndefined();
-      app.stdin.write('/x\u007fhello\r');
-      await vi.waitFor(() => expect(c.getState().runs.filter.text).toBe('failed hello'));
+      app.stdin.write('/x\u007ftask:hello\r');
+      await vi.waitFor(() => expect(c.getState().runs.filter.text).toBe('state:failed task:hello'));
     } finally {
       app.unmount();
     }

@@ -160,26 +160,38 @@ describe('monitor keys: actions', () => {
   });
 
   it('/ types a filter that reloads the runs; Esc clears it', () => {
-    const { state, commands } = press(withRuns(3), '/', 'f', 'a', 'i', 'l', 'x', { name: 'backspace' }, 'e', 'd', { name: 'enter' });
-    expect(state.runs.filter).toMatchObject({ states: ['failed'], text: 'failed' });
+    const { state, commands } = press(withRuns(3), '/', ...'state:fail', 'x', { name: 'backspace' }, 'e', 'd', { name: 'enter' });
+    expect(state.runs.filter).toMatchObject({ query: { states: ['failed'] }, text: 'state:failed' });
     expect(state.runs.head).toEqual([]);
     expect(commands).toEqual([{ type: 'seed', filter: state.runs.filter }]);
-    expect(state.status?.text).toBe('showing runs matching "failed"');
+    expect(state.status?.text).toBe('showing runs matching "state:failed"');
     const cleared = press(state, { name: 'escape' });
     expect(cleared.commands).toEqual([{ type: 'seed', filter: expect.objectContaining({ text: '' }) }]);
   });
 
   it('reopening / starts from the current filter and a space, so a new word is not glued on', () => {
-    const first = press(withRuns(3), '/', ...'failed', { name: 'enter' }).state;
-    expect(press(first, '/').state.prompt).toEqual({ kind: 'filter', text: 'failed ' });
-    const { state } = press(first, '/', ...'hello', { name: 'enter' });
-    expect(state.runs.filter).toMatchObject({ states: ['failed'], tasks: ['hello'], text: 'failed hello' });
+    const first = press(withRuns(3), '/', ...'state:failed', { name: 'enter' }).state;
+    expect(press(first, '/').state.prompt).toEqual({ kind: 'filter', text: 'state:failed ' });
+    const { state } = press(first, '/', ...'task:hello', { name: 'enter' });
+    expect(state.runs.filter).toMatchObject({ query: { states: ['failed'], tasks: ['hello'] }, text: 'state:failed task:hello' });
     expect(press(withRuns(3), '/').state.prompt).toEqual({ kind: 'filter', text: '' });
   });
 
   it('Enter on a queue shows its runs', () => {
     const { commands } = press(withRuns(0), '1', { name: 'enter' });
-    expect(commands).toEqual([{ type: 'seed', filter: expect.objectContaining({ queues: ['default'] }) }]);
+    expect(commands).toEqual([
+      { type: 'seed', filter: expect.objectContaining({ query: expect.objectContaining({ queues: ['default'] }) }) },
+    ]);
+  });
+
+  it('a bad filter keeps the prompt open with what was typed and says what is wrong', () => {
+    const before = withRuns(3);
+    const { state, commands } = press(before, '/', ...'stat:failed', { name: 'enter' });
+    expect(commands).toEqual([]);
+    expect(state.prompt).toEqual({ kind: 'filter', text: 'stat:failed' });
+    expect(state.status).toMatchObject({ level: 'warn' });
+    expect(state.status?.text).toMatch(/^stat:failed: unknown key "stat"; did you mean "state:"\?/);
+    expect(state.runs.filter).toBe(before.runs.filter);
   });
 
   it('Tab cycles the panels, ? shows help and any key closes it, q quits from anywhere', () => {

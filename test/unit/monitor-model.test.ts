@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { RunEvent } from '../../src/core/run-events.js';
 import type { QueueStats, WorkerStatus } from '../../src/queue/index.js';
-import { parseFilter } from '../../src/monitor/filter.js';
+import { QueryError } from '../../src/core/errors.js';
+import { matchesFilter, NO_FILTER, parseFilter, queueFilter } from '../../src/monitor/filter.js';
 import { reduce, finishedRate } from '../../src/monitor/reduce.js';
 import {
   HEAD_CAP,
@@ -128,7 +129,7 @@ describe('monitor state: runs from run events', () => {
 
   it('a filter admits matching runs and lets runs leave when they stop matching', () => {
     let s = fresh();
-    s = { ...s, runs: { ...s.runs, filter: parseFilter('failed') } };
+    s = { ...s, runs: { ...s.runs, filter: parseFilter('state:failed') } };
     s = apply(s, ev('active', 'a', T0), ev('failed', 'a', T0 + 1, { error: 'x' }), ev('active', 'b', T0 + 2));
     expect(ids(s)).toEqual(['a:failed']);
     s = apply(s, ev('retried', 'a', T0 + 3));
@@ -279,13 +280,53 @@ describe('monitor stream cursor', () => {
 });
 
 describe('monitor filter', () => {
-  it('reads states, task names and queue:NAME', () => {
-    expect(parseFilter('  Failed resize queue:images q:x task:hello state:active ')).toEqual({
-      states: ['failed', 'active'],
-      tasks: ['resize', 'hello'],
-      queues: ['images', 'x'],
-      text: 'Failed resize queue:images q:x task:hello state:active',
-    });
-    expect(parseFilter('')).toMatchObject({ states: [], tasks: [], queues: [], text: '' });
+  it('is the history query language', () => {
+    const f = parseFilter('  state:failed,active   task:resize queue:images "premature end" ', new Date(T0));
+    expect(f.text).toBe('state:failed,active task:resize queue:images "premature end"');
+    expect(f.query).toMatchObject({ states: ['active', 'failed'], tasks: ['resize'], queues: ['images'], text: ['premature end'] });
+    expect(parseFilter('')).toEqual(NO_FILTER);
+    expect(() => parseFilter('state:faild')).toThrow(QueryError);
+  });
+
+  const run = {
+    id: 'r-123',
+    task: 'resize',
+    queue: 'images',
+    state: 'failed' as const,
+    changedAt: T0,
+    worker: 'host1.42',
+    error: 'Premature end of JPEG',
+  };
+
+  it('a new run must match every term the monitor can check', () => {
+    const m = (text: string, payload?: unknown) =>
+      matchesFilter(parseFilter(text, new Date(T0)), run, payload === undefined ? {} : { payload });
+    expect(m('state:failed task:resize queue:images worker:host1 id:r-1 error:"premature end"')).toBe(true);
+    expect(m('state:completed')).toBe(false);
+    expect(m('task:email')).toBe(false);
+    expect(m('worker:host2')).toBe(false);
+    expect(m('id:r-2')).toBe(false);
+    expect(m('error:timeout')).toBe(false);
+    expect(m('jpeg resize')).toBe(true);
+    expect(m('jpeg email')).toBe(false);
+    expect(m('since:1m')).toBe(true);
+    expect(m('until:2000-01-01')).toBe(false);
+    // Payload terms and words need the payload, which only the enqueued event carries.
+    expect(m('payload.user:42')).toBe(false);
+    expect(m('payload.user:42', { user: 42 })).toBe(true);
+    expect(m('payload.user.id:7', { user: { id: '7' } })).toBe(true);
+    expect(m('payload.user:42', { user: 43 })).toBe(false);
+    expect(m('cat.jpg', { file: 'cat.jpg' })).toBe(true);
+  });
+
+  it('a listed run (it matched in SQLite) stays while its state and worker still match', () => {
+    const f = parseFilter('state:failed payload.user:42 worker:host1 "words from its logs"', new Date(T0));
+    expect(matchesFilter(f, run, { listed: true })).toBe(true);
+    expect(matchesFilter(f, { ...run, state: 'waiting' }, { listed: true })).toBe(false);
+    expect(matchesFilter(f, { ...run, worker: 'host2.1' }, { listed: true })).toBe(false);
+  });
+
+  it('the queue filter quotes what needs quoting', () => {
+    expect(queueFilter('images')).toEqual({ query: { ...NO_FILTER.query, queues: ['images'] }, text: 'queue:images' });
   });
 });

@@ -2,14 +2,16 @@ import path from 'node:path';
 import { resolveSchedules, scheduleRow } from '../../beat/index.js';
 import { errorMessage } from '../../core/errors.js';
 import { devRedis, startBeat } from '../../runtime/index.js';
+import type { ResolvedConfig, Settings } from '../../config/index.js';
 import type { CliContext } from '../context.js';
 import { scheduleTable } from '../schedule-table.js';
 import { parseConcurrency } from '../worker-options.js';
+import { parsePort } from '../web-options.js';
 import { serveUntilStopped } from '../worker-session.js';
 import { createWorkerLogger } from '../worker-log.js';
 
 /** `tq dev`: a worker for every queue and beat in one process, with Redis taken care of. */
-export async function devCommand(ctx: CliContext, options: { concurrency?: string }): Promise<number> {
+export async function devCommand(ctx: CliContext, options: { concurrency?: string; web?: boolean; webPort?: string }): Promise<number> {
   const config = await ctx.config();
   const base = ctx.settings(config);
   const dataDir = path.join(config.dir, '.tq', 'redis');
@@ -35,6 +37,7 @@ export async function devCommand(ctx: CliContext, options: { concurrency?: strin
     // A bug in the beat is reported without taking the worker down.
     beat.done.catch((err: unknown) => logger.error(`beat stopped: internal error: ${errorMessage(err)}`));
     ctx.signals.onStop(() => void beat.close().catch(() => undefined));
+    const web = options.web ? await startDevWeb(ctx, config, settings, options.webPort) : undefined;
     return await serveUntilStopped(ctx, {
       config,
       settings,
@@ -45,8 +48,26 @@ export async function devCommand(ctx: CliContext, options: { concurrency?: strin
       json: false,
       title: 'tq dev',
       extra: redis.privatePort !== undefined ? [['redis-server', `private, port ${redis.privatePort}, stopped on exit`]] : [],
-    }).finally(() => beat.close().catch(() => undefined));
+    }).finally(async () => {
+      await web?.close().catch(() => undefined);
+      await beat.close().catch(() => undefined);
+    });
   } finally {
     await redis.stop();
   }
+}
+
+/** `tq dev --web`: tq web on loopback beside the worker, with actions allowed (it is your machine). */
+async function startDevWeb(ctx: CliContext, config: ResolvedConfig, settings: Settings, port: string | undefined) {
+  const { startWebServer } = await import('../../web/server.js');
+  const server = await startWebServer(config, settings, {
+    port: parsePort(port, '--web-port'),
+    host: '127.0.0.1',
+    readOnly: false,
+    allowActions: true,
+    env: ctx.env,
+    logger: { info: (m) => ctx.out.info(m), warn: (m) => ctx.out.warn(m), error: (m) => ctx.out.info(`error: ${m}`) },
+  });
+  ctx.out.print(`${ctx.out.color.bold('tq dev')} web: ${server.url} (API ${server.url}/api/openapi.json, metrics ${server.url}/metrics)`);
+  return server;
 }

@@ -1,13 +1,11 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import { parseDuration } from '../../core/duration.js';
 import { RuntimeError, UsageError, errorMessage } from '../../core/errors.js';
-import { assertJsonPayload, parseJsonArg } from '../../core/json.js';
 import { failNotEnqueued } from '../../core/not-enqueued.js';
-import { argSpec, argsUsage, payloadShapeProblem, type EnqueueOptions, type PreparedRun } from '../../core/task.js';
-import type { ResolvedConfig, ResolvedTask, Settings } from '../../config/index.js';
+import type { EnqueueOptions, PreparedRun } from '../../core/task.js';
+import type { ResolvedConfig, Settings } from '../../config/index.js';
 import { Admin, Producer, type EnqueuedRun, type RunOutcome, type WorkerHeartbeat } from '../../queue/index.js';
 import { catchUpHistory, catchUpUntilFinal } from '../../runtime/history.js';
+import { checkPlainPayload, enqueuedRunJson, payloadFromArgs } from '../../runtime/enqueue-checks.js';
 import { runKnownToHistory } from '../../runtime/known-run.js';
 import { openStore } from '../../store/index.js';
 import type { CliContext } from '../context.js';
@@ -15,6 +13,8 @@ import type { CliContext } from '../context.js';
 /** Progress bars (cli-progress) only for files, many runs and --wait: a plain enqueue never loads them. */
 const createProgress = async (...args: Parameters<typeof import('../progress.js').createProgress>) =>
   (await import('../progress.js')).createProgress(...args);
+
+export { payloadFromArgs } from '../../runtime/enqueue-checks.js';
 
 export interface EnqueueCommandOptions {
   payload?: string;
@@ -36,62 +36,6 @@ function integer(value: string | undefined, flag: string): number | undefined {
   const n = Number(value);
   if (!Number.isInteger(n)) throw new UsageError(`${flag} must be an integer (got "${value}")`);
   return n;
-}
-
-/** `--payload @file.json` reads the JSON from a file (payloads too big for a command line). */
-function readPayloadText(text: string, cwd: string): string {
-  if (!text.startsWith('@')) return text;
-  const file = path.resolve(cwd, text.slice(1));
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new UsageError(`--payload ${text}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`);
-  }
-}
-
-/** Positionals onto the task's `args` names, merged over `--payload`. */
-export function payloadFromArgs(
-  task: ResolvedTask,
-  args: readonly string[],
-  payloadText: string | undefined,
-  cwd = process.cwd(),
-): unknown {
-  const base = payloadText !== undefined ? parseJsonArg(readPayloadText(payloadText, cwd)) : undefined;
-  // `--payload null` stays null (and is refused for a task that takes an object), not `{}`.
-  if (args.length === 0) return base === undefined ? {} : base;
-  if (args.length > task.args.length) {
-    const takes =
-      task.args.length === 0
-        ? 'takes no positional arguments (use --payload JSON)'
-        : `takes ${task.args.length} argument(s): ${task.args.map((a) => argSpec(a).key).join(' ')}`;
-    throw new UsageError(`task "${task.name}" ${takes}; got ${args.length}`);
-  }
-  if (base !== undefined && (typeof base !== 'object' || base === null || Array.isArray(base))) {
-    throw new UsageError('--payload must be a JSON object when positional arguments are given');
-  }
-  const payload: Record<string, unknown> = { ...(base as Record<string, unknown> | undefined) };
-  args.forEach((value, i) => {
-    payload[argSpec(task.args[i]!).key] = value;
-  });
-  return payload;
-}
-
-/**
- * Refuses a payload the handler could not read, before anything is stored: a value that is not
- * JSON or too big, a non-object for a task that takes an object, and a required `args` name
- * that neither a positional nor `--payload` gave (`hello` would greet "undefined").
- */
-function checkPlainPayload(task: ResolvedTask, payload: unknown, limitBytes: number): void {
-  assertJsonPayload(payload, 'payload', limitBytes);
-  const problem = payloadShapeProblem({ name: task.name, args: task.args, takesFiles: false }, payload);
-  if (problem !== undefined) throw new UsageError(problem);
-  const given = payload as Record<string, unknown>;
-  const missing = task.args.map(argSpec).filter((a) => !a.optional && given[a.key] === undefined);
-  if (missing.length > 0) {
-    throw new UsageError(`${task.name} needs ${missing.map((a) => `<${a.key}>`).join(' ')}`, {
-      hint: `usage: tq enqueue ${task.name} ${argsUsage(task.args)}`,
-    });
-  }
 }
 
 /** `tq enqueue <task> [args...]`. */
@@ -229,21 +173,7 @@ function report(
   opts: EnqueueCommandOptions,
 ): number {
   const { out } = ctx;
-  const docs = runs.map((run, i): Record<string, unknown> & { id: string; state: string; error?: string } => {
-    const outcome = outcomes.get(run.id);
-    return {
-      id: run.id,
-      task: run.task,
-      queue: run.queue,
-      state: outcome ? (outcome.state === 'timeout' ? outcome.lastState : outcome.state) : run.state,
-      ...(run.existed ? { existed: true } : {}),
-      ...(run.dueAt !== undefined ? { dueAt: new Date(run.dueAt).toISOString() } : {}),
-      ...(prepared[i]?.meta ?? {}),
-      ...(outcome?.state === 'completed' ? { result: outcome.result } : {}),
-      ...(outcome && 'error' in outcome ? { error: outcome.error } : {}),
-      ...(outcome?.state === 'timeout' ? { error: 'timed out waiting for the result' } : {}),
-    };
-  });
+  const docs = runs.map((run, i) => enqueuedRunJson(run, prepared[i]?.meta, outcomes.get(run.id)));
   const failed = [...outcomes.values()].filter((o) => o.state !== 'completed').length;
   if (opts.json) {
     out.json(docs.length === 1 && prepared.length <= 1 ? docs[0] : { runs: docs });

@@ -2,14 +2,26 @@ import { parseDuration, formatDuration } from '../../core/duration.js';
 import { RedisUnavailableError, RuntimeError, UsageError } from '../../core/errors.js';
 import { isTaskState, type TaskState } from '../../core/states.js';
 import type { ResolvedConfig, Settings } from '../../config/index.js';
-import { Admin, listRuns, pingWorkers, queueStats, runDetail, workerStatuses, type WorkerStatus } from '../../queue/index.js';
-import { finishedIn, HistoryQueries, openStore, type Store } from '../../store/index.js';
-import { scheduleRows, type ScheduleRow } from '../../beat/index.js';
+import { Admin, pingWorkers, queueStats, workerStatuses, type WorkerStatus } from '../../queue/index.js';
+import { createAuditLog, finishedIn, HistoryQueries, openStore, type Store } from '../../store/index.js';
+import { auditJson } from '../../runtime/views.js';
+import {
+  historyDocument,
+  liveRunsDocument,
+  overviewJson,
+  queuesDocument,
+  readOverview,
+  registeredDocument,
+  runDocument,
+  schedulesOf,
+  type InspectSources,
+} from '../../runtime/inspect-reads.js';
 import { catchUpHistory } from '../../runtime/history.js';
 import type { CliContext } from '../context.js';
-import { historyJson, queueJson, queuesTable, runsTable, scheduleTable, workerJson, workersTable } from '../inspect-views.js';
+import { queuesTable, runsTable, scheduleTable, workerJson, workersTable } from '../inspect-views.js';
 import { alreadyInDocument, jsonErrors } from '../output.js';
-import { mergeDetail, printRunDetail } from '../run-detail-view.js';
+import { historyPaging, historyQueryOf } from './inspect-history.js';
+import { printRunDetail } from '../run-detail-view.js';
 import { table, when } from '../table.js';
 
 interface Session {
@@ -64,11 +76,9 @@ async function offlineSession<T>(ctx: CliContext, redisOptional: boolean, fn: (s
   }
 }
 
-/** Throws `E_NO_QUEUE` (exit 1) unless the queue exists under the prefix (see `Admin.queueExists`). */
-async function mustExist(s: Session, queue: string): Promise<void> {
-  if (await s.admin.queueExists(queue)) return;
-  const known = await s.admin.knownQueues();
-  throw new RuntimeError('E_NO_QUEUE', `no queue "${queue}" under prefix "${s.settings.prefix}" (known: ${known.join(', ') || 'none'})`);
+/** The reads' view of a session (see runtime/inspect-reads.ts, shared with tq web). */
+function sources(s: Session): InspectSources {
+  return { config: s.config, prefix: s.settings.prefix, admin: s.admin, history: s.history };
 }
 
 export interface FilterOptions {
@@ -79,6 +89,12 @@ export interface FilterOptions {
   since?: string;
   search?: string;
   json?: boolean;
+}
+
+export interface HistoryOptions extends FilterOptions {
+  sort?: string;
+  order?: string;
+  cursor?: string;
 }
 
 function parseFilters(o: FilterOptions) {
@@ -101,29 +117,15 @@ function parseFilters(o: FilterOptions) {
   };
 }
 
-async function schedules(s: Session): Promise<ScheduleRow[]> {
-  return scheduleRows(s.config, { read: (names) => s.admin.scheduleStates(names) });
-}
-
 /** `tq inspect`: one overview screen. */
 export async function inspectOverview(ctx: CliContext, opts: { json?: boolean }): Promise<number> {
   return session(ctx, opts.json, async (s) => {
-    const stats = await queueStats(s.admin, []);
-    const workers = await workerStatuses(s.admin, stats);
-    const withConsumers = await queueStats(s.admin, workers);
-    const rows = await schedules(s);
-    const failures = s.history.list({ state: 'failed', limit: 5 });
-    const perMinute = s.history.perMinute(10);
+    const overview = await readOverview(sources(s));
     if (opts.json) {
-      ctx.out.json({
-        queues: withConsumers.map(queueJson),
-        workers: workers.map((w) => workerJson(w)),
-        schedules: rows,
-        recentFailures: failures.map(historyJson),
-        throughput: perMinute,
-      });
+      ctx.out.json(overviewJson(overview));
       return 0;
     }
+    const { queues: withConsumers, workers, schedules: rows, failures, perMinute } = overview;
     const { out } = ctx;
     const rate = perMinute.map(finishedIn);
     out.print(out.color.bold(`Queues`) + out.color.dim(`  (runs finished per minute, last 10 min: ${rate.join(' ')})`));
@@ -149,11 +151,9 @@ export async function inspectOverview(ctx: CliContext, opts: { json?: boolean })
 /** `tq inspect queues [queue]`: every queue, or one (exit 1 when it does not exist). */
 export async function inspectQueues(ctx: CliContext, queue: string | undefined, opts: { json?: boolean }): Promise<number> {
   return session(ctx, opts.json, async (s) => {
-    if (queue !== undefined) await mustExist(s, queue);
-    const workers = await workerStatuses(s.admin);
-    const stats = await queueStats(s.admin, workers, queue === undefined ? undefined : [queue]);
-    if (opts.json) ctx.out.json({ queues: stats.map(queueJson) });
-    else ctx.out.print(queuesTable(ctx.out, stats));
+    const doc = await queuesDocument(sources(s), queue);
+    if (opts.json) ctx.out.json(doc);
+    else ctx.out.print(queuesTable(ctx.out, doc.queues));
     return 0;
   });
 }
@@ -183,8 +183,7 @@ export async function inspectTasks(ctx: CliContext, opts: FilterOptions): Promis
   return jsonErrors(ctx.out, opts.json, async () => {
     const f = parseFilters(opts);
     return session(ctx, false, async (s) => {
-      if (f.queue !== undefined) await mustExist(s, f.queue);
-      const runs = await listRuns(s.admin, f);
+      const { runs } = await liveRunsDocument(sources(s), f);
       if (opts.json) ctx.out.json({ runs });
       else ctx.out.print(runsTable(ctx.out, runs));
       return 0;
@@ -194,10 +193,7 @@ export async function inspectTasks(ctx: CliContext, opts: FilterOptions): Promis
 
 export async function inspectTask(ctx: CliContext, id: string, opts: { json?: boolean }): Promise<number> {
   return session(ctx, opts.json, async (s) => {
-    const live = await runDetail(s.admin, id);
-    const row = s.history.get(id);
-    if (!live && !row) throw new RuntimeError('E_NO_RUN', `no run ${id} in Redis or in the history (${s.settings.dbFile})`);
-    const detail = mergeDetail(live, row);
+    const detail = await runDocument(sources(s), id, s.settings.dbFile);
     if (opts.json) ctx.out.json(detail);
     else printRunDetail(ctx.out, detail);
     return 0;
@@ -211,21 +207,7 @@ export async function inspectTask(ctx: CliContext, id: string, opts: { json?: bo
 export async function inspectRegistered(ctx: CliContext, opts: { json?: boolean }): Promise<number> {
   return jsonErrors(ctx.out, opts.json, () =>
     offlineSession(ctx, true, async (s) => {
-      const workers = s.admin ? await workerStatuses(s.admin) : undefined;
-      const tasks = [...s.config.tasks.values()].map((t) => ({
-        name: t.name,
-        queue: t.queue,
-        attempts: t.attempts,
-        backoff: t.backoff ?? null,
-        timeoutMs: t.timeoutMs ?? null,
-        rateLimit: t.definition.rateLimit ?? null,
-        priority: t.priority ?? null,
-        expiresMs: t.expiresMs ?? null,
-        isolate: t.isolate,
-        description: t.description ?? null,
-        // null: not known (Redis unreachable), unlike [] (nobody serves it).
-        workers: workers ? workers.filter((w) => w.queues.includes(t.queue)).map((w) => w.name) : null,
-      }));
+      const { tasks } = await registeredDocument(s.config, s.admin);
       if (opts.json) {
         ctx.out.json({ tasks });
         return 0;
@@ -257,18 +239,19 @@ export async function inspectRegistered(ctx: CliContext, opts: { json?: boolean 
  * `tq inspect history`: runs, per-task statistics and totals from SQLite; every filter applies
  * to all three. Works with Redis unreachable (see `offlineSession`).
  */
-export async function inspectHistory(ctx: CliContext, opts: FilterOptions): Promise<number> {
+export async function inspectHistory(ctx: CliContext, opts: HistoryOptions): Promise<number> {
   return jsonErrors(ctx.out, opts.json, async () => {
     const f = parseFilters(opts);
+    const query = historyQueryOf(f);
+    const paging = historyPaging(opts, f.limit);
     return offlineSession(ctx, true, async (s) => {
-      const runs = s.history.list(f);
-      const totals = s.history.totals(f);
-      const tasks = s.history.taskStats(f);
+      const doc = historyDocument(s.history, query, paging);
+      const { runs, totals, tasks } = doc;
       if (opts.json) {
-        ctx.out.json({ runs: runs.map(historyJson), totals, tasks });
+        ctx.out.json(doc);
         return 0;
       }
-      ctx.out.print(runsTable(ctx.out, runs.map(historyJson)));
+      ctx.out.print(runsTable(ctx.out, runs));
       ctx.out.print('');
       ctx.out.print(
         table(
@@ -289,7 +272,7 @@ export async function inspectHistory(ctx: CliContext, opts: FilterOptions): Prom
       const byState = Object.entries(totals.byState)
         .map(([k, v]) => `${v} ${k}`)
         .join(', ');
-      const more = runs.length < totals.total ? ` (showing ${runs.length}; --limit for more)` : '';
+      const more = doc.nextCursor ? ` (showing ${runs.length}; --limit for more)` : '';
       ctx.out.print(`${totals.total} run(s) match${totals.total ? `: ${byState}` : ''}${more}`);
       return 0;
     });
@@ -298,9 +281,39 @@ export async function inspectHistory(ctx: CliContext, opts: FilterOptions): Prom
 
 export async function inspectSchedule(ctx: CliContext, opts: { json?: boolean }): Promise<number> {
   return session(ctx, opts.json, async (s) => {
-    const rows = await schedules(s);
+    const rows = await schedulesOf(sources(s));
     if (opts.json) ctx.out.json({ schedules: rows });
     else ctx.out.print(scheduleTable(ctx.out, rows));
     return 0;
+  });
+}
+
+/** `tq inspect audit`: actions taken through tq web, newest first, from this host's SQLite file. */
+export async function inspectAudit(ctx: CliContext, opts: { limit?: string; json?: boolean }): Promise<number> {
+  return jsonErrors(ctx.out, opts.json, async () => {
+    const limit = opts.limit === undefined ? 50 : Number(opts.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000)
+      throw new UsageError(`--limit must be an integer from 1 to 10000 (got "${opts.limit}")`);
+    const config = await ctx.config();
+    const store = openStore(ctx.settings(config).dbFile);
+    try {
+      const entries = auditJson(createAuditLog(store.db).list({ limit }));
+      if (opts.json) {
+        ctx.out.json({ entries });
+        return 0;
+      }
+      ctx.out.print(
+        entries.length === 0
+          ? '(no actions recorded)'
+          : table(
+              ctx.out,
+              ['at', 'who', 'role', 'action', 'target', 'query', 'result'],
+              entries.map((e) => [when(e.at), e.who, e.role, e.action, e.target ?? '-', e.query ?? '-', e.result]),
+            ),
+      );
+      return 0;
+    } finally {
+      store.close();
+    }
   });
 }

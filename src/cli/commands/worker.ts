@@ -1,6 +1,7 @@
 import { parseDuration } from '../../core/duration.js';
 import type { CliContext } from '../context.js';
 import { parseConcurrency, parseQueues } from '../worker-options.js';
+import { metricsAddress } from '../worker-metrics.js';
 import { serveUntilStopped } from '../worker-session.js';
 import { createWorkerLogger, type LogLevel } from '../worker-log.js';
 
@@ -11,6 +12,7 @@ export interface WorkerCommandOptions {
   loglevel?: LogLevel;
   logFormat?: 'text' | 'json';
   shutdownTimeout?: string;
+  metricsPort?: string;
 }
 
 /** `tq worker`: consume queues until SIGTERM/SIGINT, then shut down warmly. */
@@ -21,6 +23,7 @@ export async function workerCommand(ctx: CliContext, options: WorkerCommandOptio
   const concurrency = parseConcurrency(options.concurrency, config.worker.concurrency);
   const shutdownTimeoutMs =
     options.shutdownTimeout !== undefined ? parseDuration(options.shutdownTimeout, '--shutdown-timeout') : config.worker.shutdownTimeoutMs;
+  await metricsAddress(options.metricsPort);
   const logger = createWorkerLogger({
     level: options.loglevel ?? 'info',
     format: options.logFormat ?? 'text',
@@ -37,5 +40,6 @@ export async function workerCommand(ctx: CliContext, options: WorkerCommandOptio
     logger,
     ...(options.name ? { name: options.name } : {}),
     json: options.logFormat === 'json',
+    ...(options.metricsPort !== undefined ? { metricsPort: options.metricsPort } : {}),
   });
 }

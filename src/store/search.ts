@@ -1,0 +1,366 @@
+import { QueryError, UsageError } from '../core/errors.js';
+import { decodeCursor, encodeCursor, type Cursor, type SearchOrder, type SearchSort } from './search-cursor.js';
+import type { HistoryQuery } from '../core/query.js';
+import type { TaskState } from '../core/states.js';
+import type { SqliteDatabase } from './database.js';
+import type { TaskRunRow } from './task-runs.js';
+
+/**
+ * History search: a `HistoryQuery` (core/query.ts) as SQL over `task_runs`, its full-text index
+ * and its counters (see search-schema.ts).
+ *
+ * Paging is by key, not OFFSET: a cursor holds the sort value and rowid of the last row shown,
+ * and the next page starts just past it, so page 1,000 costs what page 1 costs and a run that
+ * arrives meanwhile neither repeats nor hides a row. Runs without a sort value (not finished
+ * yet, for `finished` and `runtime`) come after all the others, in either order.
+ */
+export type { SearchSort, SearchOrder } from './search-cursor.js';
+
+export interface SearchOptions {
+  /** Rows per page (default 50, at most 1,000). */
+  limit?: number;
+  /** `nextCursor` of the previous page, for the same query, sort and order. */
+  cursor?: string;
+  sort?: SearchSort;
+  order?: SearchOrder;
+  /** Count matches up to this many for `total` (default 10,000); 0 skips counting. */
+  countUpTo?: number;
+}
+
+export interface SearchResult {
+  rows: TaskRunRow[];
+  /** Pass it as `cursor` for the next page; null on the last page. */
+  nextCursor: string | null;
+  /** Runs matching the query: exact when `totalExact`, else at least this many. */
+  total: number;
+  totalExact: boolean;
+}
+
+export interface RunCounts {
+  total: number;
+  byState: Partial<Record<TaskState, number>>;
+  byTask: Record<string, number>;
+  byQueue: Record<string, number>;
+}
+
+const SORT_COLUMN: Record<SearchSort, string> = { enqueued: 'enqueued_at', finished: 'finished_at', runtime: 'runtime_ms' };
+const MAX_LIMIT = 10_000;
+
+export interface Compiled {
+  /** Conditions on `task_runs` (no leading WHERE). */
+  clauses: string[];
+  params: unknown[];
+}
+
+/**
+ * How many full-text matches a query may have and still be read by looking its rows up and
+ * sorting them; past this, the page walks the sort's index and keeps the rows that match.
+ */
+const FEW_MATCHES = 2000;
+
+/**
+ * The query as SQL conditions. Free text and `error:` go through the FTS index (whole words,
+ * case and accents ignored; a free-text word of 3+ letters also finds words it begins);
+ * the other keys are plain comparisons on indexed columns where they exist.
+ */
+export function compileQuery(query: HistoryQuery, modes: readonly ('lookup' | 'probe')[] = [], enqueued?: 'known' | 'unknown'): Compiled {
+  const clauses: string[] = [];
+  const params: unknown[] = [];
+  const anyOf = (column: string, values: readonly string[]) => {
+    if (!values.length) return;
+    clauses.push(`${column} IN (${values.map(() => '?').join(', ')})`);
+    params.push(...values);
+  };
+  anyOf('state', query.states);
+  anyOf('task', query.tasks);
+  anyOf('queue', query.queues);
+  if (query.workers.length) {
+    clauses.push(`(${query.workers.map(() => 'substr(worker, 1, ?) = ?').join(' OR ')})`);
+    for (const w of query.workers) params.push(w.length, w);
+  }
+  if (query.ids.length) {
+    // A range on the primary key: an id's beginning finds every id it starts.
+    clauses.push(`(${query.ids.map(() => '(job_id >= ? AND job_id < ?)').join(' OR ')})`);
+    for (const id of query.ids) params.push(id, `${id}\u{10FFFF}`);
+  }
+  // When it was enqueued, or (never seen enqueued) last updated; written as an OR of two index
+  // ranges (enqueued_at, and enqueued_at IS NULL) rather than coalesce(), which no index serves.
+  // A caller that reads runs with and without enqueued_at apart (`enqueued`) gets one plain
+  // range each, which the index also reads in order.
+  const time = (op: string, at: string) => {
+    if (enqueued === 'known') clauses.push(`enqueued_at ${op} ?`);
+    else if (enqueued === 'unknown') clauses.push(`updated_at ${op} ?`);
+    else clauses.push(`(enqueued_at ${op} ? OR (enqueued_at IS NULL AND updated_at ${op} ?))`);
+    params.push(...(enqueued ? [at] : [at, at]));
+  };
+  if (query.since !== undefined) time('>=', query.since);
+  if (query.until !== undefined) time('<', query.until);
+  for (const p of query.payload) {
+    const path = `$.${p.path.map((k) => `"${k}"`).join('.')}`;
+    // JSON numbers and booleans come out of json_extract as SQL numbers (true is 1).
+    const values = p.values.flatMap((v) =>
+      /^-?\d+(\.\d+)?$/.test(v) ? [v, Number(v)] : v === 'true' ? [v, 1] : v === 'false' ? [v, 0] : [v],
+    );
+    clauses.push(`json_extract(payload, ?) IN (${values.map(() => '?').join(', ')})`);
+    params.push(path, ...values);
+  }
+  matchesOf(query).forEach((match, i) => {
+    // A run is two documents (rowid * 2 and * 2 + 1, see search-schema.ts): each term is found
+    // in either. `+rowid` keeps SQLite from looking each match up by rowid and sorting them
+    // all: with many matches, walking the sort's index and testing membership is sooner.
+    clauses.push(`${modes[i] === 'probe' ? '+' : ''}rowid IN (SELECT rowid >> 1 FROM task_runs_fts WHERE task_runs_fts MATCH ?)`);
+    params.push(match);
+  });
+  return { clauses, params };
+}
+
+/** The full-text terms of a query, one FTS5 MATCH expression each (every one must match). */
+function matchesOf(query: HistoryQuery): string[] {
+  const fts: string[] = [];
+  for (const p of query.payload) {
+    // The index narrows the rows json_extract has to read: the value's words are in the payload.
+    const phrases = p.values.filter(hasWords).map((v) => phrase(v));
+    if (phrases.length === p.values.length) fts.push(`payload : (${phrases.join(' OR ')})`);
+  }
+  if (query.errors.length) {
+    fts.push(`error : (${query.errors.map((e) => phrase(needWords('error:', e))).join(' OR ')})`);
+  }
+  for (const t of query.text) {
+    const words = needWords(t, t);
+    // One word of 3+ letters or digits also finds longer words it begins. Anything the index
+    // splits into several words (a phrase, an address, a path) is matched as typed: a prefix on
+    // its last word (`com*` of an address) would read the lists of every word it begins.
+    fts.push(/^[\p{L}\p{N}]{3,}$/u.test(words) ? `${phrase(words)} *` : phrase(words));
+  }
+  return fts;
+}
+
+/**
+ * The query compiled for the way its rows are best read: when some full-text term has few
+ * matches, its runs are looked up and sorted (the other terms tested on them); when every term
+ * has many, the page walks the sort's index and tests membership (see FEW_MATCHES). Also returns
+ * how many runs the query matches when that is known from the index alone (one term, up to
+ * `upTo` + 1).
+ */
+export function planQuery(db: SqliteDatabase, query: HistoryQuery, upTo = FEW_MATCHES): Planned {
+  const terms = matchesOf(query);
+  if (terms.length === 0) return { ...compileQuery(query), modes: [] };
+  const cap = Math.max(upTo, FEW_MATCHES) + 1;
+  const count = db.prepare('SELECT count(*) AS n FROM (SELECT DISTINCT rowid >> 1 FROM task_runs_fts WHERE task_runs_fts MATCH ? LIMIT ?)');
+  const counts = terms.map((t) => (count.get(t, cap) as { n: number }).n);
+  const fewest = counts.indexOf(Math.min(...counts));
+  const modes = counts.map((n, i) => (i === fewest && n <= FEW_MATCHES ? 'lookup' : 'probe') as 'lookup' | 'probe');
+  return { ...compileQuery(query, modes), modes, ...(terms.length === 1 ? { matches: counts[0]! } : {}) };
+}
+
+export interface Planned extends Compiled {
+  /** How each full-text term is read (see compileQuery). */
+  modes: ('lookup' | 'probe')[];
+  /** Runs matching the only full-text term, counted up to the cap (see planQuery). */
+  matches?: number;
+}
+
+function hasWords(text: string): boolean {
+  return /[\p{L}\p{N}]/u.test(text);
+}
+
+/** `text` when it has something the word index can find; else a QueryError naming it. */
+function needWords(token: string, text: string): string {
+  if (hasWords(text)) return text;
+  throw new QueryError(token, `"${text}" has no letters or digits to search for`, {
+    hint: 'free text and error: match words; punctuation alone matches nothing',
+  });
+}
+
+/** An FTS5 string (a phrase): quotes doubled, so no operator or column name inside is read. */
+function phrase(text: string): string {
+  return `"${text.replace(/"/g, '""')}"`;
+}
+
+/** Whether only the counters are needed: no condition beyond state, task and queue. */
+function countable(q: HistoryQuery): boolean {
+  return (
+    q.workers.length + q.ids.length + q.errors.length + q.payload.length + q.text.length === 0 &&
+    q.since === undefined &&
+    q.until === undefined
+  );
+}
+
+type PagedRow = TaskRunRow & { _rowid: number };
+
+/** `c` limited to one prefix's runs (several prefixes may share a file); `c` itself without one. */
+export function scoped<C extends Compiled>(c: C, prefix: string | undefined): C {
+  return prefix === undefined ? c : { ...c, clauses: ['prefix = ?', ...c.clauses], params: [prefix, ...c.params] };
+}
+
+/** Reads history by query: pages, totals and counts (of one prefix's runs when given one). */
+export class HistorySearch {
+  constructor(
+    private readonly db: SqliteDatabase,
+    private readonly prefix?: string,
+  ) {}
+
+  /** One page of runs matching `query`, sorted by `sort` (newest first by default). */
+  search(query: HistoryQuery, options: SearchOptions = {}): SearchResult {
+    const sort = options.sort ?? 'enqueued';
+    const order = options.order ?? 'desc';
+    const limit = options.limit ?? 50;
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
+      throw new UsageError(`limit must be an integer from 1 to ${MAX_LIMIT} (got ${limit})`);
+    }
+    const cursor = options.cursor === undefined ? undefined : decodeCursor(options.cursor, sort, order);
+    const upTo = options.countUpTo ?? 1000;
+    const planned = scoped(planQuery(this.db, query, upTo), this.prefix);
+    const column = SORT_COLUMN[sort];
+    // Several states (or tasks, or queues) cannot be read in order from one index range: each
+    // value is read apart, in order, and the pages merged (a few small reads instead of a sort).
+    const split = sort === 'enqueued' ? splitKey(query) : undefined;
+    const queries = split ? split.values.map((v) => ({ ...query, [split.key]: [v] })) : [query];
+    // Sorted by enqueue time, the runs with and without one are read apart already: each part
+    // gets its own plain time range (see compileQuery).
+    const variants = (part: 'valued' | 'unvalued') =>
+      queries.map((q) =>
+        scoped(compileQuery(q, planned.modes, sort === 'enqueued' ? (part === 'valued' ? 'known' : 'unknown') : undefined), this.prefix),
+      );
+    // One row more than asked says whether there is a next page.
+    const inUnvalued = cursor !== undefined && cursor.value === null;
+    let rows = inUnvalued ? [] : this.merged(variants('valued'), column, order, 'valued', cursor, limit + 1);
+    if (rows.length <= limit) {
+      rows = [
+        ...rows,
+        ...this.merged(variants('unvalued'), column, order, 'unvalued', inUnvalued ? cursor : undefined, limit + 1 - rows.length),
+      ];
+    }
+    const shown = rows.slice(0, limit);
+    const last = shown[shown.length - 1];
+    const nextCursor =
+      rows.length > limit && last
+        ? encodeCursor({
+            sort,
+            order,
+            value: (last as unknown as Record<string, string | number | null>)[column] ?? null,
+            rowid: last._rowid,
+          })
+        : null;
+    const { total, exact } = this.count(query, planned, upTo, shown.length + (rows.length > limit ? 1 : 0));
+    return { rows: shown.map(({ _rowid, ...row }) => row as TaskRunRow), nextCursor, total, totalExact: exact };
+  }
+
+  /** The first `n` rows past `after` of every variant, merged in the page's order. */
+  private merged(
+    variants: readonly Compiled[],
+    column: string,
+    order: SearchOrder,
+    part: 'valued' | 'unvalued',
+    after: Cursor | undefined,
+    n: number,
+  ): PagedRow[] {
+    const dir = order === 'desc' ? 'DESC' : 'ASC';
+    const cmp = order === 'desc' ? '<' : '>';
+    const rows = variants.flatMap((v) => {
+      const clauses = [...v.clauses, `${column} IS ${part === 'valued' ? 'NOT ' : ''}NULL`];
+      const params = [...v.params];
+      if (after && part === 'valued') {
+        clauses.push(`(${column}, rowid) ${cmp} (?, ?)`);
+        params.push(after.value, after.rowid);
+      } else if (after) {
+        clauses.push(`rowid ${cmp} ?`);
+        params.push(after.rowid);
+      }
+      const by = part === 'valued' ? `${column} ${dir}, rowid ${dir}` : `rowid ${dir}`;
+      return this.db
+        .prepare(`SELECT rowid AS _rowid, * FROM task_runs WHERE ${clauses.join(' AND ')} ORDER BY ${by} LIMIT ?`)
+        .all(...params, n) as PagedRow[];
+    });
+    if (variants.length === 1) return rows;
+    const sign = order === 'desc' ? -1 : 1;
+    const value = (r: PagedRow) => (r as unknown as Record<string, string | number | null>)[column] ?? null;
+    rows.sort((a, b) => {
+      const x = value(a);
+      const y = value(b);
+      const byValue = x === y || part === 'unvalued' ? 0 : x! < y! ? -1 : 1;
+      return sign * (byValue || a._rowid - b._rowid);
+    });
+    return rows.slice(0, n);
+  }
+
+  /** Whether no other prefix has runs in this file (from the counters: a few rows). */
+  private onlyPrefixInFile(): boolean {
+    if (this.prefix === undefined) return true;
+    return this.db.prepare('SELECT 1 FROM task_run_counts WHERE n > 0 AND prefix <> ? LIMIT 1').get(this.prefix) === undefined;
+  }
+
+  /** Runs by state, task and queue over the whole history, from the counters (no table scan). */
+  counts(): RunCounts {
+    const own = this.prefix === undefined ? [] : [this.prefix];
+    const rows = this.db
+      .prepare(`SELECT queue, task, state, n FROM task_run_counts WHERE n > 0${this.prefix === undefined ? '' : ' AND prefix = ?'}`)
+      .all(...own) as {
+      queue: string;
+      task: string;
+      state: TaskState;
+      n: number;
+    }[];
+    const out: RunCounts = { total: 0, byState: {}, byTask: {}, byQueue: {} };
+    for (const r of rows) {
+      out.total += r.n;
+      out.byState[r.state] = (out.byState[r.state] ?? 0) + r.n;
+      out.byTask[r.task] = (out.byTask[r.task] ?? 0) + r.n;
+      out.byQueue[r.queue] = (out.byQueue[r.queue] ?? 0) + r.n;
+    }
+    return out;
+  }
+
+  /**
+   * Matching runs per state, exactly: from the counters when the query is only states, tasks
+   * and queues, else by counting the matches (every filter applies).
+   */
+  totalsByState(query: HistoryQuery): { total: number; byState: Partial<Record<TaskState, number>> } {
+    const compiled = scoped(countable(query) ? compileCounters(query) : planQuery(this.db, query), this.prefix);
+    const sql = countable(query)
+      ? `SELECT state, sum(n) AS n FROM task_run_counts WHERE n > 0${compiled.clauses.map((c) => ` AND ${c}`).join('')} GROUP BY state`
+      : `SELECT state, count(*) AS n FROM task_runs${compiled.clauses.length ? ` WHERE ${compiled.clauses.join(' AND ')}` : ''} GROUP BY state`;
+    const rows = this.db.prepare(sql).all(...compiled.params) as { state: TaskState; n: number }[];
+    const byState: Partial<Record<TaskState, number>> = {};
+    let total = 0;
+    for (const r of rows) {
+      if (!r.n) continue;
+      byState[r.state] = r.n;
+      total += r.n;
+    }
+    return { total, byState };
+  }
+
+  /**
+   * The total for a page: from the counters, from the full-text count, or counted up to `upTo`;
+   * not counted (`seen` as a lower bound) when every full-text term is common, where counting
+   * would cost more than the page itself.
+   */
+  private count(query: HistoryQuery, planned: Planned, upTo: number, seen: number): { total: number; exact: boolean } {
+    if (countable(query)) return { total: this.totalsByState(query).total, exact: true };
+    if (upTo <= 0) return { total: seen, exact: false };
+    // The index counts every prefix's runs: exact for this prefix when the file holds no other.
+    const ownClauses = this.prefix === undefined ? 1 : 2;
+    if (planned.matches !== undefined && planned.clauses.length === ownClauses && this.onlyPrefixInFile()) {
+      return planned.matches > upTo ? { total: upTo, exact: false } : { total: planned.matches, exact: true };
+    }
+    if (planned.modes.length > 0 && !planned.modes.includes('lookup')) return { total: seen, exact: false };
+    const n = (
+      this.db
+        .prepare(`SELECT count(*) AS n FROM (SELECT 1 FROM task_runs WHERE ${planned.clauses.join(' AND ')} LIMIT ?)`)
+        .get(...planned.params, upTo + 1) as { n: number }
+    ).n;
+    return n > upTo ? { total: upTo, exact: false } : { total: n, exact: true };
+  }
+}
+
+/** The key whose values a page reads apart (see `search`): the one with more than one value. */
+function splitKey(q: HistoryQuery): { key: 'states' | 'tasks' | 'queues'; values: readonly string[] } | undefined {
+  for (const key of ['states', 'tasks', 'queues'] as const) if (q[key].length > 1) return { key, values: q[key] };
+  return undefined;
+}
+
+/** The state, task and queue conditions of a query, over `task_run_counts`. */
+function compileCounters(query: HistoryQuery): Compiled {
+  return compileQuery({ ...query, workers: [], ids: [], errors: [], payload: [], text: [] });
+}
