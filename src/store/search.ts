@@ -58,12 +58,19 @@ export interface Compiled {
  */
 const FEW_MATCHES = 2000;
 
+/** Rows read at a time when walking the sort's index for common words (see HistorySearch.walk). */
+const WALK_CHUNK = 2000;
+
 /**
  * The query as SQL conditions. Free text and `error:` go through the FTS index (whole words,
  * case and accents ignored; a free-text word of 3+ letters also finds words it begins);
  * the other keys are plain comparisons on indexed columns where they exist.
  */
-export function compileQuery(query: HistoryQuery, modes: readonly ('lookup' | 'probe')[] = [], enqueued?: 'known' | 'unknown'): Compiled {
+export function compileQuery(
+  query: HistoryQuery,
+  modes: readonly ('lookup' | 'probe' | 'skip')[] = [],
+  enqueued?: 'known' | 'unknown',
+): Compiled {
   const clauses: string[] = [];
   const params: unknown[] = [];
   const anyOf = (column: string, values: readonly string[]) => {
@@ -105,6 +112,7 @@ export function compileQuery(query: HistoryQuery, modes: readonly ('lookup' | 'p
     params.push(path, ...values);
   }
   matchesOf(query).forEach((match, i) => {
+    if (modes[i] === 'skip') return; // the caller tests this term itself (see HistorySearch.walk)
     // A run is two documents (rowid * 2 and * 2 + 1, see search-schema.ts): each term is found
     // in either. `+rowid` keeps SQLite from looking each match up by rowid and sorting them
     // all: with many matches, walking the sort's index and testing membership is sooner.
@@ -144,18 +152,20 @@ function matchesOf(query: HistoryQuery): string[] {
  */
 export function planQuery(db: SqliteDatabase, query: HistoryQuery, upTo = FEW_MATCHES): Planned {
   const terms = matchesOf(query);
-  if (terms.length === 0) return { ...compileQuery(query), modes: [] };
+  if (terms.length === 0) return { ...compileQuery(query), modes: [], terms };
   const cap = Math.max(upTo, FEW_MATCHES) + 1;
   const count = db.prepare('SELECT count(*) AS n FROM (SELECT DISTINCT rowid >> 1 FROM task_runs_fts WHERE task_runs_fts MATCH ? LIMIT ?)');
   const counts = terms.map((t) => (count.get(t, cap) as { n: number }).n);
   const fewest = counts.indexOf(Math.min(...counts));
   const modes = counts.map((n, i) => (i === fewest && n <= FEW_MATCHES ? 'lookup' : 'probe') as 'lookup' | 'probe');
-  return { ...compileQuery(query, modes), modes, ...(terms.length === 1 ? { matches: counts[0]! } : {}) };
+  return { ...compileQuery(query, modes), modes, terms, ...(terms.length === 1 ? { matches: counts[0]! } : {}) };
 }
 
 export interface Planned extends Compiled {
   /** How each full-text term is read (see compileQuery). */
   modes: ('lookup' | 'probe')[];
+  /** The full-text terms (FTS5 MATCH expressions), in the order of `modes`. */
+  terms: string[];
   /** Runs matching the only full-text term, counted up to the cap (see planQuery). */
   matches?: number;
 }
@@ -210,17 +220,20 @@ export class HistorySearch {
     const queries = split ? split.values.map((v) => ({ ...query, [split.key]: [v] })) : [query];
     // Sorted by enqueue time, the runs with and without one are read apart already: each part
     // gets its own plain time range (see compileQuery).
+    // Every word common (none looked up): the index is walked in order and the words tested on
+    // each stretch of it, rather than reading every id a common word has.
+    const walking = planned.modes.length > 0 && !planned.modes.includes('lookup');
+    const modes = walking ? planned.modes.map(() => 'skip' as const) : planned.modes;
     const variants = (part: 'valued' | 'unvalued') =>
-      queries.map((q) => compileQuery(q, planned.modes, sort === 'enqueued' ? (part === 'valued' ? 'known' : 'unknown') : undefined));
+      queries.map((q) => compileQuery(q, modes, sort === 'enqueued' ? (part === 'valued' ? 'known' : 'unknown') : undefined));
+    const take = (part: 'valued' | 'unvalued', after: Cursor | undefined, n: number) =>
+      walking
+        ? this.walk(variants(part), column, order, part, after, n, planned.terms)
+        : this.merged(variants(part), column, order, part, after, n);
     // One row more than asked says whether there is a next page.
     const inUnvalued = cursor !== undefined && cursor.value === null;
-    let rows = inUnvalued ? [] : this.merged(variants('valued'), column, order, 'valued', cursor, limit + 1);
-    if (rows.length <= limit) {
-      rows = [
-        ...rows,
-        ...this.merged(variants('unvalued'), column, order, 'unvalued', inUnvalued ? cursor : undefined, limit + 1 - rows.length),
-      ];
-    }
+    let rows = inUnvalued ? [] : take('valued', cursor, limit + 1);
+    if (rows.length <= limit) rows = [...rows, ...take('unvalued', inUnvalued ? cursor : undefined, limit + 1 - rows.length)];
     const shown = rows.slice(0, limit);
     const last = shown[shown.length - 1];
     const nextCursor =
@@ -244,6 +257,7 @@ export class HistorySearch {
     part: 'valued' | 'unvalued',
     after: Cursor | undefined,
     n: number,
+    select = '*',
   ): PagedRow[] {
     const dir = order === 'desc' ? 'DESC' : 'ASC';
     const cmp = order === 'desc' ? '<' : '>';
@@ -259,7 +273,7 @@ export class HistorySearch {
       }
       const by = part === 'valued' ? `${column} ${dir}, rowid ${dir}` : `rowid ${dir}`;
       return this.db
-        .prepare(`SELECT rowid AS _rowid, * FROM task_runs WHERE ${clauses.join(' AND ')} ORDER BY ${by} LIMIT ?`)
+        .prepare(`SELECT rowid AS _rowid, ${select} FROM task_runs WHERE ${clauses.join(' AND ')} ORDER BY ${by} LIMIT ?`)
         .all(...params, n) as PagedRow[];
     });
     if (variants.length === 1) return rows;
@@ -272,6 +286,56 @@ export class HistorySearch {
       return sign * (byValue || a._rowid - b._rowid);
     });
     return rows.slice(0, n);
+  }
+
+  /**
+   * The first `n` rows past `after` that match every one of `terms`, read WALK_CHUNK rows at a
+   * time in the page's order and tested against the word index over just the rowids of that
+   * stretch (an FTS5 rowid range is a seek, not a scan).
+   */
+  private walk(
+    variants: readonly Compiled[],
+    column: string,
+    order: SearchOrder,
+    part: 'valued' | 'unvalued',
+    after: Cursor | undefined,
+    n: number,
+    terms: readonly string[],
+  ): PagedRow[] {
+    const inRange = this.db.prepare('SELECT rowid >> 1 AS id FROM task_runs_fts WHERE task_runs_fts MATCH ? AND rowid >= ? AND rowid <= ?');
+    const out: PagedRow[] = [];
+    let position = after;
+    for (;;) {
+      // Only the sort value and rowid (from the index alone); whole rows for the matches below.
+      const stretch = this.merged(variants, column, order, part, position, WALK_CHUNK, column);
+      if (stretch.length === 0) return this.whole(out);
+      let lo = Number.POSITIVE_INFINITY;
+      let hi = Number.NEGATIVE_INFINITY;
+      for (const r of stretch) {
+        lo = Math.min(lo, r._rowid);
+        hi = Math.max(hi, r._rowid);
+      }
+      const found = terms.map((t) => new Set((inRange.all(t, lo * 2, hi * 2 + 1) as { id: number }[]).map((r) => r.id)));
+      for (const r of stretch) {
+        if (!found.every((f) => f.has(r._rowid))) continue;
+        out.push(r);
+        if (out.length >= n) return this.whole(out);
+      }
+      if (stretch.length < WALK_CHUNK) return this.whole(out);
+      const last = stretch[stretch.length - 1]!;
+      const value = part === 'valued' ? ((last as unknown as Record<string, string | number | null>)[column] ?? null) : null;
+      position = { sort: 'enqueued', order, value, rowid: last._rowid };
+    }
+  }
+
+  /** The whole rows of `rows` (read by rowid), in the same order. */
+  private whole(rows: readonly PagedRow[]): PagedRow[] {
+    if (rows.length === 0) return [];
+    const full = this.db
+      .prepare(`SELECT rowid AS _rowid, * FROM task_runs WHERE rowid IN (${rows.map(() => '?').join(', ')})`)
+      .all(...rows.map((r) => r._rowid)) as PagedRow[];
+    const byId = new Map(full.map((r) => [r._rowid, r]));
+    return rows.flatMap((r) => byId.get(r._rowid) ?? []);
   }
 
   /** Runs by state, task and queue over the whole history, from the counters (no table scan). */
