@@ -1,4 +1,5 @@
-import { QueryError, UsageError } from '../core/errors.js';
+import { UsageError } from '../core/errors.js';
+import { compileCounters, compileQuery, countable, planQuery, type Compiled, type Planned } from './search-sql.js';
 import { decodeCursor, encodeCursor, type Cursor, type SearchOrder, type SearchSort } from './search-cursor.js';
 import type { HistoryQuery } from '../core/query.js';
 import type { TaskState } from '../core/states.js';
@@ -15,6 +16,7 @@ import type { TaskRunRow } from './task-runs.js';
  * yet, for `finished` and `runtime`) come after all the others, in either order.
  */
 export type { SearchSort, SearchOrder } from './search-cursor.js';
+export { compileQuery, planQuery } from './search-sql.js';
 
 export interface SearchOptions {
   /** Rows per page (default 50, at most 1,000). */
@@ -46,145 +48,8 @@ export interface RunCounts {
 const SORT_COLUMN: Record<SearchSort, string> = { enqueued: 'enqueued_at', finished: 'finished_at', runtime: 'runtime_ms' };
 const MAX_LIMIT = 10_000;
 
-export interface Compiled {
-  /** Conditions on `task_runs` (no leading WHERE). */
-  clauses: string[];
-  params: unknown[];
-}
-
-/**
- * How many full-text matches a query may have and still be read by looking its rows up and
- * sorting them; past this, the page walks the sort's index and keeps the rows that match.
- */
-const FEW_MATCHES = 2000;
-
-/**
- * The query as SQL conditions. Free text and `error:` go through the FTS index (whole words,
- * case and accents ignored; a free-text word of 3+ letters also finds words it begins);
- * the other keys are plain comparisons on indexed columns where they exist.
- */
-export function compileQuery(query: HistoryQuery, modes: readonly ('lookup' | 'probe')[] = [], enqueued?: 'known' | 'unknown'): Compiled {
-  const clauses: string[] = [];
-  const params: unknown[] = [];
-  const anyOf = (column: string, values: readonly string[]) => {
-    if (!values.length) return;
-    clauses.push(`${column} IN (${values.map(() => '?').join(', ')})`);
-    params.push(...values);
-  };
-  anyOf('state', query.states);
-  anyOf('task', query.tasks);
-  anyOf('queue', query.queues);
-  if (query.workers.length) {
-    clauses.push(`(${query.workers.map(() => 'substr(worker, 1, ?) = ?').join(' OR ')})`);
-    for (const w of query.workers) params.push(w.length, w);
-  }
-  if (query.ids.length) {
-    // A range on the primary key: an id's beginning finds every id it starts.
-    clauses.push(`(${query.ids.map(() => '(job_id >= ? AND job_id < ?)').join(' OR ')})`);
-    for (const id of query.ids) params.push(id, `${id}\u{10FFFF}`);
-  }
-  // When it was enqueued, or (never seen enqueued) last updated; written as an OR of two index
-  // ranges (enqueued_at, and enqueued_at IS NULL) rather than coalesce(), which no index serves.
-  // A caller that reads runs with and without enqueued_at apart (`enqueued`) gets one plain
-  // range each, which the index also reads in order.
-  const time = (op: string, at: string) => {
-    if (enqueued === 'known') clauses.push(`enqueued_at ${op} ?`);
-    else if (enqueued === 'unknown') clauses.push(`updated_at ${op} ?`);
-    else clauses.push(`(enqueued_at ${op} ? OR (enqueued_at IS NULL AND updated_at ${op} ?))`);
-    params.push(...(enqueued ? [at] : [at, at]));
-  };
-  if (query.since !== undefined) time('>=', query.since);
-  if (query.until !== undefined) time('<', query.until);
-  for (const p of query.payload) {
-    const path = `$.${p.path.map((k) => `"${k}"`).join('.')}`;
-    // JSON numbers and booleans come out of json_extract as SQL numbers (true is 1).
-    const values = p.values.flatMap((v) =>
-      /^-?\d+(\.\d+)?$/.test(v) ? [v, Number(v)] : v === 'true' ? [v, 1] : v === 'false' ? [v, 0] : [v],
-    );
-    clauses.push(`json_extract(payload, ?) IN (${values.map(() => '?').join(', ')})`);
-    params.push(path, ...values);
-  }
-  matchesOf(query).forEach((match, i) => {
-    // A run is two documents (rowid * 2 and * 2 + 1, see search-schema.ts): each term is found
-    // in either. `+rowid` keeps SQLite from looking each match up by rowid and sorting them
-    // all: with many matches, walking the sort's index and testing membership is sooner.
-    clauses.push(`${modes[i] === 'probe' ? '+' : ''}rowid IN (SELECT rowid >> 1 FROM task_runs_fts WHERE task_runs_fts MATCH ?)`);
-    params.push(match);
-  });
-  return { clauses, params };
-}
-
-/** The full-text terms of a query, one FTS5 MATCH expression each (every one must match). */
-function matchesOf(query: HistoryQuery): string[] {
-  const fts: string[] = [];
-  for (const p of query.payload) {
-    // The index narrows the rows json_extract has to read: the value's words are in the payload.
-    const phrases = p.values.filter(hasWords).map((v) => phrase(v));
-    if (phrases.length === p.values.length) fts.push(`payload : (${phrases.join(' OR ')})`);
-  }
-  if (query.errors.length) {
-    fts.push(`error : (${query.errors.map((e) => phrase(needWords('error:', e))).join(' OR ')})`);
-  }
-  for (const t of query.text) {
-    const words = needWords(t, t);
-    // One word of 3+ letters or digits also finds longer words it begins. Anything the index
-    // splits into several words (a phrase, an address, a path) is matched as typed: a prefix on
-    // its last word (`com*` of an address) would read the lists of every word it begins.
-    fts.push(/^[\p{L}\p{N}]{3,}$/u.test(words) ? `${phrase(words)} *` : phrase(words));
-  }
-  return fts;
-}
-
-/**
- * The query compiled for the way its rows are best read: when some full-text term has few
- * matches, its runs are looked up and sorted (the other terms tested on them); when every term
- * has many, the page walks the sort's index and tests membership (see FEW_MATCHES). Also returns
- * how many runs the query matches when that is known from the index alone (one term, up to
- * `upTo` + 1).
- */
-export function planQuery(db: SqliteDatabase, query: HistoryQuery, upTo = FEW_MATCHES): Planned {
-  const terms = matchesOf(query);
-  if (terms.length === 0) return { ...compileQuery(query), modes: [] };
-  const cap = Math.max(upTo, FEW_MATCHES) + 1;
-  const count = db.prepare('SELECT count(*) AS n FROM (SELECT DISTINCT rowid >> 1 FROM task_runs_fts WHERE task_runs_fts MATCH ? LIMIT ?)');
-  const counts = terms.map((t) => (count.get(t, cap) as { n: number }).n);
-  const fewest = counts.indexOf(Math.min(...counts));
-  const modes = counts.map((n, i) => (i === fewest && n <= FEW_MATCHES ? 'lookup' : 'probe') as 'lookup' | 'probe');
-  return { ...compileQuery(query, modes), modes, ...(terms.length === 1 ? { matches: counts[0]! } : {}) };
-}
-
-export interface Planned extends Compiled {
-  /** How each full-text term is read (see compileQuery). */
-  modes: ('lookup' | 'probe')[];
-  /** Runs matching the only full-text term, counted up to the cap (see planQuery). */
-  matches?: number;
-}
-
-function hasWords(text: string): boolean {
-  return /[\p{L}\p{N}]/u.test(text);
-}
-
-/** `text` when it has something the word index can find; else a QueryError naming it. */
-function needWords(token: string, text: string): string {
-  if (hasWords(text)) return text;
-  throw new QueryError(token, `"${text}" has no letters or digits to search for`, {
-    hint: 'free text and error: match words; punctuation alone matches nothing',
-  });
-}
-
-/** An FTS5 string (a phrase): quotes doubled, so no operator or column name inside is read. */
-function phrase(text: string): string {
-  return `"${text.replace(/"/g, '""')}"`;
-}
-
-/** Whether only the counters are needed: no condition beyond state, task and queue. */
-function countable(q: HistoryQuery): boolean {
-  return (
-    q.workers.length + q.ids.length + q.errors.length + q.payload.length + q.text.length === 0 &&
-    q.since === undefined &&
-    q.until === undefined
-  );
-}
+/** Rows read at a time when walking the sort's index for common words (see HistorySearch.walk). */
+const WALK_CHUNK = 2000;
 
 type PagedRow = TaskRunRow & { _rowid: number };
 
@@ -218,19 +83,22 @@ export class HistorySearch {
     const queries = split ? split.values.map((v) => ({ ...query, [split.key]: [v] })) : [query];
     // Sorted by enqueue time, the runs with and without one are read apart already: each part
     // gets its own plain time range (see compileQuery).
+    // Every word common (none looked up): the index is walked in order and the words tested on
+    // each stretch of it, rather than reading every id a common word has.
+    const walking = planned.modes.length > 0 && !planned.modes.includes('lookup');
+    const modes = walking ? planned.modes.map(() => 'skip' as const) : planned.modes;
     const variants = (part: 'valued' | 'unvalued') =>
       queries.map((q) =>
-        scoped(compileQuery(q, planned.modes, sort === 'enqueued' ? (part === 'valued' ? 'known' : 'unknown') : undefined), this.prefix),
+        scoped(compileQuery(q, modes, sort === 'enqueued' ? (part === 'valued' ? 'known' : 'unknown') : undefined), this.prefix),
       );
+    const take = (part: 'valued' | 'unvalued', after: Cursor | undefined, n: number) =>
+      walking
+        ? this.walk(variants(part), column, order, part, after, n, planned.terms)
+        : this.merged(variants(part), column, order, part, after, n);
     // One row more than asked says whether there is a next page.
     const inUnvalued = cursor !== undefined && cursor.value === null;
-    let rows = inUnvalued ? [] : this.merged(variants('valued'), column, order, 'valued', cursor, limit + 1);
-    if (rows.length <= limit) {
-      rows = [
-        ...rows,
-        ...this.merged(variants('unvalued'), column, order, 'unvalued', inUnvalued ? cursor : undefined, limit + 1 - rows.length),
-      ];
-    }
+    let rows = inUnvalued ? [] : take('valued', cursor, limit + 1);
+    if (rows.length <= limit) rows = [...rows, ...take('unvalued', inUnvalued ? cursor : undefined, limit + 1 - rows.length)];
     const shown = rows.slice(0, limit);
     const last = shown[shown.length - 1];
     const nextCursor =
@@ -254,6 +122,7 @@ export class HistorySearch {
     part: 'valued' | 'unvalued',
     after: Cursor | undefined,
     n: number,
+    select = '*',
   ): PagedRow[] {
     const dir = order === 'desc' ? 'DESC' : 'ASC';
     const cmp = order === 'desc' ? '<' : '>';
@@ -269,7 +138,7 @@ export class HistorySearch {
       }
       const by = part === 'valued' ? `${column} ${dir}, rowid ${dir}` : `rowid ${dir}`;
       return this.db
-        .prepare(`SELECT rowid AS _rowid, * FROM task_runs WHERE ${clauses.join(' AND ')} ORDER BY ${by} LIMIT ?`)
+        .prepare(`SELECT rowid AS _rowid, ${select} FROM task_runs WHERE ${clauses.join(' AND ')} ORDER BY ${by} LIMIT ?`)
         .all(...params, n) as PagedRow[];
     });
     if (variants.length === 1) return rows;
@@ -288,6 +157,56 @@ export class HistorySearch {
   private onlyPrefixInFile(): boolean {
     if (this.prefix === undefined) return true;
     return this.db.prepare('SELECT 1 FROM task_run_counts WHERE n > 0 AND prefix <> ? LIMIT 1').get(this.prefix) === undefined;
+  }
+
+  /**
+   * The first `n` rows past `after` that match every one of `terms`, read WALK_CHUNK rows at a
+   * time in the page's order and tested against the word index over just the rowids of that
+   * stretch (an FTS5 rowid range is a seek, not a scan).
+   */
+  private walk(
+    variants: readonly Compiled[],
+    column: string,
+    order: SearchOrder,
+    part: 'valued' | 'unvalued',
+    after: Cursor | undefined,
+    n: number,
+    terms: readonly string[],
+  ): PagedRow[] {
+    const inRange = this.db.prepare('SELECT rowid >> 1 AS id FROM task_runs_fts WHERE task_runs_fts MATCH ? AND rowid >= ? AND rowid <= ?');
+    const out: PagedRow[] = [];
+    let position = after;
+    for (;;) {
+      // Only the sort value and rowid (from the index alone); whole rows for the matches below.
+      const stretch = this.merged(variants, column, order, part, position, WALK_CHUNK, column);
+      if (stretch.length === 0) return this.whole(out);
+      let lo = Number.POSITIVE_INFINITY;
+      let hi = Number.NEGATIVE_INFINITY;
+      for (const r of stretch) {
+        lo = Math.min(lo, r._rowid);
+        hi = Math.max(hi, r._rowid);
+      }
+      const found = terms.map((t) => new Set((inRange.all(t, lo * 2, hi * 2 + 1) as { id: number }[]).map((r) => r.id)));
+      for (const r of stretch) {
+        if (!found.every((f) => f.has(r._rowid))) continue;
+        out.push(r);
+        if (out.length >= n) return this.whole(out);
+      }
+      if (stretch.length < WALK_CHUNK) return this.whole(out);
+      const last = stretch[stretch.length - 1]!;
+      const value = part === 'valued' ? ((last as unknown as Record<string, string | number | null>)[column] ?? null) : null;
+      position = { sort: 'enqueued', order, value, rowid: last._rowid };
+    }
+  }
+
+  /** The whole rows of `rows` (read by rowid), in the same order. */
+  private whole(rows: readonly PagedRow[]): PagedRow[] {
+    if (rows.length === 0) return [];
+    const full = this.db
+      .prepare(`SELECT rowid AS _rowid, * FROM task_runs WHERE rowid IN (${rows.map(() => '?').join(', ')})`)
+      .all(...rows.map((r) => r._rowid)) as PagedRow[];
+    const byId = new Map(full.map((r) => [r._rowid, r]));
+    return rows.flatMap((r) => byId.get(r._rowid) ?? []);
   }
 
   /** Runs by state, task and queue over the whole history, from the counters (no table scan). */
@@ -358,9 +277,4 @@ export class HistorySearch {
 function splitKey(q: HistoryQuery): { key: 'states' | 'tasks' | 'queues'; values: readonly string[] } | undefined {
   for (const key of ['states', 'tasks', 'queues'] as const) if (q[key].length > 1) return { key, values: q[key] };
   return undefined;
-}
-
-/** The state, task and queue conditions of a query, over `task_run_counts`. */
-function compileCounters(query: HistoryQuery): Compiled {
-  return compileQuery({ ...query, workers: [], ids: [], errors: [], payload: [], text: [] });
 }

@@ -220,6 +220,43 @@ describe('searchRuns: keyset paging', () => {
   });
 });
 
+describe('searchRuns: words found in many runs (the index is walked, not every id read)', () => {
+  it('pages through 2,600 runs with a common word in order, filters and all, the same as reading them all', () => {
+    const events: RunEvent[] = [];
+    for (let i = 0; i < 2600; i++) {
+      // Enqueue times not in insertion order, so the walk cannot lean on rowid order.
+      const at = T0 + 86_400_000 + ((i * 7919) % 2600) * 1000;
+      const base = { jobId: `w-${String(i).padStart(4, '0')}`, task: 'bulk', queue: 'bulk' };
+      events.push({ type: 'enqueued', ...base, at, attempt: 0, payload: { note: 'common words here', n: i } });
+      if (i % 3 === 0) events.push({ type: 'failed', ...base, at: at + 5, attempt: 1, error: 'common failure' });
+    }
+    store.runs.apply(events);
+    const expected = (filter: (n: number) => boolean) =>
+      Array.from({ length: 2600 }, (_, i) => i)
+        .filter(filter)
+        .sort((a, b) => ((b * 7919) % 2600) - ((a * 7919) % 2600))
+        .map((i) => `w-${String(i).padStart(4, '0')}`);
+    const pages = (text: string, n: number) => {
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      for (let p = 0; p < n; p++) {
+        const page = history.search(q(text), { limit: 100, ...(cursor ? { cursor } : {}) });
+        seen.push(...page.rows.map((r) => r.job_id));
+        cursor = page.nextCursor ?? undefined;
+        if (!cursor) break;
+      }
+      return seen;
+    };
+    expect(pages('common', 5)).toEqual(expected(() => true).slice(0, 500));
+    expect(pages('common here', 3)).toEqual(expected(() => true).slice(0, 300));
+    expect(pages('common state:failed', 3)).toEqual(expected((i) => i % 3 === 0).slice(0, 300));
+    expect(pages('words error:common', 20)).toEqual(expected((i) => i % 3 === 0));
+    const first = history.search(q('common'), { limit: 10 });
+    expect(first).toMatchObject({ totalExact: false });
+    expect(first.rows[0]).toMatchObject({ task: 'bulk', payload: expect.stringContaining('common words here') });
+  });
+});
+
 describe('the index and the counters follow the rows', () => {
   const countsMatchTable = () => {
     const table = store.db
