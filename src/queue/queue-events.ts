@@ -1,3 +1,4 @@
+import { errorMessage } from '../core/errors.js';
 import type { QueueEventBatch, QueueEventSource, RunEvent } from '../core/run-events.js';
 import type { Redis } from './connection.js';
 import { entryFields, fromQueueEntry, JOB_FIELDS, movesRun, type JobHash } from './bull-events.js';
@@ -35,6 +36,8 @@ export class QueueEventsReader implements QueueEventSource {
   /** Which master the scan is on (a Redis Cluster has several). */
   private node = 0;
   private readonly found = new Set<string>();
+  /** Queues found but not yet in the registry (Redis refused the write). */
+  private unregistered: string[] = [];
   private readonly jobs = new Map<string, JobHash>();
 
   constructor(
@@ -78,7 +81,17 @@ export class QueueEventsReader implements QueueEventSource {
       }
       if (next === '0' && this.node % nodes.length === 0) break;
     }
-    if (fresh.length > 0) await this.redis.sadd(tqKeys(this.prefix).queues, ...fresh);
+    const unregistered = [...this.unregistered, ...fresh];
+    if (unregistered.length === 0) return;
+    try {
+      await this.redis.sadd(tqKeys(this.prefix).queues, ...unregistered);
+      this.unregistered = [];
+    } catch (err) {
+      // Redis refusing writes (at maxmemory with noeviction, or a read-only replica) must not stop
+      // history from catching up: the queues are followed from `found`, and registered later.
+      if (!/^(OOM|READONLY)\b/.test(errorMessage(err))) throw err;
+      this.unregistered = unregistered;
+    }
   }
 
   async read(

@@ -50,7 +50,7 @@ describe('SQLite under concurrency', () => {
     const worker = await project.run(['worker']);
     expect(worker.code).toBe(1);
     expect(worker.stderr.trim().split('\n')).toHaveLength(1);
-    expect(worker.stderr).toMatch(/^tq: cannot (open|use) the database .*tq\.db: .* — /);
+    expect(worker.stderr).toMatch(/^tq: cannot (open|use) the database .*\.db: .* — /);
     const inspect = await project.run(['inspect', 'history']);
     expect(inspect.code).toBe(1);
     expect(inspect.stderr).toMatch(/not a tq database|corrupt|not a database/i);

@@ -202,6 +202,19 @@ describe('task runs: apply', () => {
     ...extra,
   });
 
+  it("a tq worker's final end closes a run that BullMQ's stream numbered a later execution (a worker was killed): never active for good", () => {
+    // Attempt 1 ran on a worker that was killed; BullMQ's stream saw the run started again and
+    // history counted that start as attempt 2; the next worker's gate failed the run (attempt 1).
+    store.runs.apply([enqueued('k1'), active('k1', 1)]);
+    store.runs.apply([{ type: 'requeued', jobId: 'k1', ...base, at: T0 + 1200, attempt: 1, observed: { prev: 'active' } }]);
+    store.runs.apply([{ type: 'active', jobId: 'k1', ...base, at: T0 + 1300, attempt: 0, observed: {} }]);
+    expect(store.runs.get('k1')).toMatchObject({ state: 'active', attempt: 2 });
+    store.runs.apply([
+      { type: 'failed', jobId: 'k1', ...base, at: T0 + 1400, attempt: 1, worker: 'w2', error: 'ended their worker 2 times' },
+    ]);
+    expect(store.runs.get('k1')).toMatchObject({ state: 'failed', error: 'ended their worker 2 times' });
+  });
+
   it('stores an enqueued run as waiting, with its payload JSON and enqueued_at', () => {
     expect(store.runs.apply([enqueued('j1')])).toBe(1);
     const row = store.runs.get('j1')!;
