@@ -74,7 +74,7 @@ describe('handlers that block the event loop or try to end the worker', () => {
     const row = await eventually(() => {
       const r = runRow(p, id);
       return r?.state === 'failed' ? r : undefined;
-    }, 20_000).catch((e) => { console.log('ROWDUMP', JSON.stringify(runRow(p, id)), w.output); throw e; });
+    }, 20_000);
     expect(row.error).toMatch(/^its executions ended their worker 2 times: blocked the event loop for over 6\.0s \(worker\.maxBlocked\)/);
     report('handler blocking forever: worker ended after worker.maxBlocked, 2 executions, then failed with the reason (was 21 executions)');
   }, 120_000);
