@@ -118,7 +118,12 @@ function openOther(file: string, here: SqliteDatabase): Database.Database {
   return other;
 }
 
-export function syncHistoryFrom(db: SqliteDatabase, file: string): SyncReport {
+/**
+ * `prefix`: whose history this is (default `tq`). Only the other file's rows of that prefix are
+ * read (every row of a file older than per-prefix rows), and they are written as that prefix's,
+ * so the prefix's readers see them.
+ */
+export function syncHistoryFrom(db: SqliteDatabase, file: string, prefix = 'tq'): SyncReport {
   const other = openOther(file, db);
   const report: SyncReport = {
     runs: { inserted: 0, updated: 0, filled: 0, unchanged: 0 },
@@ -129,17 +134,20 @@ export function syncHistoryFrom(db: SqliteDatabase, file: string): SyncReport {
       (other.prepare('SELECT name FROM pragma_table_info(?)').all('task_runs') as { name: string }[]).map((c) => c.name),
     );
     const runColumns = RUN_COLUMNS.filter((c) => theirColumns.has(c));
+    const theirs = theirColumns.has('prefix') ? 'AND prefix = @prefix' : '';
     const get = db.prepare('SELECT * FROM task_runs WHERE job_id = ?');
     const insert = db.prepare(
-      `INSERT INTO task_runs (job_id, ${runColumns.join(', ')}, updated_at) VALUES (@job_id, ${runColumns.map((c) => `@${c}`).join(', ')}, @updated_at)`,
+      `INSERT INTO task_runs (job_id, ${runColumns.join(', ')}, updated_at, prefix) VALUES (@job_id, ${runColumns.map((c) => `@${c}`).join(', ')}, @updated_at, @prefix)`,
     );
     const replace = db.prepare(
       `UPDATE task_runs SET ${runColumns.map((c) => `${c} = @${c}`).join(', ')}, updated_at = @updated_at WHERE job_id = @job_id`,
     );
-    const page = other.prepare(`SELECT job_id, ${runColumns.join(', ')} FROM task_runs WHERE job_id > ? ORDER BY job_id LIMIT ${CHUNK}`);
+    const page = other.prepare(
+      `SELECT job_id, ${runColumns.join(', ')} FROM task_runs WHERE job_id > @after ${theirs} ORDER BY job_id LIMIT ${CHUNK}`,
+    );
     let after = '';
     for (;;) {
-      const rows = page.all(after) as TaskRunRow[];
+      const rows = page.all({ after, prefix }) as TaskRunRow[];
       if (rows.length === 0) break;
       after = rows[rows.length - 1]!.job_id;
       db.transaction(() => {
@@ -147,11 +155,11 @@ export function syncHistoryFrom(db: SqliteDatabase, file: string): SyncReport {
         let changed = false;
         for (const there of rows) {
           const here = get.get(there.job_id) as TaskRunRow | undefined;
-          if (here && here.prefix !== undefined && there.prefix !== undefined && here.prefix !== there.prefix) {
+          if (here && here.prefix !== prefix) {
             // The same run id under another prefix sharing this file: a different run.
             report.runs.unchanged++;
           } else if (!here) {
-            insert.run({ ...there, updated_at: now });
+            insert.run({ ...there, updated_at: now, prefix });
             report.runs.inserted++;
             changed = true;
           } else if (ahead(here, there)) {
@@ -168,7 +176,7 @@ export function syncHistoryFrom(db: SqliteDatabase, file: string): SyncReport {
         if (changed) setMeta(db, ROWS_EPOCH, `${Date.now()}-${Math.random()}`);
       }).immediate();
     }
-    syncImages(db, other, report);
+    syncImages(db, other, report, prefix);
   } finally {
     other.close();
   }
@@ -197,19 +205,22 @@ function mergeErrors(here: string | null, there: string | null): string | null {
   return JSON.stringify([...mine, ...extra].sort((a, b) => a.attempt - b.attempt));
 }
 
-function syncImages(db: SqliteDatabase, other: Database.Database, report: SyncReport): void {
+function syncImages(db: SqliteDatabase, other: Database.Database, report: SyncReport, prefix: string): void {
   const theirColumns = new Set(
     (other.prepare('SELECT name FROM pragma_table_info(?)').all('images') as { name: string }[]).map((c) => c.name),
   );
   const columns = IMAGE_COLUMNS.filter((c) => theirColumns.has(c));
   const cutoff = getMeta(db, CLEANUP_CUTOFF) ?? '';
   const get = db.prepare('SELECT * FROM images WHERE id = ?');
-  const insert = db.prepare(`INSERT INTO images (id, ${columns.join(', ')}) VALUES (@id, ${columns.map((c) => `@${c}`).join(', ')})`);
+  const insert = db.prepare(
+    `INSERT INTO images (id, ${columns.join(', ')}, prefix) VALUES (@id, ${columns.map((c) => `@${c}`).join(', ')}, @prefix)`,
+  );
   const replace = db.prepare(`UPDATE images SET ${columns.map((c) => `${c} = @${c}`).join(', ')} WHERE id = @id`);
-  const page = other.prepare(`SELECT id, ${columns.join(', ')} FROM images WHERE id > ? ORDER BY id LIMIT ${CHUNK}`);
+  const theirs = theirColumns.has('prefix') ? 'AND prefix = @prefix' : '';
+  const page = other.prepare(`SELECT id, ${columns.join(', ')} FROM images WHERE id > @after ${theirs} ORDER BY id LIMIT ${CHUNK}`);
   let after = '';
   for (;;) {
-    const rows = page.all(after) as Row[];
+    const rows = page.all({ after, prefix }) as Row[];
     if (rows.length === 0) break;
     after = String(rows[rows.length - 1]!.id);
     db.transaction(() => {
@@ -219,12 +230,12 @@ function syncImages(db: SqliteDatabase, other: Database.Database, report: SyncRe
           // Deleted here by a cleanup the other file has not seen: stays deleted.
           if (String(there.uploaded_at) < cutoff) report.images.unchanged++;
           else {
-            insert.run({ run_id: null, run_attempt: null, ...there });
+            insert.run({ run_id: null, run_attempt: null, ...there, prefix });
             report.images.inserted++;
           }
           continue;
         }
-        if (here.prefix !== undefined && there.prefix !== undefined && here.prefix !== there.prefix) {
+        if (here.prefix !== prefix) {
           report.images.unchanged++;
           continue;
         }

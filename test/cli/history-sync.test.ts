@@ -21,8 +21,8 @@ const ev = (type: RunEvent['type'], jobId: string, at: number, extra: Partial<Ru
 });
 
 /** Writes runs into a database file the way a recorder would. */
-function record(file: string, events: RunEvent[], images: { id: string; status: string }[] = []): void {
-  const store = openStore(file);
+function record(file: string, prefix: string, events: RunEvent[], images: { id: string; status: string }[] = []): void {
+  const store = openStore(file, { prefix });
   try {
     store.db.transaction(() => store.runs.apply(events)).immediate();
     for (const image of images) {
@@ -47,6 +47,7 @@ describe('tq history sync --from OTHER.db', () => {
     // This host was offline: it saw `late` enqueued and `ahead-here` complete; nothing of `missing`.
     record(
       here,
+      project.prefix,
       [
         ev('enqueued', 'late', T, { payload: { n: 1 } }),
         ev('enqueued', 'ahead-here', T),
@@ -59,6 +60,7 @@ describe('tq history sync --from OTHER.db', () => {
     // The other host saw more of `late`, less of `ahead-here`, all of `missing`.
     record(
       other,
+      project.prefix,
       [
         ev('enqueued', 'late', T, { payload: { n: 1 } }),
         ev('active', 'late', T + 1, { worker: 'w2' }),
@@ -108,9 +110,27 @@ describe('tq history sync --from OTHER.db', () => {
     expect(text.stdout).toMatch(/runs: 0 added, 0 moved forward, 0 filled in, 4 already current/);
   });
 
+  it("copies only this prefix's runs and records, as this prefix's, so its readers see them", async () => {
+    const project = makeProject(CONFIG);
+    const other = path.join(project.dir, 'other-host.db');
+    // Another host's file shared by two prefixes: ours and another application's.
+    record(other, project.prefix, [ev('enqueued', 'ours', T, { payload: { n: 1 } })], [{ id: 'img_ours', status: 'processed' }]);
+    record(other, 'someone-else', [ev('enqueued', 'theirs', T)], [{ id: 'img_theirs', status: 'processed' }]);
+
+    const sync = await project.run(['history', 'sync', '--from', 'other-host.db', '--json']);
+    expect(sync.code, sync.stderr).toBe(0);
+    expect(JSON.parse(sync.stdout)).toMatchObject({ runs: { inserted: 1 }, images: { inserted: 1 } });
+    expect(query(project.dbFile, 'SELECT job_id, prefix FROM task_runs')).toEqual([{ job_id: 'ours', prefix: project.prefix }]);
+    expect(query(project.dbFile, 'SELECT id, prefix FROM images')).toEqual([{ id: 'img_ours', prefix: project.prefix }]);
+
+    const listed = await project.run(['inspect', 'history', '--json']);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(JSON.parse(listed.stdout).runs.map((r: { id: string }) => r.id)).toEqual(['ours']);
+  });
+
   it('refuses a missing file and its own file with one line and exit 2; a closed pipe ends it quietly', async () => {
     const project = makeProject(CONFIG);
-    record(project.dbFile, [ev('enqueued', 'x', T)]);
+    record(project.dbFile, project.prefix, [ev('enqueued', 'x', T)]);
     const missing = await project.run(['history', 'sync', '--from', 'nope.db']);
     expect(missing.code).toBe(2);
     expect(missing.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^tq: no such file: .*nope\.db/)]);
@@ -123,7 +143,7 @@ describe('tq history sync --from OTHER.db', () => {
 
     // The reader is gone before tq writes (`true` reads nothing): the write meets EPIPE.
     const other = path.join(project.dir, 'o.db');
-    record(other, [ev('enqueued', 'y', T)]);
+    record(other, project.prefix, [ev('enqueued', 'y', T)]);
     const piped = spawnSync('bash', ['-o', 'pipefail', '-c', `"${process.execPath}" "${TQ_BIN}" history sync --from o.db --json | true`], {
       cwd: project.dir,
       env: { ...process.env, ...project.env },

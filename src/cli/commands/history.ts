@@ -20,7 +20,7 @@ export async function historySyncCommand(ctx: CliContext, opts: { from?: string;
     const settings = ctx.settings(config);
     const store = openStore(settings.dbFile);
     try {
-      const report = syncHistoryFrom(store.db, path.resolve(ctx.cwd, opts.from));
+      const report = syncHistoryFrom(store.db, path.resolve(ctx.cwd, opts.from), settings.prefix);
       if (opts.json) {
         ctx.out.json({ from: opts.from, into: settings.dbFile, ...report });
         return 0;
