@@ -10,7 +10,7 @@ import { errorMessage, TqError } from '../core/errors.js';
 import { TQ_VERSION } from '../runtime/version.js';
 import { allows, authenticate, type Principal, type Role } from './auth.js';
 import type { WebContext } from './context.js';
-import { errorDocument, HttpError, statusOf } from './errors.js';
+import { errorDocument, HttpError, statusOf, validationMessage, type ValidationIssue } from './errors.js';
 import { audit, type WebApp } from './audited.js';
 import { registerReadRoutes } from './routes-read.js';
 import { registerActionRoutes } from './routes-actions.js';
@@ -52,9 +52,9 @@ export async function buildApp(ctx: WebContext): Promise<WebApp> {
   app.addHook('onRequest', async (request) => checkAccess(ctx, request));
 
   app.setErrorHandler((err: unknown, request, reply) => {
-    const validation = (err as { validation?: unknown }).validation;
+    const { validation, validationContext } = err as { validation?: ValidationIssue[]; validationContext?: string };
     if (validation) {
-      const message = errorMessage(err);
+      const message = Array.isArray(validation) ? validationMessage(validationContext, validation) : errorMessage(err);
       return reply.status(400).send({ error: { code: 'E_BAD_REQUEST', message, hint: 'see /api/openapi.json for this route' } });
     }
     // A library's own error while Redis is away (ioredis refusing a command while it reconnects)

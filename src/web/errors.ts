@@ -41,3 +41,34 @@ export function errorDocument(err: unknown): ErrorDocument {
     return { error: { code: err.code, message: err.message, hint: err.hint ?? null } };
   return { error: { code: 'E_INTERNAL', message: errorMessage(err), hint: 'see the tq web log for the stack' } };
 }
+
+/** One error of the request schema's validator (the fields tq reads). */
+export interface ValidationIssue {
+  instancePath: string;
+  keyword: string;
+  params?: Record<string, unknown>;
+  message?: string;
+}
+
+/**
+ * One line for a request the schema refuses: each field once, and a field that takes one of
+ * several constants (`sort`, `order`, `state`) names them (`querystring/sort must be one of:
+ * enqueued, finished, runtime`) instead of "must be equal to constant" once per constant.
+ */
+export function validationMessage(context: string | undefined, issues: readonly ValidationIssue[]): string {
+  const byPath = new Map<string, ValidationIssue[]>();
+  for (const issue of issues) {
+    const path = `${context ?? ''}${issue.instancePath}`;
+    byPath.set(path, [...(byPath.get(path) ?? []), issue]);
+  }
+  const parts: string[] = [];
+  for (const [path, list] of byPath) {
+    const allowed = list.filter((i) => i.keyword === 'const').map((i) => String(i.params?.allowedValue));
+    if (allowed.length > 0 && list.every((i) => i.keyword === 'const' || i.keyword === 'anyOf')) {
+      parts.push(`${path} must be one of: ${allowed.join(', ')}`);
+      continue;
+    }
+    for (const message of new Set(list.map((i) => i.message ?? i.keyword))) parts.push(`${path} ${message}`);
+  }
+  return parts.join('; ');
+}

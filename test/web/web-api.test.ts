@@ -191,6 +191,9 @@ describe('tq web', () => {
     expect(byRuntime.length).toBeGreaterThanOrEqual(2);
     expect(byRuntime.map((r) => r.runtimeMs)).toEqual([...byRuntime.map((r) => r.runtimeMs)].sort((a, b) => b - a));
     expect((await call(url, 'GET', '/api/runs?q=stat:failed', 'viewer')).status).toBe(422);
+    const badSort = await call(url, 'GET', '/api/runs?sort=bogus', 'viewer');
+    expect(badSort.status).toBe(400);
+    expect(badSort.json.error.message).toBe('querystring/sort must be one of: enqueued, finished, runtime');
     // Validation as tq enqueue: a missing argument is 422, an unknown task 404.
     const missing = await call(url, 'POST', '/api/enqueue', 'operator', { task: 'hello' });
     expect(missing.status).toBe(422);

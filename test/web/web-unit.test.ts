@@ -4,6 +4,7 @@ import type { RunEvent, RunEventSource, StreamEntry, StreamInfo } from '../../sr
 import { compareStreamIds } from '../../src/core/run-events.js';
 import { accessPolicy, allows, authenticate, isLoopback, parseTokens } from '../../src/web/auth.js';
 import { EventHub, type HubMessage } from '../../src/web/event-hub.js';
+import { validationMessage } from '../../src/web/errors.js';
 import { parseMetricsAddress } from '../../src/web/worker-metrics.js';
 
 const SECRET = 'abcdefghijklmnop-secret';
@@ -108,6 +109,25 @@ const until = async (check: () => boolean) => {
   for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 5));
   expect(check()).toBe(true);
 };
+
+describe('request validation messages', () => {
+  it('names the allowed values of a field that takes one of several constants, once', () => {
+    // What the schema validator reports for `?sort=bogus&limit=0` on GET /api/runs.
+    const errors = [
+      { instancePath: '/sort', keyword: 'const', params: { allowedValue: 'enqueued' }, message: 'must be equal to constant' },
+      { instancePath: '/sort', keyword: 'const', params: { allowedValue: 'finished' }, message: 'must be equal to constant' },
+      { instancePath: '/sort', keyword: 'const', params: { allowedValue: 'runtime' }, message: 'must be equal to constant' },
+      { instancePath: '/sort', keyword: 'anyOf', params: {}, message: 'must match a schema in anyOf' },
+      { instancePath: '/limit', keyword: 'minimum', params: { limit: 1 }, message: 'must be >= 1' },
+    ];
+    expect(validationMessage('querystring', errors)).toBe(
+      'querystring/sort must be one of: enqueued, finished, runtime; querystring/limit must be >= 1',
+    );
+    expect(
+      validationMessage('body', [{ instancePath: '', keyword: 'required', params: {}, message: "must have required property 'task'" }]),
+    ).toBe("body must have required property 'task'");
+  });
+});
 
 describe('event hub', () => {
   it('resumes after Last-Event-ID from its buffer and from the stream, with entries arriving meanwhile: none missed, none twice', async () => {
