@@ -72,11 +72,14 @@ export async function liveRunsDocument(s: InspectSources, filter: Parameters<typ
   return { runs: await listRuns(s.admin, filter) };
 }
 
-/** `tq inspect task <id> --json`: Redis's view completed by history; `E_NO_RUN` when neither has it. */
-export async function runDocument(s: InspectSources, id: string, dbFile: string): Promise<RunDetailView> {
+/**
+ * `tq inspect task <id> --json`: Redis's view completed by history; `E_NO_RUN` when neither has
+ * it (naming the history file only when given one: tq web does not show its paths to viewers).
+ */
+export async function runDocument(s: InspectSources, id: string, dbFile?: string): Promise<RunDetailView> {
   const live = await runDetail(s.admin, id);
   const row = s.history.get(id);
-  if (!live && !row) throw new RuntimeError('E_NO_RUN', `no run ${id} in Redis or in the history (${dbFile})`);
+  if (!live && !row) throw new RuntimeError('E_NO_RUN', `no run ${id} in Redis or in the history${dbFile ? ` (${dbFile})` : ''}`);
   return mergeDetail(live, row);
 }
 

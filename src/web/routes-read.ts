@@ -157,7 +157,7 @@ export function registerReadRoutes(app: WebApp, ctx: WebContext): void {
       },
     },
     async (request) => {
-      const run = await runDocument(ctx.sources, request.params.id, ctx.settings.dbFile);
+      const run = await runDocument(ctx.sources, request.params.id);
       // Over HTTP a payload is shown as history stores it: `history.redact` keys masked.
       return ctx.config.history.redact.length > 0 ? { ...run, payload: redact(run.payload, ctx.config.history.redact) } : run;
     },

@@ -194,6 +194,10 @@ describe('tq web', () => {
     const badSort = await call(url, 'GET', '/api/runs?sort=bogus', 'viewer');
     expect(badSort.status).toBe(400);
     expect(badSort.json.error.message).toBe('querystring/sort must be one of: enqueued, finished, runtime');
+    // An unknown run is 404, and the message shows viewers no path of the server's files.
+    const unknown = await call(url, 'GET', '/api/runs/no-such-run', 'viewer');
+    expect(unknown.status).toBe(404);
+    expect(unknown.json.error.message).toBe('no run no-such-run in Redis or in the history');
     // Validation as tq enqueue: a missing argument is 422, an unknown task 404.
     const missing = await call(url, 'POST', '/api/enqueue', 'operator', { task: 'hello' });
     expect(missing.status).toBe(422);
