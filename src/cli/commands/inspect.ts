@@ -53,7 +53,12 @@ async function session<T>(ctx: CliContext, json: boolean | undefined, fn: (s: Se
  * the history as this host last caught it up, after one warning line (the durable history is
  * needed most when Redis is down).
  */
-async function offlineSession<T>(ctx: CliContext, redisOptional: boolean, fn: (s: OfflineSession) => Promise<T>): Promise<T> {
+async function offlineSession<T>(
+  ctx: CliContext,
+  redisOptional: boolean,
+  fn: (s: OfflineSession) => Promise<T>,
+  offlineShows?: string,
+): Promise<T> {
   const config = await ctx.config();
   const settings = ctx.settings(config);
   let admin: Admin | undefined;
@@ -61,7 +66,9 @@ async function offlineSession<T>(ctx: CliContext, redisOptional: boolean, fn: (s
     admin = await Admin.connect(config, { ...settings, onWarning: (m) => ctx.out.warn(m) });
   } catch (err) {
     if (!redisOptional || !(err instanceof RedisUnavailableError)) throw err;
-    ctx.out.warn(`Redis is unreachable (${err.message}); showing this host's history as last caught up (${settings.dbFile})`);
+    ctx.out.warn(
+      `Redis is unreachable (${err.message}); showing ${offlineShows ?? `this host's history as last caught up (${settings.dbFile})`}`,
+    );
   }
   const store = openStore(settings.dbFile, { prefix: settings.prefix });
   try {
@@ -206,32 +213,37 @@ export async function inspectTask(ctx: CliContext, id: string, opts: { json?: bo
  */
 export async function inspectRegistered(ctx: CliContext, opts: { json?: boolean }): Promise<number> {
   return jsonErrors(ctx.out, opts.json, () =>
-    offlineSession(ctx, true, async (s) => {
-      const { tasks } = await registeredDocument(s.config, s.admin);
-      if (opts.json) {
-        ctx.out.json({ tasks });
+    offlineSession(
+      ctx,
+      true,
+      async (s) => {
+        const { tasks } = await registeredDocument(s.config, s.admin);
+        if (opts.json) {
+          ctx.out.json({ tasks });
+          return 0;
+        }
+        const { out } = ctx;
+        const workersCell = (names: string[] | null) =>
+          names === null ? out.color.dim('unknown') : names.length ? names.join(', ') : out.color.red('none');
+        ctx.out.print(
+          table(
+            out,
+            ['task', 'queue', 'attempts', 'backoff', 'timeout', 'rate', 'workers'],
+            tasks.map((t) => [
+              t.name,
+              t.queue,
+              t.attempts,
+              t.backoff ? `${t.backoff.type} ${formatDuration(t.backoff.delay)}` : '-',
+              t.timeoutMs ? formatDuration(t.timeoutMs) : '-',
+              t.rateLimit ?? '-',
+              workersCell(t.workers),
+            ]),
+          ),
+        );
         return 0;
-      }
-      const { out } = ctx;
-      const workersCell = (names: string[] | null) =>
-        names === null ? out.color.dim('unknown') : names.length ? names.join(', ') : out.color.red('none');
-      ctx.out.print(
-        table(
-          out,
-          ['task', 'queue', 'attempts', 'backoff', 'timeout', 'rate', 'workers'],
-          tasks.map((t) => [
-            t.name,
-            t.queue,
-            t.attempts,
-            t.backoff ? `${t.backoff.type} ${formatDuration(t.backoff.delay)}` : '-',
-            t.timeoutMs ? formatDuration(t.timeoutMs) : '-',
-            t.rateLimit ?? '-',
-            workersCell(t.workers),
-          ]),
-        ),
-      );
-      return 0;
-    }),
+      },
+      'the tasks of the config; which workers serve them is unknown',
+    ),
   );
 }
 
