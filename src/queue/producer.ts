@@ -310,8 +310,11 @@ export class Producer {
       const job = this.followed.delete(run.id) ? undefined : await this.getJob(run.queue, run.id);
       if (job) {
         const state = await job.getState();
-        if (state === 'completed') settle({ state: 'completed', result: job.returnvalue });
-        else if (state === 'failed') settle({ state: failureState(job.failedReason), error: job.failedReason });
+        // Read again once it is known to have ended: the job read above may predate its end (its
+        // result then still null), and BullMQ writes the end and the result in one script.
+        const ended = state === 'completed' || state === 'failed' ? ((await this.getJob(run.queue, run.id)) ?? job) : job;
+        if (state === 'completed') settle({ state: 'completed', result: ended.returnvalue });
+        else if (state === 'failed') settle({ state: failureState(ended.failedReason), error: ended.failedReason });
       } else if (!this.finished.has(run.id) && !this.watching.has(run.queue)) {
         throw new RuntimeError(
           'E_NO_RUN',
