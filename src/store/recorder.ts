@@ -54,6 +54,8 @@ export interface RecorderOptions {
   batchSize?: number;
   /** How long a lease lasts without renewal, ms. */
   leaseMs?: number;
+  /** How long the file may refuse writes without a break (locked by another process) before a warning, ms (default 2,000). */
+  refusalWarnMs?: number;
   /** Rows remembered between batches while this recorder holds the lease (default 2,000; 0: none). */
   rememberRows?: number;
   logger?: TaskLogger;
@@ -82,6 +84,7 @@ export class Recorder {
   private readonly owner = `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   private readonly batchSize: number;
   private readonly leaseMs: number;
+  private readonly refusalWarnMs: number;
   /** Aborted by `close()`: the loop's sleeps end at once and it stops after the read in flight. */
   private stopping: AbortController | undefined;
   private loop: Promise<void> | undefined;
@@ -116,6 +119,7 @@ export class Recorder {
     this.batchSize = options.batchSize ?? 1000;
     // Short: a holder killed mid-burst leaves the file unrecorded until its lease lapses.
     this.leaseMs = options.leaseMs ?? 6_000;
+    this.refusalWarnMs = options.refusalWarnMs ?? REFUSAL_WARN_MS;
   }
 
   /** One line per recorder: a run id that another prefix's row holds in this file is not recorded. */
@@ -228,6 +232,11 @@ export class Recorder {
           if (leader && !wasLeader) await this.checkGap(true);
         }
         if (!leader) {
+          // The lease check went through: the file answers, so any refusal episode is over (a
+          // later lock is a new one, not the same one lasting; see refusedSince).
+          if (this.refusalWarned)
+            this.options.logger?.info('history recorder: the history database is free again; another tq process records into it');
+          this.endRefusal();
           await sleep(Math.min(2000, this.leaseMs / 3), signal);
           continue;
         }
@@ -237,8 +246,7 @@ export class Recorder {
         await this.maybeReconcile();
         if (failures > 0 || this.refusalWarned) this.options.logger?.info('history recorder: recovered; history is current again');
         failures = 0;
-        this.refusedSince = undefined;
-        this.refusalWarned = false;
+        this.endRefusal();
         // Let the next batch gather for a moment (see PAUSE_MS); a full read goes on at once.
         if (read > 0 && read < this.batchSize) await sleep(PAUSE_MS, signal);
       } catch (err) {
@@ -249,7 +257,7 @@ export class Recorder {
           // and say so once it has lasted (brief contention with a CLI command is normal).
           const now = Date.now();
           this.refusedSince ??= now;
-          if (!this.refusalWarned && (refusal.code !== 'SQLITE_BUSY' || now - this.refusedSince >= REFUSAL_WARN_MS)) {
+          if (!this.refusalWarned && (refusal.code !== 'SQLITE_BUSY' || now - this.refusedSince >= this.refusalWarnMs)) {
             this.refusalWarned = true;
             this.options.logger?.warn(`history recorder: ${refusal.text}; runs go on, and history catches up once it is free`);
           }
@@ -270,6 +278,12 @@ export class Recorder {
       }
       this.releaseLease();
     }
+  }
+
+  /** The file took a write again: the refusal episode (see `run`) is over. */
+  private endRefusal(): void {
+    this.refusedSince = undefined;
+    this.refusalWarned = false;
   }
 
   /**
