@@ -3,14 +3,17 @@ import { randomBytes } from 'node:crypto';
 import { compareStreamIds, type RunEventSource, type StreamEntry } from '../core/run-events.js';
 import { sleep } from '../core/async.js';
 import { errorMessage } from '../core/errors.js';
-import type { TaskLogger } from '../core/task.js';
 import type { SqliteDatabase } from './database.js';
 import { fileRefusal } from './file-refusal.js';
-import { firstBefore, getMeta, ROWS_EPOCH, setMeta } from './meta.js';
+import { getMeta, ROWS_EPOCH, setMeta } from './meta.js';
+import { recordStreamGap } from './stream-gap.js';
 import { readQueueEvents, storeQueuePositions } from './queue-positions.js';
 import { reconcileRuns } from './reconcile.js';
 import { pruneInChunks } from './prune.js';
 import { createTaskRunsRepository, type TaskRunsRepository } from './task-runs.js';
+import type { CatchUpResult, RecorderOptions } from './recorder-options.js';
+
+export type { CatchUpResult, RecorderOptions } from './recorder-options.js';
 
 const LAST_ID = 'recorder_last_id';
 const APPLIED = 'recorder_applied_total';
@@ -32,41 +35,6 @@ const QUEUE_EVENTS_LAG_MS = 1000;
 const PAUSE_MS = 50;
 /** A file locked this long by another process is worth a warning (shorter is ordinary contention). */
 const REFUSAL_WARN_MS = 2000;
-
-export interface RecorderOptions {
-  /**
-   * Which stream this recorder follows (the key prefix). Its position and lease are kept per
-   * stream, so one database file can hold the history of several prefixes.
-   */
-  stream?: string;
-  /** Payload keys masked before storing. */
-  redactKeys?: readonly string[];
-  /** Finished runs older than this (ms) are pruned; undefined keeps everything. */
-  keepMs?: number;
-  /** How far behind BullMQ's own event streams are read in the background, ms (default 1,000). */
-  queueEventsLagMs?: number;
-  /**
-   * Rows that have not moved for this long are checked against Redis (see `reconcileRuns`);
-   * default 60 s. Only the background loop (`start()`) reconciles, and only with a source
-   * that can look runs up.
-   */
-  reconcileAfterMs?: number;
-  batchSize?: number;
-  /** How long a lease lasts without renewal, ms. */
-  leaseMs?: number;
-  /** How long the file may refuse writes without a break (locked by another process) before a warning, ms (default 2,000). */
-  refusalWarnMs?: number;
-  /** Rows remembered between batches while this recorder holds the lease (default 2,000; 0: none). */
-  rememberRows?: number;
-  logger?: TaskLogger;
-}
-
-export interface CatchUpResult {
-  /** Run events applied. */
-  applied: number;
-  /** Stream entries (batches of events) trimmed before this file saw them (estimate), when a gap was found. */
-  missed?: number;
-}
 
 interface Lease {
   owner: string;
@@ -342,41 +310,13 @@ export class Recorder {
     setMeta(this.db, this.keys.applied, String(Number(getMeta(this.db, this.keys.applied) ?? '0') + fresh.length));
   }
 
-  /**
-   * Reports when the stream was trimmed past the last applied id: those events are gone, so
-   * say how many (an estimate from the stream's own counter) instead of pretending.
-   */
+  /** Looks for a trimmed gap after the last applied id (see `recordStreamGap`), every 30 s unless forced. */
   private async checkGap(force: boolean): Promise<number | undefined> {
     const now = Date.now();
     if (!force && now - this.lastGapCheck < 30_000) return undefined;
     this.lastGapCheck = now;
     const info = await this.source.info();
-    const lastId = this.lastId;
-    if (!info.firstId) return undefined;
-    // Nothing after our position was trimmed when the oldest entry left is at or before it.
-    if (compareStreamIds(info.firstId, lastId) <= 0) return undefined;
-    const applied = Number(getMeta(this.db, this.keys.applied) ?? '0');
-    let estimate: number | undefined;
-    if (info.entriesAdded !== undefined) {
-      // Redis >= 7 counts every entry ever added: those neither kept nor seen by us were trimmed
-      // before we read them. (XTRIM does not move max-deleted-entry-id, so that field cannot tell.)
-      estimate = info.entriesAdded - info.length - applied;
-      if (estimate <= 0) return undefined;
-    } else if (compareStreamIds(firstBefore(info.firstId), lastId) <= 0) {
-      return undefined;
-    }
-    const missed = estimate ?? 1;
-    const since = lastId === '0-0' ? 'before this database existed' : `after ${new Date(Number(lastId.split('-')[0])).toISOString()}`;
-    this.options.logger?.warn(
-      `history: the run-event stream was trimmed ${since}; about ${estimate ?? 'an unknown number of'} batches of run events never reached this database (raise history.streamMaxLen or keep a tq process running on this host)`,
-    );
-    this.immediate(() => {
-      setMeta(this.db, this.keys.missed, String(Number(getMeta(this.db, this.keys.missed) ?? '0') + missed));
-      // Count the trimmed ones as seen so the estimate does not repeat.
-      setMeta(this.db, this.keys.applied, String(applied + missed));
-      setMeta(this.db, this.keys.lastId, firstBefore(info.firstId!));
-    });
-    return missed;
+    return recordStreamGap(this.db, this.keys, info, (fn) => this.immediate(fn), this.options.logger);
   }
 
   /**
