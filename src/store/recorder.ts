@@ -3,14 +3,17 @@ import { randomBytes } from 'node:crypto';
 import { compareStreamIds, type RunEventSource, type StreamEntry } from '../core/run-events.js';
 import { sleep } from '../core/async.js';
 import { errorMessage } from '../core/errors.js';
-import type { TaskLogger } from '../core/task.js';
 import type { SqliteDatabase } from './database.js';
 import { fileRefusal } from './file-refusal.js';
-import { firstBefore, getMeta, ROWS_EPOCH, setMeta } from './meta.js';
+import { getMeta, ROWS_EPOCH, setMeta } from './meta.js';
+import { recordStreamGap } from './stream-gap.js';
 import { readQueueEvents, storeQueuePositions } from './queue-positions.js';
 import { reconcileRuns } from './reconcile.js';
 import { pruneInChunks } from './prune.js';
 import { createTaskRunsRepository, type TaskRunsRepository } from './task-runs.js';
+import type { CatchUpResult, RecorderOptions } from './recorder-options.js';
+
+export type { CatchUpResult, RecorderOptions } from './recorder-options.js';
 
 const LAST_ID = 'recorder_last_id';
 const APPLIED = 'recorder_applied_total';
@@ -33,39 +36,6 @@ const PAUSE_MS = 50;
 /** A file locked this long by another process is worth a warning (shorter is ordinary contention). */
 const REFUSAL_WARN_MS = 2000;
 
-export interface RecorderOptions {
-  /**
-   * Which stream this recorder follows (the key prefix). Its position and lease are kept per
-   * stream, so one database file can hold the history of several prefixes.
-   */
-  stream?: string;
-  /** Payload keys masked before storing. */
-  redactKeys?: readonly string[];
-  /** Finished runs older than this (ms) are pruned; undefined keeps everything. */
-  keepMs?: number;
-  /** How far behind BullMQ's own event streams are read in the background, ms (default 1,000). */
-  queueEventsLagMs?: number;
-  /**
-   * Rows that have not moved for this long are checked against Redis (see `reconcileRuns`);
-   * default 60 s. Only the background loop (`start()`) reconciles, and only with a source
-   * that can look runs up.
-   */
-  reconcileAfterMs?: number;
-  batchSize?: number;
-  /** How long a lease lasts without renewal, ms. */
-  leaseMs?: number;
-  /** Rows remembered between batches while this recorder holds the lease (default 2,000; 0: none). */
-  rememberRows?: number;
-  logger?: TaskLogger;
-}
-
-export interface CatchUpResult {
-  /** Run events applied. */
-  applied: number;
-  /** Stream entries (batches of events) trimmed before this file saw them (estimate), when a gap was found. */
-  missed?: number;
-}
-
 interface Lease {
   owner: string;
   expires: number;
@@ -82,6 +52,7 @@ export class Recorder {
   private readonly owner = `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   private readonly batchSize: number;
   private readonly leaseMs: number;
+  private readonly refusalWarnMs: number;
   /** Aborted by `close()`: the loop's sleeps end at once and it stops after the read in flight. */
   private stopping: AbortController | undefined;
   private loop: Promise<void> | undefined;
@@ -116,6 +87,7 @@ export class Recorder {
     this.batchSize = options.batchSize ?? 1000;
     // Short: a holder killed mid-burst leaves the file unrecorded until its lease lapses.
     this.leaseMs = options.leaseMs ?? 6_000;
+    this.refusalWarnMs = options.refusalWarnMs ?? REFUSAL_WARN_MS;
   }
 
   /** One line per recorder: a run id that another prefix's row holds in this file is not recorded. */
@@ -228,6 +200,11 @@ export class Recorder {
           if (leader && !wasLeader) await this.checkGap(true);
         }
         if (!leader) {
+          // The lease check went through: the file answers, so any refusal episode is over (a
+          // later lock is a new one, not the same one lasting; see refusedSince).
+          if (this.refusalWarned)
+            this.options.logger?.info('history recorder: the history database is free again; another tq process records into it');
+          this.endRefusal();
           await sleep(Math.min(2000, this.leaseMs / 3), signal);
           continue;
         }
@@ -237,8 +214,7 @@ export class Recorder {
         await this.maybeReconcile();
         if (failures > 0 || this.refusalWarned) this.options.logger?.info('history recorder: recovered; history is current again');
         failures = 0;
-        this.refusedSince = undefined;
-        this.refusalWarned = false;
+        this.endRefusal();
         // Let the next batch gather for a moment (see PAUSE_MS); a full read goes on at once.
         if (read > 0 && read < this.batchSize) await sleep(PAUSE_MS, signal);
       } catch (err) {
@@ -249,7 +225,7 @@ export class Recorder {
           // and say so once it has lasted (brief contention with a CLI command is normal).
           const now = Date.now();
           this.refusedSince ??= now;
-          if (!this.refusalWarned && (refusal.code !== 'SQLITE_BUSY' || now - this.refusedSince >= REFUSAL_WARN_MS)) {
+          if (!this.refusalWarned && (refusal.code !== 'SQLITE_BUSY' || now - this.refusedSince >= this.refusalWarnMs)) {
             this.refusalWarned = true;
             this.options.logger?.warn(`history recorder: ${refusal.text}; runs go on, and history catches up once it is free`);
           }
@@ -270,6 +246,12 @@ export class Recorder {
       }
       this.releaseLease();
     }
+  }
+
+  /** The file took a write again: the refusal episode (see `run`) is over. */
+  private endRefusal(): void {
+    this.refusedSince = undefined;
+    this.refusalWarned = false;
   }
 
   /**
@@ -328,41 +310,13 @@ export class Recorder {
     setMeta(this.db, this.keys.applied, String(Number(getMeta(this.db, this.keys.applied) ?? '0') + fresh.length));
   }
 
-  /**
-   * Reports when the stream was trimmed past the last applied id: those events are gone, so
-   * say how many (an estimate from the stream's own counter) instead of pretending.
-   */
+  /** Looks for a trimmed gap after the last applied id (see `recordStreamGap`), every 30 s unless forced. */
   private async checkGap(force: boolean): Promise<number | undefined> {
     const now = Date.now();
     if (!force && now - this.lastGapCheck < 30_000) return undefined;
     this.lastGapCheck = now;
     const info = await this.source.info();
-    const lastId = this.lastId;
-    if (!info.firstId) return undefined;
-    // Nothing after our position was trimmed when the oldest entry left is at or before it.
-    if (compareStreamIds(info.firstId, lastId) <= 0) return undefined;
-    const applied = Number(getMeta(this.db, this.keys.applied) ?? '0');
-    let estimate: number | undefined;
-    if (info.entriesAdded !== undefined) {
-      // Redis >= 7 counts every entry ever added: those neither kept nor seen by us were trimmed
-      // before we read them. (XTRIM does not move max-deleted-entry-id, so that field cannot tell.)
-      estimate = info.entriesAdded - info.length - applied;
-      if (estimate <= 0) return undefined;
-    } else if (compareStreamIds(firstBefore(info.firstId), lastId) <= 0) {
-      return undefined;
-    }
-    const missed = estimate ?? 1;
-    const since = lastId === '0-0' ? 'before this database existed' : `after ${new Date(Number(lastId.split('-')[0])).toISOString()}`;
-    this.options.logger?.warn(
-      `history: the run-event stream was trimmed ${since}; about ${estimate ?? 'an unknown number of'} batches of run events never reached this database (raise history.streamMaxLen or keep a tq process running on this host)`,
-    );
-    this.immediate(() => {
-      setMeta(this.db, this.keys.missed, String(Number(getMeta(this.db, this.keys.missed) ?? '0') + missed));
-      // Count the trimmed ones as seen so the estimate does not repeat.
-      setMeta(this.db, this.keys.applied, String(applied + missed));
-      setMeta(this.db, this.keys.lastId, firstBefore(info.firstId!));
-    });
-    return missed;
+    return recordStreamGap(this.db, this.keys, info, (fn) => this.immediate(fn), this.options.logger);
   }
 
   /**
