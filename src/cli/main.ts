@@ -55,7 +55,10 @@ export function buildProgram(result: { code: number }, signals: SignalHub): Comm
     .description('Distributed task queue for TypeScript: workers, beat, inspect and monitor on Redis (BullMQ), history in SQLite.')
     .version(version, '-V, --version')
     .option('--config <file>', 'config file (env TQ_CONFIG)', undefined)
-    .option('--redis <url>', 'Redis URL, redis:// or rediss:// (env TQ_REDIS_URL)')
+    .option(
+      '--redis <url>',
+      'Redis URL: redis[s]://host:port, redis[s]+cluster://h1:p1,h2:p2 or redis[s]+sentinel://h1:p1,h2:p2/master (env TQ_REDIS_URL)',
+    )
     .option('--db <file>', 'SQLite file for records and history (env TQ_DB, default .tq/<prefix>.db: .tq/tq.db)')
     .option('--prefix <prefix>', 'Redis key prefix, lets apps share a Redis (env TQ_PREFIX, default tq)')
     .option('--debug', 'show stack traces (env TQ_DEBUG=1)')
