@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openStore } from '../../src/store/index.js';
+import { openStore, pruneInChunks } from '../../src/store/index.js';
 import { createTaskRunsRepository } from '../../src/store/task-runs.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tq-prune-plan-'));
@@ -38,5 +38,26 @@ describe('pruning in chunks', () => {
     } finally {
       store.close();
     }
+  });
+});
+
+describe('pruneInChunks sizing', () => {
+  it('starts with a small chunk and shrinks to a few rows when rows are slow', () => {
+    let t = 0;
+    let left = 10_000;
+    const sizes: number[] = [];
+    const report = pruneInChunks(
+      (limit) => {
+        sizes.push(limit);
+        const n = Math.min(limit, left);
+        left -= n;
+        t += n * 2; // cold: 2 ms a row
+        return n;
+      },
+      { now: () => t, chunkMs: 25, budgetMs: 400 },
+    );
+    expect(sizes[0]).toBe(20);
+    expect(sizes.at(-1)).toBe(13); // 25 ms at 2 ms a row
+    expect(report.longestMs).toBeLessThanOrEqual(40);
   });
 });
