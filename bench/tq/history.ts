@@ -19,7 +19,13 @@ import { indexQueuedRuns } from '../../dist/store/search-schema.js';
 import { percentile } from '../lib/stats.js';
 import { makeRuns, type Rng, rng } from './history-data.js';
 
-const args = JSON.parse(process.argv[2] ?? '{}') as { dir: string; runs: number; measureOnly?: boolean; keep?: boolean };
+const args = JSON.parse(process.argv[2] ?? '{}') as {
+  dir: string;
+  runs: number;
+  measureOnly?: boolean;
+  keep?: boolean;
+  pruneOnly?: boolean;
+};
 const log = (line: string) => process.stderr.write(`  history: ${line}\n`);
 
 const file = path.join(args.dir, 'history.db');
@@ -52,7 +58,7 @@ const random: Rng = rng(17);
 const started = performance.now();
 const BATCH = 50_000;
 const samples = { users: [] as number[], ids: [] as string[], hexes: [] as string[] };
-for (let done = args.measureOnly ? args.runs : 0; done < args.runs; done += BATCH) {
+for (let done = args.measureOnly || args.pruneOnly ? args.runs : 0; done < args.runs; done += BATCH) {
   const rows = makeRuns(random, done, Math.min(BATCH, args.runs - done), args.runs, now, samples);
   db.transaction(() => {
     for (const r of rows) insert.run(r);
@@ -67,7 +73,7 @@ const bytes = fs.statSync(file).size;
 log(`${args.runs} runs in ${fillSeconds.toFixed(1)} s, ${(bytes / 1024 / 1024).toFixed(0)} MB`);
 
 // ---- measure ----
-if (args.measureOnly) {
+if (args.measureOnly || args.pruneOnly) {
   // Measuring a file filled before (while tuning): the samples come from its rows.
   const some = db.prepare("SELECT job_id, payload FROM task_runs WHERE task IN ('email', 'webhook') ORDER BY random() LIMIT 200").all() as {
     job_id: string;
@@ -130,9 +136,10 @@ const filterQueries = [
   'worker:worker-3',
   `id:${pick(samples.ids, 3).slice(0, 8)}`,
 ];
-for (const t of [...textQueries, ...filterQueries]) history.search(parseQuery(t, when), { limit: 50 }); // warm the cache
-const textMs = timed(textQueries, 3, (t) => history.search(parseQuery(t, when), { limit: 50 }));
-const filterMs = timed(filterQueries, 3, (t) => history.search(parseQuery(t, when), { limit: 50 }));
+const skip = args.pruneOnly === true;
+if (!skip) for (const t of [...textQueries, ...filterQueries]) history.search(parseQuery(t, when), { limit: 50 }); // warm the cache
+const textMs = timed(textQueries, skip ? 0 : 3, (t) => history.search(parseQuery(t, when), { limit: 50 }));
+const filterMs = timed(filterQueries, skip ? 0 : 3, (t) => history.search(parseQuery(t, when), { limit: 50 }));
 const countsMs = timed(['counts'], 30, () => history.counts());
 const slowest = (texts: readonly string[], ms: number[]) =>
   texts
@@ -162,12 +169,23 @@ let longestMs = 0;
 let longestCheckpointMs = 0;
 let deleted = 0;
 let chunks = 0;
+const chunkLog: { rows: number; ms: number; cpu: number; inv: number; vol: number }[] = [];
 const cutoff = new Date(now + 86_400_000).toISOString();
 for (;;) {
   const report = pruneInChunks((limit) => {
+    const ru0 = process.resourceUsage();
     const t = performance.now();
     const n = db.transaction(() => store.runs.pruneFinishedBefore(cutoff, limit)).immediate();
-    longestMs = Math.max(longestMs, performance.now() - t);
+    const ms = performance.now() - t;
+    longestMs = Math.max(longestMs, ms);
+    const ru = process.resourceUsage();
+    chunkLog.push({
+      rows: n,
+      ms,
+      cpu: (ru.userCPUTime + ru.systemCPUTime - ru0.userCPUTime - ru0.systemCPUTime) / 1000,
+      inv: ru.involuntaryContextSwitches - ru0.involuntaryContextSwitches,
+      vol: ru.voluntaryContextSwitches - ru0.voluntaryContextSwitches,
+    });
     const t0 = performance.now();
     db.pragma('wal_checkpoint(PASSIVE)');
     longestCheckpointMs = Math.max(longestCheckpointMs, performance.now() - t0);
@@ -178,6 +196,16 @@ for (;;) {
   if (report.done) break;
 }
 const pruneSeconds = (performance.now() - pruneStarted) / 1000;
+const over = (ms: number) => chunkLog.filter((c) => c.ms > ms).length;
+const worst = [...chunkLog].sort((a, b) => b.ms - a.ms).slice(0, 5);
+log(
+  `chunks over 50 ms: ${over(50)}, over 100 ms: ${over(100)}; first: ${chunkLog
+    .slice(0, 5)
+    .map((c) => `${c.rows}/${c.ms.toFixed(0)}`)
+    .join(
+      ' ',
+    )}; worst: ${worst.map((c) => `${c.rows}/${c.ms.toFixed(0)} ms (cpu ${c.cpu.toFixed(0)}, switches ${c.vol}+${c.inv}) at #${chunkLog.indexOf(c)}`).join(', ')}`,
+);
 const left = (db.prepare('SELECT count(*) AS n FROM task_runs').get() as { n: number }).n;
 const counted = history.counts().total;
 if (deleted !== finished || counted !== left)
@@ -186,7 +214,7 @@ log(
   `pruned ${deleted} runs in ${chunks} chunks over ${pruneSeconds.toFixed(1)} s, longest write ${longestMs.toFixed(1)} ms, longest checkpoint ${longestCheckpointMs.toFixed(1)} ms`,
 );
 store.close();
-fs.rmSync(args.dir, { recursive: true, force: true });
+if (!args.pruneOnly) fs.rmSync(args.dir, { recursive: true, force: true });
 
 process.stdout.write(
   `${JSON.stringify({

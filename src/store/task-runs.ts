@@ -115,7 +115,10 @@ export function createTaskRunsRepository(db: SqliteDatabase, repoOptions: TaskRu
     }
     stmt.run(row);
   };
-  const prunable = `finished_at IS NOT NULL AND finished_at < ? AND state IN (${[...FINAL_STATES, 'lost'].map((s) => `'${s}'`).join(',')}) AND prefix = ?`;
+  // `+state`, `+prefix`: never through the state index. Without statistics (no ANALYZE) the
+  // planner preferred it, and then every chunk read and sorted every finished run to find its
+  // oldest few (tens of ms of CPU per chunk at 200,000 runs, whatever the chunk's size).
+  const prunable = `finished_at IS NOT NULL AND finished_at < ? AND +state IN (${[...FINAL_STATES, 'lost'].map((s) => `'${s}'`).join(',')}) AND +prefix = ?`;
   const pruneStmt = db.prepare(`DELETE FROM task_runs WHERE ${prunable}`);
   // The oldest first, through the finished_at index: each chunk reads only what it deletes.
   const pruneChunkStmt = db.prepare(
