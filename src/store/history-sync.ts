@@ -4,9 +4,10 @@ import { StoreError, UsageError, errorMessage } from '../core/errors.js';
 import { FINAL_STATES, supersedes, type TaskState } from '../core/states.js';
 import type { SqliteDatabase } from './database.js';
 import { CLEANUP_CUTOFF } from './image-projection.js';
+import { IMAGE_RECORD_COLUMNS } from './images.js';
 import { getMeta, ROWS_EPOCH, setMeta } from './meta.js';
 import { MIGRATIONS } from './migrations.js';
-import type { TaskRunRow } from './task-runs.js';
+import { RUN_FACT_COLUMNS, type TaskRunRow } from './run-row.js';
 
 /**
  * `tq history sync --from OTHER.db`: fills this host's history from another host's file, for a
@@ -25,26 +26,7 @@ export interface SyncReport {
 
 const CHUNK = 1000;
 /** Columns copied from the other file's `task_runs` (the ones every tq version has written). */
-const RUN_COLUMNS = [
-  'task',
-  'queue',
-  'payload',
-  'state',
-  'result',
-  'error',
-  'attempt',
-  'worker',
-  'enqueued_at',
-  'started_at',
-  'finished_at',
-  'runtime_ms',
-  'errors',
-  'stack',
-  'due_at',
-  'progress',
-  'logs',
-  'moved_at',
-] as const satisfies readonly (keyof TaskRunRow)[];
+const RUN_COLUMNS = RUN_FACT_COLUMNS;
 /** Facts a row here may lack while the other file has them (same state and attempt). */
 const FACTS = [
   'payload',
@@ -58,22 +40,7 @@ const FACTS = [
   'stack',
   'logs',
 ] as const;
-const IMAGE_COLUMNS = [
-  'original_path',
-  'resized_path',
-  'width',
-  'height',
-  'resized_width',
-  'resized_height',
-  'bytes',
-  'resized_bytes',
-  'status',
-  'error',
-  'uploaded_at',
-  'processed_at',
-  'run_id',
-  'run_attempt',
-] as const;
+const IMAGE_COLUMNS = [...IMAGE_RECORD_COLUMNS, 'run_id', 'run_attempt'] as const;
 const IMAGE_RANK: Record<string, number> = { pending: 0, processing: 1, processed: 2, failed: 2 };
 
 type Row = Record<string, unknown>;

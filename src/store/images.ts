@@ -1,7 +1,8 @@
 import type { ImageRecord, ImagesRepository, NewImage } from '../core/records.js';
 import type { SqliteDatabase } from './database.js';
 
-const UPDATABLE = new Set([
+/** The columns of an image record a caller may set (besides `id`, and tq's own `prefix`, `run_id`, `run_attempt`). */
+export const IMAGE_RECORD_COLUMNS = [
   'original_path',
   'resized_path',
   'width',
@@ -14,7 +15,9 @@ const UPDATABLE = new Set([
   'error',
   'uploaded_at',
   'processed_at',
-]);
+] as const;
+
+const UPDATABLE: ReadonlySet<string> = new Set(IMAGE_RECORD_COLUMNS);
 
 /**
  * The `images` records of one key prefix: records are written with it, and read, listed,

@@ -44,3 +44,25 @@ export interface AttemptError {
 export interface ApplyOptions {
   redactKeys?: readonly string[];
 }
+
+/** What history knows of a run besides its id and bookkeeping (`updated_at`, `prefix`): written by the recorder, copied by history sync. */
+export const RUN_FACT_COLUMNS = [
+  'task',
+  'queue',
+  'payload',
+  'state',
+  'result',
+  'error',
+  'attempt',
+  'worker',
+  'enqueued_at',
+  'started_at',
+  'finished_at',
+  'runtime_ms',
+  'errors',
+  'stack',
+  'due_at',
+  'progress',
+  'logs',
+  'moved_at',
+] as const satisfies readonly (keyof TaskRunRow)[];

@@ -5,7 +5,7 @@ import { placeObserved, type PlacedEvent } from './observed.js';
 import { createImageProjection } from './image-projection.js';
 import { indexQueuedRuns } from './search-schema.js';
 import { merge } from './run-merge.js';
-import type { ApplyOptions, TaskRunRow } from './run-row.js';
+import { RUN_FACT_COLUMNS, type ApplyOptions, type TaskRunRow } from './run-row.js';
 
 export { MAX_LOG_LINES, type AttemptError, type ApplyOptions, type TaskRunRow } from './run-row.js';
 
@@ -51,28 +51,7 @@ export interface TaskRunsRepositoryOptions {
 const DEFAULT_ROW_PREFIX = 'tq';
 
 /** The columns a row is written with besides `job_id` (the statements are made from this list). */
-const WRITTEN_COLUMNS = [
-  'task',
-  'queue',
-  'payload',
-  'state',
-  'result',
-  'error',
-  'attempt',
-  'worker',
-  'enqueued_at',
-  'started_at',
-  'finished_at',
-  'runtime_ms',
-  'errors',
-  'stack',
-  'due_at',
-  'progress',
-  'logs',
-  'moved_at',
-  'updated_at',
-  'prefix',
-] as const satisfies readonly (keyof TaskRunRow)[];
+const WRITTEN_COLUMNS = [...RUN_FACT_COLUMNS, 'updated_at', 'prefix'] as const satisfies readonly (keyof TaskRunRow)[];
 
 export function createTaskRunsRepository(db: SqliteDatabase, repoOptions: TaskRunsRepositoryOptions = {}): TaskRunsRepository {
   const rememberRows = repoOptions.rememberRows ?? 0;
