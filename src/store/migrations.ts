@@ -90,7 +90,8 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 5,
-    description: 'history search: a full-text index and per (queue, task, state) counters, kept by triggers; indexes for filtered pages',
+    description:
+      'history search: a full-text index and per (prefix, queue, task, state) counters, kept by triggers; indexes for filtered pages',
     sql: HISTORY_SEARCH_SQL,
   },
   {
