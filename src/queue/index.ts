@@ -3,6 +3,7 @@ export { ensureLayout } from './layout.js';
 export { assertWritable, asOutOfMemory, EvictionPolicyError, readMemory, RedisOutOfMemoryError, type RedisMemory } from './memory.js';
 export { MemoryWatch } from './memory-watch.js';
 export { Producer, type EnqueuedRun, type EnqueueRequest, type RunOutcome } from './producer.js';
+export { refuseSharedPrefix } from './worker/app-identity.js';
 export { WorkerRuntime, type WorkerRuntimeOptions, type WorkerStats, type ShutdownReport, type IsolatedRun } from './worker/runtime.js';
 export { RunEventReader, RunEventWriter } from './run-stream.js';
 export { newRunId, checkRunId } from './run-id.js';

@@ -9,6 +9,7 @@ import {
   connect,
   ensureLayout,
   MemoryWatch,
+  refuseSharedPrefix,
   WorkerRuntime,
   type Redis,
   type RedisMemory,
@@ -125,6 +126,8 @@ export async function startWorker(configInput: ConfigInput, options: StartWorker
   let memory: RedisMemory;
   try {
     await ensureLayout(probe, settings.prefix);
+    // Another application's prefix: refused before anything is written (no SQLite file left behind).
+    await refuseSharedPrefix(probe, settings.prefix, config.app);
     memory = await assertWritable(probe, { allowEviction: config.allowEviction });
     const server = await checkServer(probe);
     redisVersion = server.version;

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { createClient, defineConfig, defineTask, UsageError } from '../../src/index.js';
+import { createClient, defineConfig, defineTask, startWorker as startTqWorker, UsageError } from '../../src/index.js';
 import { configFromObject, loadConfig } from '../../src/config/index.js';
 import { appName } from '../../src/config/app-name.js';
 import { WorkerRuntime } from '../../src/queue/index.js';
@@ -51,6 +51,18 @@ describe('two applications on one Redis and one prefix', () => {
         `prefix "${prefix}" is in use by app "shop" (worker shop-w on host ${os.hostname()}); this is app "blog"`,
       );
       expect((refused as UsageError).hint).toMatch(/prefix: 'blog' in tasks\.config\.ts/);
+      // The same through startWorker (what tq worker runs): refused before any SQLite file is made.
+      const dbFile = path.join(dir, 'blog-host', 'blog.db');
+      const viaRuntime = await startTqWorker(appConfig('blog'), {
+        dir,
+        redis,
+        prefix,
+        db: dbFile,
+        logger: { info: () => undefined, warn: () => undefined, error: () => undefined },
+        serverWarnings: false,
+      }).catch((e: unknown) => e);
+      expect(viaRuntime).toBeInstanceOf(UsageError);
+      expect(fs.existsSync(dbFile)).toBe(false);
 
       // A blog run reaching the shop worker: left alone, said once.
       const blogRun = await blogClient.enqueue('hello', { n: 1 });
